@@ -1,0 +1,31 @@
+{
+  "variables": {
+    "hutch_warnings": ["-Wall", "-Wextra", "-Werror", "-Wno-missing-field-initializers"]
+  },
+  "targets": [
+    {
+      "target_name": "hutch_native",
+      "sources": [
+        "native/addon.cc",
+        "native/errors.cc",
+        "native/wrappers.cc",
+        "native/plan.cc",
+        "native/spawn.cc",
+        "native/child.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NODE_ADDON_API_DISABLE_DEPRECATED", "NAPI_CPP_EXCEPTIONS"],
+      "cflags!": ["-fno-exceptions"],
+      "cflags_cc!": ["-fno-exceptions"],
+      "cflags": ["<@(hutch_warnings)", "-fvisibility=hidden"],
+      "cflags_cc": ["<@(hutch_warnings)", "-fvisibility=hidden", "-std=c++17"]
+    },
+    {
+      "target_name": "hutch",
+      "type": "executable",
+      "sources": ["native/launcher.c"],
+      "cflags": ["<@(hutch_warnings)", "-std=c11", "-D_GNU_SOURCE"],
+      "ldflags": ["-static-pie"]
+    }
+  ]
+}

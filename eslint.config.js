@@ -1,0 +1,34 @@
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['node_modules/', 'build/', 'dist/', 'bench/results/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: {
+      globals: { process: 'readonly', Buffer: 'readonly', console: 'readonly', URL: 'readonly' },
+    },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      'no-constant-condition': ['error', { checkLoops: false }],
+    },
+  },
+  {
+    // The CLI stays thin: no file system and no system calls there (docs/architecture.md).
+    files: ['src/cli/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [
+            { name: 'node:fs', message: 'src/cli is thin: do file work in src/run, src/image or src/build' },
+            { name: 'node:fs/promises', message: 'src/cli is thin: do file work in src/run, src/image or src/build' },
+            { name: 'node:child_process', message: 'src/cli is thin' },
+          ],
+          patterns: [{ group: ['**/native.js'], message: 'only src/run, src/image and src/build call the addon' }],
+        },
+      ],
+    },
+  },
+);

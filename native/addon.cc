@@ -1,0 +1,39 @@
+// The addon's exports. Their exact shape is declared in src/native.ts, the
+// only module that loads this file.
+#include <napi.h>
+
+#include "errors.h"
+#include "spawn.h"
+#include "wrappers.h"
+
+namespace hutch {
+
+namespace {
+
+Napi::Value SetErrorClass(const Napi::CallbackInfo& info) {
+  SetSyscallErrorClass(info);
+  return info.Env().Undefined();
+}
+
+}  // namespace
+
+}  // namespace hutch
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  using namespace hutch;
+  exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
+  exports.Set("spawnPlan", Napi::Function::New(env, SpawnPlan, "spawnPlan"));
+  exports.Set("pollReadable", Napi::Function::New(env, PollReadable, "pollReadable"));
+  exports.Set("recvReport", Napi::Function::New(env, RecvReport, "recvReport"));
+  exports.Set("sendByte", Napi::Function::New(env, SendByte, "sendByte"));
+  exports.Set("waitPidfd", Napi::Function::New(env, WaitPidfd, "waitPidfd"));
+  exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
+  exports.Set("pidfdOpen", Napi::Function::New(env, PidfdOpen, "pidfdOpen"));
+  exports.Set("execve", Napi::Function::New(env, Execve, "execve"));
+  exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
+  exports.Set("getxattr", Napi::Function::New(env, Getxattr, "getxattr"));
+  exports.Set("statfs", Napi::Function::New(env, Statfs, "statfs"));
+  return exports;
+}
+
+NODE_API_MODULE(hutch_native, Init)

@@ -1,0 +1,322 @@
+// The plan executor: the only code that runs in the child between clone(2) and
+// execve(2).
+//
+// Node is multi-threaded. The child of clone(2) has one thread, but it inherits
+// a copy of every other thread's locks (malloc's, stdio's, glibc's thread list),
+// so it may only call what signal-safety(7) allows. Calls used here, and why
+// they are safe:
+//   - raw system calls through syscall(2) or their thin glibc wrappers: open,
+//     close, read, write, send, recv, mount, umount2, mkdir, mknod, symlink,
+//     chdir, chroot, sethostname, setdomainname, setsid, prctl, ioctl, umask,
+//     setrlimit, dup2, dup3, fcntl, execve, pause, _exit, sigaction,
+//     sigprocmask;
+//   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
+//     wrappers broadcast the change to every thread it believes exists, and the
+//     other threads do not exist in the child, so the wrappers would hang;
+//   - strchr, strlen, memcpy (pure functions, listed in signal-safety(7)).
+// Nothing here allocates, takes a lock, or touches a JS value. Every failure
+// is sent to the parent as {step, errno} on the sync socket before _exit.
+#include "child.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <linux/capability.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <sched.h>
+
+#ifndef CLOSE_RANGE_CLOEXEC
+#define CLOSE_RANGE_CLOEXEC (1U << 2)
+#endif
+#ifndef PR_CAP_AMBIENT
+#define PR_CAP_AMBIENT 47
+#define PR_CAP_AMBIENT_RAISE 2
+#define PR_CAP_AMBIENT_CLEAR_ALL 4
+#endif
+
+namespace hutch {
+
+namespace {
+
+void SendReport(int fd, int32_t kind, int32_t step, int32_t err, int32_t tag) {
+  ChildReport report = {kind, step, err, tag};
+  // MSG_NOSIGNAL: a parent that went away must not kill us with SIGPIPE.
+  while (send(fd, &report, sizeof report, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+  }
+}
+
+int CloseRange(unsigned first, unsigned last, unsigned flags) {
+  if (first > last) return 0;
+  return syscall(SYS_close_range, first, last, flags) < 0 ? errno : 0;
+}
+
+int CloseFrom(const ResolvedStep& step, int sync_fd) {
+  unsigned first = static_cast<unsigned>(step.num[0]);
+  if (step.flags & kFlagCloexecOnly) return CloseRange(first, ~0U, CLOSE_RANGE_CLOEXEC);
+  // The sync socket must stay open until execve closes it (it is close-on-exec).
+  unsigned sync = static_cast<unsigned>(sync_fd);
+  if (sync < first) return CloseRange(first, ~0U, 0);
+  int err = CloseRange(first, sync - 1, 0);
+  return err ? err : CloseRange(sync + 1, ~0U, 0);
+}
+
+int WaitParent(int sync_fd) {
+  char go = 0;
+  ssize_t n;
+  do {
+    n = recv(sync_fd, &go, 1, 0);
+  } while (n < 0 && errno == EINTR);
+  if (n < 0) return errno;
+  // EOF or anything but "go": the parent gave up on us; nobody is left to tell.
+  if (n == 0 || go != 1) _exit(kChildAbandonedStatus);
+  return 0;
+}
+
+int WriteFile(const ResolvedStep& step) {
+  int fd = open(step.str[0], O_WRONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  const char* data = static_cast<const char*>(step.blob);
+  size_t left = step.blob_len;
+  int err = 0;
+  while (left > 0) {
+    ssize_t n = write(fd, data, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      err = errno;
+      break;
+    }
+    data += n;
+    left -= static_cast<size_t>(n);
+  }
+  close(fd);
+  return err;
+}
+
+int Setns(const ResolvedStep& step) {
+  int fd = open(step.str[0], O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return errno;
+  int err = setns(fd, static_cast<int>(step.num[0])) < 0 ? errno : 0;
+  close(fd);
+  return err;
+}
+
+int CapBounding(uint64_t keep) {
+  for (int cap = 0; cap < 64; cap++) {
+    if (keep & (1ULL << cap)) continue;
+    if (prctl(PR_CAPBSET_DROP, cap, 0, 0, 0) < 0) {
+      if (errno == EINVAL) break;  // past CAP_LAST_CAP of this kernel
+      return errno;
+    }
+  }
+  return 0;
+}
+
+int CapSet(uint64_t effective, uint64_t permitted, uint64_t inheritable) {
+  struct __user_cap_header_struct header = {_LINUX_CAPABILITY_VERSION_3, 0};
+  struct __user_cap_data_struct data[2];
+  data[0].effective = static_cast<uint32_t>(effective);
+  data[0].permitted = static_cast<uint32_t>(permitted);
+  data[0].inheritable = static_cast<uint32_t>(inheritable);
+  data[1].effective = static_cast<uint32_t>(effective >> 32);
+  data[1].permitted = static_cast<uint32_t>(permitted >> 32);
+  data[1].inheritable = static_cast<uint32_t>(inheritable >> 32);
+  return syscall(SYS_capset, &header, data) < 0 ? errno : 0;
+}
+
+int CapAmbient(uint64_t raise) {
+  if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0) < 0) return errno;
+  for (int cap = 0; cap < 64; cap++) {
+    if (!(raise & (1ULL << cap))) continue;
+    if (prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, cap, 0, 0) < 0) return errno;
+  }
+  return 0;
+}
+
+int Seccomp(const ResolvedStep& step) {
+  struct sock_fprog program;
+  program.len = static_cast<unsigned short>(step.blob_len / sizeof(struct sock_filter));
+  program.filter = static_cast<struct sock_filter*>(const_cast<void*>(step.blob));
+  return syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, static_cast<unsigned>(step.num[0]),
+                 &program) < 0
+             ? errno
+             : 0;
+}
+
+int Dup2(int from, int to) {
+  if (from == to) return fcntl(from, F_SETFD, 0) < 0 ? errno : 0;
+  return dup2(from, to) < 0 ? errno : 0;
+}
+
+// execvp(3) without its allocation: search PATH in a stack buffer. Returns the
+// errno that explains the failure best (EACCES wins over ENOENT, as in execvp).
+int Exec(const ResolvedStep& step) {
+  const char* file = step.str[0];
+  char* const* argv = step.list[0];
+  char* const* envp = step.list[1];
+  const char* search = step.str[1];
+  if (strchr(file, '/') != nullptr || search == nullptr) {
+    execve(file, argv, envp);
+    return errno;
+  }
+  size_t file_len = strlen(file);
+  char candidate[PATH_MAX];
+  bool denied = false;
+  int last = ENOENT;
+  const char* dir = search;
+  for (;;) {
+    const char* end = strchr(dir, ':');
+    size_t dir_len = end ? static_cast<size_t>(end - dir) : strlen(dir);
+    if (dir_len + 1 + file_len + 1 <= sizeof candidate) {
+      size_t at = 0;
+      if (dir_len == 0) {
+        candidate[at++] = '.';
+      } else {
+        memcpy(candidate, dir, dir_len);
+        at = dir_len;
+      }
+      candidate[at++] = '/';
+      memcpy(candidate + at, file, file_len + 1);
+      execve(candidate, argv, envp);
+      if (errno == EACCES) {
+        denied = true;
+      } else if (errno != ENOENT && errno != ENOTDIR) {
+        last = errno;
+      }
+    }
+    if (end == nullptr) break;
+    dir = end + 1;
+  }
+  return denied ? EACCES : last;
+}
+
+int RunStep(const ResolvedStep& step, int index, int sync_fd) {
+  const char* const* s = step.str;
+  switch (step.op) {
+    case kOpWaitParent:
+      return WaitParent(sync_fd);
+    case kOpNotifyParent:
+      SendReport(sync_fd, kReportNotify, index, 0, static_cast<int32_t>(step.num[0]));
+      return 0;
+    case kOpSetsid:
+      return setsid() < 0 ? errno : 0;
+    case kOpParentDeathSignal:
+      return prctl(PR_SET_PDEATHSIG, step.num[0], 0, 0, 0) < 0 ? errno : 0;
+    case kOpSetName:
+      return prctl(PR_SET_NAME, s[0], 0, 0, 0) < 0 ? errno : 0;
+    case kOpUnshare:
+      return unshare(static_cast<int>(step.num[0])) < 0 ? errno : 0;
+    case kOpSetns:
+      return Setns(step);
+    case kOpMount:
+      return mount(s[0], s[1], s[2], static_cast<unsigned long>(step.num[0]), s[3]) < 0 ? errno
+                                                                                          : 0;
+    case kOpUmount:
+      return umount2(s[0], static_cast<int>(step.num[0])) < 0 ? errno : 0;
+    case kOpMkdir:
+      if (mkdir(s[0], static_cast<mode_t>(step.num[0])) == 0) return 0;
+      return (errno == EEXIST && (step.flags & kFlagIgnoreExists)) ? 0 : errno;
+    case kOpMknod:
+      if (mknod(s[0], static_cast<mode_t>(step.num[0]), static_cast<dev_t>(step.num[1])) == 0)
+        return 0;
+      return (errno == EEXIST && (step.flags & kFlagIgnoreExists)) ? 0 : errno;
+    case kOpSymlink:
+      if (symlink(s[0], s[1]) == 0) return 0;
+      return (errno == EEXIST && (step.flags & kFlagIgnoreExists)) ? 0 : errno;
+    case kOpChdir:
+      return chdir(s[0]) < 0 ? errno : 0;
+    case kOpPivotRoot:
+      return syscall(SYS_pivot_root, s[0], s[1]) < 0 ? errno : 0;
+    case kOpChroot:
+      return chroot(s[0]) < 0 ? errno : 0;
+    case kOpSethostname:
+      return sethostname(s[0], strlen(s[0])) < 0 ? errno : 0;
+    case kOpSetdomainname:
+      return setdomainname(s[0], strlen(s[0])) < 0 ? errno : 0;
+    case kOpSetgroups:
+      return syscall(SYS_setgroups, step.blob_len / sizeof(uint32_t), step.blob) < 0 ? errno : 0;
+    case kOpSetresgid:
+      return syscall(SYS_setresgid, step.num[0], step.num[1], step.num[2]) < 0 ? errno : 0;
+    case kOpSetresuid:
+      return syscall(SYS_setresuid, step.num[0], step.num[1], step.num[2]) < 0 ? errno : 0;
+    case kOpCapBounding:
+      return CapBounding(static_cast<uint64_t>(step.num[0]));
+    case kOpCapSet:
+      return CapSet(static_cast<uint64_t>(step.num[0]), static_cast<uint64_t>(step.num[1]),
+                    static_cast<uint64_t>(step.num[2]));
+    case kOpCapAmbient:
+      return CapAmbient(static_cast<uint64_t>(step.num[0]));
+    case kOpKeepCaps:
+      return prctl(PR_SET_KEEPCAPS, step.num[0], 0, 0, 0) < 0 ? errno : 0;
+    case kOpNoNewPrivs:
+      return prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0 ? errno : 0;
+    case kOpSeccomp:
+      return Seccomp(step);
+    case kOpDup2:
+      return Dup2(static_cast<int>(step.num[0]), static_cast<int>(step.num[1]));
+    case kOpCloseFrom:
+      return CloseFrom(step, sync_fd);
+    case kOpWriteFile:
+      return WriteFile(step);
+    case kOpExec:
+      return Exec(step);
+    case kOpUmask:
+      umask(static_cast<mode_t>(step.num[0]));
+      return 0;
+    case kOpSetrlimit: {
+      struct rlimit limit;
+      limit.rlim_cur = step.num[1] < 0 ? RLIM_INFINITY : static_cast<rlim_t>(step.num[1]);
+      limit.rlim_max = step.num[2] < 0 ? RLIM_INFINITY : static_cast<rlim_t>(step.num[2]);
+      return setrlimit(static_cast<__rlimit_resource>(step.num[0]), &limit) < 0 ? errno : 0;
+    }
+    case kOpSetCtty:
+      return ioctl(static_cast<int>(step.num[0]), TIOCSCTTY, 0) < 0 ? errno : 0;
+    case kOpExit:
+      _exit(static_cast<int>(step.num[0]));
+    default:
+      return EINVAL;  // unreachable: the parent validated every op
+  }
+}
+
+}  // namespace
+
+[[noreturn]] void RunPlanInChild(const ResolvedPlan& plan) {
+  close(plan.sync_peer_fd);
+  // The parent blocked every signal around clone so that no handler of node's
+  // could run here; restore default dispositions first, then unblock.
+  struct sigaction deflt;
+  memset(&deflt, 0, sizeof deflt);
+  deflt.sa_handler = SIG_DFL;
+  for (int sig = 1; sig < NSIG; sig++) {
+    if (sig == SIGKILL || sig == SIGSTOP) continue;
+    sigaction(sig, &deflt, nullptr);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, nullptr);
+
+  for (uint32_t i = 0; i < plan.count; i++) {
+    const ResolvedStep& step = plan.steps[i];
+    int err = RunStep(step, static_cast<int>(i), plan.sync_fd);
+    if (err != 0 && !(step.flags & kFlagIgnoreErrors)) {
+      SendReport(plan.sync_fd, kReportFailed, static_cast<int32_t>(i), err, 0);
+      _exit(kChildFailedStatus);
+    }
+  }
+  // A plan that neither execs nor exits ends here: that is a success.
+  _exit(0);
+}
+
+}  // namespace hutch

@@ -1,0 +1,18 @@
+#pragma once
+
+#include <napi.h>
+
+namespace hutch {
+
+Napi::Value PollReadable(const Napi::CallbackInfo& info);
+Napi::Value RecvReport(const Napi::CallbackInfo& info);
+Napi::Value SendByte(const Napi::CallbackInfo& info);
+Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
+Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info);
+Napi::Value PidfdOpen(const Napi::CallbackInfo& info);
+Napi::Value Execve(const Napi::CallbackInfo& info);
+Napi::Value Flock(const Napi::CallbackInfo& info);
+Napi::Value Getxattr(const Napi::CallbackInfo& info);
+Napi::Value Statfs(const Napi::CallbackInfo& info);
+
+}  // namespace hutch

@@ -1,0 +1,42 @@
+// The hutch command line: commander definitions only. Each verb's module maps
+// flags to typed options and calls into src/run, src/image or src/build.
+import { Command, CommanderError } from 'commander';
+import { ExitCode } from '../errors.js';
+import { registerInfo } from './info.js';
+import { reportError } from './report.js';
+import { registerUnshare } from './unshare.js';
+import { version } from '../package.js';
+
+export function buildProgram(): Command {
+  const program = new Command('hutch')
+    .description('Rootless containers and images: no daemon, no root')
+    .version(`hutch version ${version}`, '-v, --version', 'print the version')
+    .enablePositionalOptions()
+    .exitOverride()
+    .showSuggestionAfterError();
+  registerInfo(program);
+  registerUnshare(program);
+  return program;
+}
+
+async function main(argv: string[]): Promise<void> {
+  const program = buildProgram();
+  if (argv.length <= 2) {
+    program.outputHelp({ error: true });
+    process.stderr.write("Error: missing command 'hutch COMMAND'\n");
+    process.exitCode = ExitCode.Error;
+    return;
+  }
+  try {
+    await program.parseAsync(argv);
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // commander printed the message (or the help) already.
+      process.exitCode = error.exitCode === 0 ? 0 : ExitCode.Error;
+      return;
+    }
+    process.exitCode = reportError(error);
+  }
+}
+
+await main(process.argv);

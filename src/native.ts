@@ -1,0 +1,66 @@
+// The only module that loads the addon. Its exact shape is declared here.
+import { createRequire } from 'node:module';
+import { join } from 'node:path';
+import { SyscallError } from './errors.js';
+import { packageRoot } from './package.js';
+
+export interface ChildReport {
+  kind: 'failed' | 'notify';
+  step: number;
+  errno: number;
+  tag: number;
+}
+
+export interface SpawnedChild {
+  pid: number;
+  pidfd: number;
+  syncFd: number;
+}
+
+export interface ChildStatus {
+  pid: number;
+  /** Exit status, or null when killed by a signal. */
+  code: number | null;
+  /** Signal number, or null when it exited. */
+  signal: number | null;
+}
+
+export interface FsStats {
+  type: number;
+  flags: number;
+  blockSize: number;
+  blocks: number;
+  blocksFree: number;
+  blocksAvailable: number;
+}
+
+export interface Native {
+  setErrorClass(errorClass: typeof SyscallError): void;
+  /** Clones a child that runs the encoded plan (src/run/plan.ts). */
+  spawnPlan(plan: Buffer, cloneFlags: number): SpawnedChild;
+  /** Resolves when fd is readable or hung up (for a pidfd: the process exited). */
+  pollReadable(fd: number): Promise<void>;
+  /** The next report on a sync socket: null at EOF, undefined when none is pending. */
+  recvReport(fd: number): ChildReport | null | undefined;
+  sendByte(fd: number, byte: number): void;
+  /** Reaps the process behind pidfd; null while it runs (when block is false). */
+  waitPidfd(pidfd: number, block: boolean): ChildStatus | null;
+  pidfdSendSignal(pidfd: number, signal: number): void;
+  pidfdOpen(pid: number): number;
+  /** Replaces this process. Returns only by throwing. */
+  execve(path: string, argv: string[], env: string[]): never;
+  /** false when wait is false and another process holds the lock. */
+  flock(fd: number, exclusive: boolean, wait: boolean): boolean;
+  getxattr(path: string, name: string): Buffer | null;
+  statfs(path: string): FsStats;
+}
+
+function load(): Native {
+  const require = createRequire(import.meta.url);
+  const flavour = process.env.HUTCH_DEBUG_BUILD === '1' ? 'Debug' : 'Release';
+  const addon = require(join(packageRoot, 'build', flavour, 'hutch_native.node')) as Native;
+  addon.setErrorClass(SyscallError);
+  return addon;
+}
+
+export const native: Native = load();

@@ -1,0 +1,114 @@
+/**
+ * The session: one user namespace and one mount namespace per user, held open
+ * by a "hutch-session" process (podman's pause process). bin/hutch joins them
+ * before node starts (native/launcher.c), so node starts once per command.
+ * When there is no session yet, the command that needs one creates it here and
+ * execs bin/hutch again: one extra node start, once per boot.
+ */
+import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HutchError, withContext } from '../errors.js';
+import { native } from '../native.js';
+import { resolvePaths } from '../paths.js';
+import { PlanChild } from './child.js';
+import type { Identity } from './identity.js';
+import { planIdMappings, readSubidFiles, requireIdmapHelpers, writeIdMaps } from './idmap.js';
+import { Clone, Mount, Plan } from './plan.js';
+
+export const SESSION_NAME = 'hutch-session';
+
+/** Creates the runtime directory, refusing one that another user could tamper with. */
+export function ensureRuntimeDir(dir: string, ownUid: number): string {
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const st = lstatSync(dir);
+  if (!st.isDirectory() || st.uid !== ownUid || (st.mode & 0o022) !== 0) {
+    throw new HutchError(
+      `runtime directory ${dir} is not private to you (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`,
+      { hint: `remove it, or set XDG_RUNTIME_DIR to a directory that only you own` },
+    );
+  }
+  return dir;
+}
+
+/** The session holder's pid if the pid file names a live holder of ours. */
+export function readSessionPid(runtime: string): number | undefined {
+  let pid: number;
+  try {
+    pid = Number(readFileSync(join(runtime, 'session.pid'), 'utf8').trim());
+  } catch {
+    return undefined;
+  }
+  if (!Number.isInteger(pid) || pid <= 1) return undefined;
+  try {
+    // The pid may have been reused since: check that it is our holder.
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1') === `${SESSION_NAME}\0` ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Starts the holder in a new user and mount namespace, maps the user's ids
+ * into it, and records its pid. Serialized by a lock so that two commands
+ * started together share one session. Returns the holder's pid.
+ */
+export async function createSession(identity: Identity, env: NodeJS.ProcessEnv): Promise<number> {
+  const paths = resolvePaths(env, identity.uid);
+  const runtime = ensureRuntimeDir(paths.runtime, identity.uid);
+  const lock = openSync(join(runtime, 'session.lock'), 'a', 0o600);
+  try {
+    native.flock(lock, true, true);
+    const existing = readSessionPid(runtime);
+    if (existing !== undefined) return existing;
+
+    const mappings = planIdMappings(identity, readSubidFiles());
+    for (const warning of mappings.warnings) process.stderr.write(`warning: ${warning}\n`);
+    const helpers = requireIdmapHelpers(mappings, env.PATH);
+
+    // Mounts made in the session must not propagate back to the host, while
+    // host mounts made later (a USB stick) still show up inside.
+    const plan = new Plan()
+      .waitParent()
+      .setsid()
+      .mount(null, '/', null, Mount.REC | Mount.SLAVE)
+      .exec(paths.launcher, [SESSION_NAME], []);
+    let child: PlanChild;
+    try {
+      child = PlanChild.start(plan, Clone.NEWUSER | Clone.NEWNS);
+    } catch (error) {
+      throw withContext('userns', 'create a user namespace', error);
+    }
+    try {
+      await writeIdMaps(child.pid, mappings, helpers);
+      child.go();
+      await child.done();
+    } catch (error) {
+      await child.abort();
+      throw withContext('session', 'start the hutch session', error);
+    }
+    const pidFile = join(runtime, 'session.pid');
+    writeFileSync(`${pidFile}.tmp`, `${child.pid}\n`, { mode: 0o600 });
+    renameSync(`${pidFile}.tmp`, pidFile);
+    return child.pid;
+  } finally {
+    closeSync(lock);
+  }
+}
+
+/**
+ * Makes sure this command runs inside the session: returns when it already
+ * does (or runs as real root, which needs none); otherwise creates the session
+ * and replaces this process with bin/hutch, which joins it. Never returns then.
+ */
+export async function enterSession(identity: Identity, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  if (identity.root || identity.session !== undefined) return;
+  if (env.HUTCH_SESSION_REEXEC === '1') {
+    throw new HutchError('bin/hutch did not join the session that was just created', {
+      hint: 'check that XDG_RUNTIME_DIR is the same for every hutch command, then retry',
+    });
+  }
+  await createSession(identity, env);
+  const paths = resolvePaths(env, identity.uid);
+  const childEnv = Object.entries({ ...env, HUTCH_SESSION_REEXEC: '1' }).map(([k, v]) => `${k}=${v ?? ''}`);
+  native.execve(paths.launcher, ['hutch', ...process.argv.slice(2)], childEnv);
+}
