@@ -33,6 +33,7 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("flock", Napi::Function::New(env, Flock, "flock"));
   exports.Set("getxattr", Napi::Function::New(env, Getxattr, "getxattr"));
   exports.Set("statfs", Napi::Function::New(env, Statfs, "statfs"));
+  exports.Set("strerror", Napi::Function::New(env, Strerror, "strerror"));
   return exports;
 }
 

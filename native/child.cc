@@ -221,8 +221,7 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
     case kOpSetns:
       return Setns(step);
     case kOpMount:
-      return mount(s[0], s[1], s[2], static_cast<unsigned long>(step.num[0]), s[3]) < 0 ? errno
-                                                                                          : 0;
+      return mount(s[0], s[1], s[2], static_cast<unsigned long>(step.num[0]), s[3]) < 0 ? errno : 0;
     case kOpUmount:
       return umount2(s[0], static_cast<int>(step.num[0])) < 0 ? errno : 0;
     case kOpMkdir:

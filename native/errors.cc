@@ -15,8 +15,7 @@ void SetSyscallErrorClass(const Napi::CallbackInfo& info) {
   *syscall_error_class = Napi::Persistent(info[0].As<Napi::Function>());
 }
 
-Napi::Error MakeSyscallError(Napi::Env env, int err, const char* syscall,
-                             const std::string& path) {
+Napi::Error MakeSyscallError(Napi::Env env, int err, const char* syscall, const std::string& path) {
   if (syscall_error_class == nullptr || syscall_error_class->IsEmpty()) {
     return Napi::Error::New(env, std::string(syscall) + " failed: errno " + std::to_string(err));
   }

@@ -158,10 +158,12 @@ int main(int argc, char** argv) {
     *slash = '\0';
   }
   char entry[PATH_MAX + 32];
-  snprintf(entry, sizeof entry, "%s/dist/cli/main.js", exe);
+  snprintf(entry, sizeof entry, "%s/dist/hutch.mjs", exe);
   if (access(entry, R_OK) < 0) {
-    fprintf(stderr, "Error: hutch is not built: %s is missing\nhint: run npm ci (or npm run build)"
-            " in %s\n", entry, exe);
+    fprintf(stderr,
+            "Error: hutch is not built: %s is missing\nhint: run npm ci (or npm run build)"
+            " in %s\n",
+            entry, exe);
     return EXIT_HUTCH_ERROR;
   }
 
@@ -176,7 +178,9 @@ int main(int argc, char** argv) {
   for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
   execvp(node, args);
   int err = errno;
-  fprintf(stderr, "Error: cannot start node (%s): %s\nhint: install Node.js 20 or newer, or set "
-          "HUTCH_NODE to its path\n", node, strerror(err));
+  fprintf(stderr,
+          "Error: cannot start node (%s): %s\nhint: install Node.js 20 or newer, or set "
+          "HUTCH_NODE to its path\n",
+          node, strerror(err));
   return err == ENOENT ? EXIT_NOT_FOUND : EXIT_HUTCH_ERROR;
 }

@@ -130,7 +130,8 @@ std::unique_ptr<PlanStorage> ResolvePlan(Napi::Env env, const uint8_t* buffer, s
     ResolvedStep& step = storage->steps[i];
     step.op = ReadU32(r);
     step.flags = ReadU32(r + 4);
-    if (step.op == 0 || step.op >= kOpMax) resolver.Fail(i, "unknown op " + std::to_string(step.op));
+    if (step.op == 0 || step.op >= kOpMax)
+      resolver.Fail(i, "unknown op " + std::to_string(step.op));
     for (int k = 0; k < 3; k++) step.num[k] = ReadI64(r + 8 + 8 * k);
     uint32_t required = Required(step.op);
     for (int k = 0; k < 4; k++) {
@@ -159,23 +160,22 @@ std::unique_ptr<PlanStorage> ResolvePlan(Napi::Env env, const uint8_t* buffer, s
       step.blob_len = blob_len;
     }
     if (step.op == kOpSetgroups && step.blob_len % 4 != 0) resolver.Fail(i, "gid list size");
-    if (step.op == kOpSeccomp && (step.blob_len == 0 || step.blob_len % 8 != 0 ||
-                                  step.blob_len / 8 > 4096)) {
+    if (step.op == kOpSeccomp &&
+        (step.blob_len == 0 || step.blob_len % 8 != 0 || step.blob_len / 8 > 4096)) {
       resolver.Fail(i, "seccomp program size");
     }
-    if (step.op == kOpDup2 && (step.num[0] < 0 || step.num[1] < 0 ||
-                               step.num[1] >= kPlanMaxTargetFd)) {
+    if (step.op == kOpDup2 &&
+        (step.num[0] < 0 || step.num[1] < 0 || step.num[1] >= kPlanMaxTargetFd)) {
       resolver.Fail(i, "dup2 fds out of range");
     }
   }
   // Only now are the list vectors final: point the steps at them.
   for (uint32_t i = 0; i < count; i++) {
     ResolvedStep& step = storage->steps[i];
-    step.list[0] = list_index[i].first == SIZE_MAX ? nullptr
-                                                   : storage->lists[list_index[i].first].data();
-    step.list[1] = list_index[i].second == SIZE_MAX
-                       ? nullptr
-                       : storage->lists[list_index[i].second].data();
+    step.list[0] =
+        list_index[i].first == SIZE_MAX ? nullptr : storage->lists[list_index[i].first].data();
+    step.list[1] =
+        list_index[i].second == SIZE_MAX ? nullptr : storage->lists[list_index[i].second].data();
   }
   return storage;
 }

@@ -50,8 +50,8 @@ enum PlanOp : uint32_t {
   kOpCapAmbient = 23,        // a = mask to raise (the ambient set is cleared first)
   kOpKeepCaps = 24,          // a = 0 or 1 (PR_SET_KEEPCAPS)
   kOpNoNewPrivs = 25,
-  kOpSeccomp = 26,  // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
-  kOpDup2 = 27,     // a = old fd, b = new fd (close-on-exec cleared)
+  kOpSeccomp = 26,    // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
+  kOpDup2 = 27,       // a = old fd, b = new fd (close-on-exec cleared)
   kOpCloseFrom = 28,  // a = lowest fd; flag kFlagCloexecOnly marks instead of closing
   kOpWriteFile = 29,  // s0 path, blob = content
   kOpExec = 30,       // s0 file, s1 PATH for lookup (if s0 has no '/'), list0 argv, list1 envp

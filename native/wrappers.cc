@@ -290,3 +290,16 @@ Napi::Value Statfs(const Napi::CallbackInfo& info) {
 }
 
 }  // namespace hutch
+
+namespace hutch {
+
+// strerror(errno): the C library's text for errnos libuv does not know.
+Napi::Value Strerror(const Napi::CallbackInfo& info) {
+  int err = FdArg(info, 0, "strerror(errno: number)");
+  char buffer[256];
+  // The GNU strerror_r returns its message, maybe not in buffer.
+  const char* text = strerror_r(err, buffer, sizeof buffer);
+  return Napi::String::New(info.Env(), text);
+}
+
+}  // namespace hutch

@@ -14,5 +14,6 @@ Napi::Value Execve(const Napi::CallbackInfo& info);
 Napi::Value Flock(const Napi::CallbackInfo& info);
 Napi::Value Getxattr(const Napi::CallbackInfo& info);
 Napi::Value Statfs(const Napi::CallbackInfo& info);
+Napi::Value Strerror(const Napi::CallbackInfo& info);
 
 }  // namespace hutch

@@ -1,3 +1,4 @@
+import { constants } from 'node:os';
 import { getSystemErrorMap, getSystemErrorName } from 'node:util';
 
 /** Exit statuses, as podman and docker use them. */
@@ -23,7 +24,7 @@ export class SyscallError extends Error {
 
   constructor(errno: number, syscall: string, path?: string) {
     const code = errnoName(errno);
-    const description = getSystemErrorMap().get(-errno)?.[1] ?? 'unknown error';
+    const description = describeErrno(errno);
     super(`${code}: ${description}, ${syscall}${path === undefined ? '' : ` '${path}'`}`);
     this.name = 'SyscallError';
     this.code = code;
@@ -33,12 +34,28 @@ export class SyscallError extends Error {
   }
 }
 
+// libuv knows the names and texts of the common errnos only (not ENOEXEC, say):
+// the rest come from the OS constants and from strerror(3) through the addon.
+const namesByNumber = new Map(Object.entries(constants.errno).map(([name, number]) => [number, name]));
+let strerror: ((errno: number) => string) | undefined;
+
+/** Lets src/native.ts supply strerror(3) once the addon is loaded. */
+export function useStrerror(fn: (errno: number) => string): void {
+  strerror = fn;
+}
+
 export function errnoName(errno: number): string {
+  const known = getSystemErrorMap().get(-errno)?.[0] ?? namesByNumber.get(errno);
+  if (known !== undefined) return known;
   try {
     return getSystemErrorName(-errno);
   } catch {
     return `E${errno}`;
   }
+}
+
+function describeErrno(errno: number): string {
+  return getSystemErrorMap().get(-errno)?.[1] ?? strerror?.(errno).toLowerCase() ?? 'unknown error';
 }
 
 /**

@@ -3,7 +3,6 @@
  * Pure: the host facts it needs are passed in, so every rule is unit-tested.
  */
 import { causeChain, ContextError, ExitCode, HutchError, messageOf, SyscallError } from './errors.js';
-import type { UsernsFacts } from './run/userns.js';
 
 export interface Explained {
   line: string;
@@ -11,7 +10,15 @@ export interface Explained {
   exitCode: number;
 }
 
-export type HostFacts = UsernsFacts;
+/** What explain() needs to know of the host (read by src/run/userns.ts). */
+export interface HostFacts {
+  /** user.max_user_namespaces: 0 disables user namespaces. */
+  maxUserNamespaces: number | undefined;
+  /** kernel.unprivileged_userns_clone (Debian's older kernels): 0 disables them. */
+  unprivilegedUsernsClone: number | undefined;
+  /** kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+): 1 restricts them. */
+  apparmorRestrict: number | undefined;
+}
 
 const SYSCTL_PERSIST = 'and persist it in /etc/sysctl.d/';
 

@@ -1,7 +1,7 @@
 // The only module that loads the addon. Its exact shape is declared here.
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { SyscallError } from './errors.js';
+import { SyscallError, useStrerror } from './errors.js';
 import { packageRoot } from './package.js';
 
 export interface ChildReport {
@@ -53,6 +53,7 @@ export interface Native {
   flock(fd: number, exclusive: boolean, wait: boolean): boolean;
   getxattr(path: string, name: string): Buffer | null;
   statfs(path: string): FsStats;
+  strerror(errno: number): string;
 }
 
 function load(): Native {
@@ -60,6 +61,7 @@ function load(): Native {
   const flavour = process.env.HUTCH_DEBUG_BUILD === '1' ? 'Debug' : 'Release';
   const addon = require(join(packageRoot, 'build', flavour, 'hutch_native.node')) as Native;
   addon.setErrorClass(SyscallError);
+  useStrerror(addon.strerror);
   return addon;
 }
 

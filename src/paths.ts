@@ -32,14 +32,15 @@ export function resolvePaths(env: NodeJS.ProcessEnv, hostUid: number): Paths {
  * $XDG_RUNTIME_DIR/hutch when XDG_RUNTIME_DIR is an absolute path to a
  * directory this user owns (after `su`, it often names another user's), else
  * /tmp/hutch-UID. native/launcher.c applies the same rule to find the session.
+ * Ownership is compared with our uid as this namespace sees it: inside the
+ * session our own files read as owned by 0, and so do we.
  */
 export function runtimeDir(env: NodeJS.ProcessEnv, hostUid: number): string {
   const xdg = env.XDG_RUNTIME_DIR;
   if (isAbsoluteSet(xdg)) {
     try {
       const st = statSync(xdg);
-      // Inside the session the owner reads as 0 (our own uid, mapped).
-      if (st.isDirectory() && (st.uid === hostUid || st.uid === process.getuid?.())) return join(xdg, 'hutch');
+      if (st.isDirectory() && st.uid === process.getuid?.()) return join(xdg, 'hutch');
     } catch {
       // fall through to /tmp
     }

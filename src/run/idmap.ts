@@ -44,6 +44,17 @@ export function readSubidFiles(): SubidFiles {
   return { subuid: read('/etc/subuid'), subgid: read('/etc/subgid') };
 }
 
+/** Just our own ids, mapped to 0: needs no helper (user_namespaces(7)). */
+export function singleIdMapping(identity: Identity): MappingPlan {
+  return {
+    uid: [{ inside: 0, outside: identity.uid, count: 1 }],
+    gid: [{ inside: 0, outside: identity.gid, count: 1 }],
+    uidMode: 'single',
+    gidMode: 'single',
+    warnings: [],
+  };
+}
+
 function mappingsFrom(ownId: number, ranges: SubidEntry[]): IdMapping[] {
   const mappings: IdMapping[] = [{ inside: 0, outside: ownId, count: 1 }];
   let next = 1;
@@ -74,13 +85,16 @@ export function planIdMappings(identity: Identity, files: SubidFiles): MappingPl
     const ownId = kind === 'uid' ? identity.uid : identity.gid;
     plan[kind] = mappingsFrom(ownId, ranges);
     plan[`${kind}Mode`] = ranges.length > 0 ? 'full' : 'single';
-    if (ranges.length === 0) {
-      plan.warnings.push(
-        `no subordinate ${kind}s for ${identity.name ?? identity.uid} in ${file}: containers get the single ${kind} 0, ` +
-          `and images with files owned by other ${kind === 'uid' ? 'users' : 'groups'} (most distribution images) will fail to unpack. ` +
-          `Fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${identity.name ?? identity.uid}`,
-      );
-    }
+  }
+  const who = identity.name ?? String(identity.uid);
+  const missing = [plan.uidMode === 'single' ? 'uids' : '', plan.gidMode === 'single' ? 'gids' : ''].filter(Boolean);
+  if (missing.length > 0) {
+    const files = missing.map((m) => `/etc/sub${m.slice(0, 3)}`).join(' and ');
+    plan.warnings.push(
+      `no subordinate ${missing.join(' or ')} for ${who} in ${files}: containers get the single id 0, and images ` +
+        `with files owned by other users or groups (most distribution images) will fail to unpack. ` +
+        `Fix: sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 ${who}`,
+    );
   }
   return plan;
 }
@@ -118,7 +132,26 @@ export function findOnPath(name: string, pathVar: string | undefined): string | 
   return undefined;
 }
 
-export function inspectHelper(name: 'newuidmap' | 'newgidmap', pathVar: string | undefined): IdmapHelper {
+/**
+ * Inside the session host root is not mapped, and stat(2) shows an unmapped
+ * owner as the overflow uid (user_namespaces(7)): there a setuid helper owned
+ * by the overflow uid is taken for the setuid-root program it is on the host.
+ */
+function ownedByRoot(uid: number, insideSession: boolean): boolean {
+  if (uid === 0) return true;
+  if (!insideSession) return false;
+  try {
+    return uid === Number(readFileSync('/proc/sys/kernel/overflowuid', 'utf8').trim());
+  } catch {
+    return false;
+  }
+}
+
+export function inspectHelper(
+  name: 'newuidmap' | 'newgidmap',
+  pathVar: string | undefined,
+  insideSession = false,
+): IdmapHelper {
   const path = findOnPath(name, pathVar);
   if (path === undefined) {
     return {
@@ -130,7 +163,7 @@ export function inspectHelper(name: 'newuidmap' | 'newgidmap', pathVar: string |
     };
   }
   const st = statSync(path);
-  const setuidRoot = (st.mode & 0o4000) !== 0 && st.uid === 0;
+  const setuidRoot = (st.mode & 0o4000) !== 0 && ownedByRoot(st.uid, insideSession);
   // Some distributions ship it with file capabilities instead of setuid.
   const hasCaps = !setuidRoot && native.getxattr(path, 'security.capability') !== null;
   if (!setuidRoot && !hasCaps) {

@@ -62,7 +62,6 @@ export async function createSession(identity: Identity, env: NodeJS.ProcessEnv):
     if (existing !== undefined) return existing;
 
     const mappings = planIdMappings(identity, readSubidFiles());
-    for (const warning of mappings.warnings) process.stderr.write(`warning: ${warning}\n`);
     const helpers = requireIdmapHelpers(mappings, env.PATH);
 
     // Mounts made in the session must not propagate back to the host, while
@@ -89,6 +88,8 @@ export async function createSession(identity: Identity, env: NodeJS.ProcessEnv):
     const pidFile = join(runtime, 'session.pid');
     writeFileSync(`${pidFile}.tmp`, `${child.pid}\n`, { mode: 0o600 });
     renameSync(`${pidFile}.tmp`, pidFile);
+    // Said once, when the session starts: every later command shares it.
+    for (const warning of mappings.warnings) process.stderr.write(`warning: ${warning}\n`);
     return child.pid;
   } finally {
     closeSync(lock);

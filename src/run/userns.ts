@@ -1,14 +1,8 @@
 import { readFileSync } from 'node:fs';
+import type { HostFacts } from '../explain.js';
 
 /** The kernel settings that decide whether an unprivileged user may create a user namespace. */
-export interface UsernsFacts {
-  /** user.max_user_namespaces: 0 disables them. */
-  maxUserNamespaces: number | undefined;
-  /** kernel.unprivileged_userns_clone (Debian's older kernels): 0 disables them. */
-  unprivilegedUsernsClone: number | undefined;
-  /** kernel.apparmor_restrict_unprivileged_userns (Ubuntu 23.10+): 1 restricts them. */
-  apparmorRestrict: number | undefined;
-}
+export type UsernsFacts = HostFacts;
 
 function readNumber(path: string): number | undefined {
   try {
