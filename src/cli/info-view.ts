@@ -55,7 +55,9 @@ export function formatText(info: HostInfo): string {
     `  kernel.unprivileged_userns_clone: ${sysctl(userns.unprivilegedUsernsClone)}`,
     `  kernel.apparmor_restrict_unprivileged_userns: ${sysctl(userns.apparmorRestrictUnprivilegedUserns)}`,
   ];
-  if (!session.active) {
+  if (!user.rootless) {
+    lines.push('  session: not needed: real root runs in the host namespaces');
+  } else if (!session.active) {
     lines.push('  session: none (the first command that needs one starts it)');
   } else {
     lines.push(`  session: active, holder pid ${session.pid}${session.inside ? ', this command runs inside it' : ''}`);
