@@ -10,7 +10,9 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/sysmacros.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -292,6 +294,65 @@ Napi::Value Statfs(const Napi::CallbackInfo& info) {
 }  // namespace hutch
 
 namespace hutch {
+
+// setxattr(path, name, value): lsetxattr(2), never following a symlink.
+Napi::Value Setxattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* signature = "setxattr(path: string, name: string, value: Buffer)";
+  std::string path = StringArg(info, 0, signature);
+  std::string name = StringArg(info, 1, signature);
+  if (info.Length() < 3 || !info[2].IsBuffer()) throw Napi::TypeError::New(env, signature);
+  Napi::Buffer<char> value = info[2].As<Napi::Buffer<char>>();
+  if (lsetxattr(path.c_str(), name.c_str(), value.Data(), value.Length(), 0) < 0) {
+    ThrowSyscallError(env, errno, "setxattr", path);
+  }
+  return env.Undefined();
+}
+
+// listxattr(path): the attribute names of path itself (llistxattr(2)).
+Napi::Value Listxattr(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  std::string path = StringArg(info, 0, "listxattr(path: string)");
+  std::vector<char> names(1024);
+  ssize_t n;
+  for (;;) {
+    n = llistxattr(path.c_str(), names.data(), names.size());
+    if (n >= 0) break;
+    if (errno == ERANGE && names.size() < 65536) {
+      names.resize(names.size() * 4);
+      continue;
+    }
+    if (errno == ENOTSUP) {
+      n = 0;
+      break;
+    }
+    ThrowSyscallError(env, errno, "listxattr", path);
+  }
+  Napi::Array result = Napi::Array::New(env);
+  uint32_t index = 0;
+  for (ssize_t at = 0; at < n;) {
+    size_t len = strnlen(names.data() + at, static_cast<size_t>(n - at));
+    result.Set(index++, Napi::String::New(env, names.data() + at, len));
+    at += static_cast<ssize_t>(len) + 1;
+  }
+  return result;
+}
+
+// mknod(path, mode, major, minor): device nodes and overlay whiteouts (0:0).
+Napi::Value Mknod(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  const char* signature = "mknod(path: string, mode: number, major: number, minor: number)";
+  std::string path = StringArg(info, 0, signature);
+  int mode = FdArg(info, 1, signature);
+  int major_number = FdArg(info, 2, signature);
+  int minor_number = FdArg(info, 3, signature);
+  if (mknod(path.c_str(), static_cast<mode_t>(mode),
+            makedev(static_cast<unsigned>(major_number), static_cast<unsigned>(minor_number))) <
+      0) {
+    ThrowSyscallError(env, errno, "mknod", path);
+  }
+  return env.Undefined();
+}
 
 // strerror(errno): the C library's text for errnos libuv does not know.
 Napi::Value Strerror(const Napi::CallbackInfo& info) {

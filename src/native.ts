@@ -54,6 +54,12 @@ export interface Native {
   getxattr(path: string, name: string): Buffer | null;
   statfs(path: string): FsStats;
   strerror(errno: number): string;
+  /** lsetxattr(2): never follows a symlink. */
+  setxattr(path: string, name: string, value: Buffer): void;
+  /** llistxattr(2): the names, [] where the file system has no xattrs. */
+  listxattr(path: string): string[];
+  /** mknod(2); an overlay whiteout is a character device 0:0. */
+  mknod(path: string, mode: number, major: number, minor: number): void;
 }
 
 function load(): Native {
