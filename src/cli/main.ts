@@ -2,7 +2,10 @@
 // flags to typed options and calls into src/run, src/image or src/build.
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
+import { registerImages } from './images.js';
 import { registerInfo } from './info.js';
+import { registerLogin } from './login.js';
+import { registerRegistryVerbs } from './registry.js';
 import { reportError } from './report.js';
 import { registerUnshare } from './unshare.js';
 import { version } from '../package.js';
@@ -14,7 +17,10 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .showSuggestionAfterError();
+  registerImages(program);
   registerInfo(program);
+  registerLogin(program);
+  registerRegistryVerbs(program);
   registerUnshare(program);
   return program;
 }

@@ -51,5 +51,9 @@ export function layerMediaType(compression: Compression, family: 'oci' | 'docker
     // Docker's schema has no zstd layer type; registries and podman use the OCI one.
     return MediaType.ociLayerZstd;
   }
-  return compression === 'gzip' ? MediaType.ociLayerGzip : compression === 'zstd' ? MediaType.ociLayerZstd : MediaType.ociLayer;
+  return compression === 'gzip'
+    ? MediaType.ociLayerGzip
+    : compression === 'zstd'
+      ? MediaType.ociLayerZstd
+      : MediaType.ociLayer;
 }

@@ -20,7 +20,8 @@ export interface ImageReference {
 
 const COMPONENT = /^[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*$/;
 const TAG = /^[\w][\w.-]{0,127}$/;
-const DOMAIN = /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
+const DOMAIN =
+  /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
 
 export const DOCKER_HUB = 'docker.io';
 
@@ -88,7 +89,9 @@ export function formatReference(ref: ImageReference): string {
  * registries.conf (containers-registries.conf(5)); docker.io otherwise.
  */
 export function defaultRegistry(env: NodeJS.ProcessEnv = process.env): string {
-  const configHome = env.XDG_CONFIG_HOME?.startsWith('/') ? env.XDG_CONFIG_HOME : join(env.HOME ?? homedir(), '.config');
+  const configHome = env.XDG_CONFIG_HOME?.startsWith('/')
+    ? env.XDG_CONFIG_HOME
+    : join(env.HOME ?? homedir(), '.config');
   const files = [
     env.CONTAINERS_REGISTRIES_CONF,
     join(configHome, 'containers', 'registries.conf'),
@@ -115,4 +118,10 @@ export function searchRegistries(toml: string): string[] | undefined {
   const match = /^\s*unqualified-search-registries\s*=\s*\[([^\]]*)\]/m.exec(top);
   if (match === null) return undefined;
   return [...(match[1] as string).matchAll(/"([^"]*)"|'([^']*)'/g)].map((m) => (m[1] ?? m[2]) as string);
+}
+
+/** Whether the text names a tag itself (parseReference fills in `latest` when it does not). */
+export function hasExplicitTag(input: string): boolean {
+  const name = input.split('@')[0] as string;
+  return name.lastIndexOf(':') > name.lastIndexOf('/');
 }

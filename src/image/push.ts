@@ -1,0 +1,216 @@
+/**
+ * `hutch push`: an image from the store to a registry. Blobs the registry
+ * has are skipped (HEAD), blobs another repository of the same registry has
+ * are mounted, the rest are uploaded (monolithic, or chunked with
+ * --chunk-size). Layers are recompressed only when asked for another
+ * compression; the result is kept in the store so the next push reuses it.
+ */
+import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HutchError, withContext } from '../errors.js';
+import { resolvePaths } from '../paths.js';
+import { currentIdentity } from '../run/identity.js';
+import { enterSession } from '../run/session.js';
+import { blobSources, recordBlobSources } from './blob-sources.js';
+import { digestOf, shortId, type Digest } from './digest.js';
+import { compressStream, decompressStream } from './layer/compression.js';
+import { layerCompression, layerMediaType, MediaType, type Compression } from './media.js';
+import type { Descriptor, Manifest } from './oci.js';
+import { inParallel, registryClientFor, type RegistryAccess } from './pull.js';
+import type { Progress } from './progress.js';
+import { defaultRegistry, formatReference, parseReference, repositoryName, type ImageReference } from './reference.js';
+import type { RegistryClient } from './registry/client.js';
+import { ImageStore } from './store/store.js';
+
+export type ManifestFamily = 'oci' | 'docker';
+
+export interface PushOptions extends RegistryAccess {
+  source: string;
+  /** Where to; the source's own name when undefined. */
+  destination: string | undefined;
+  /** Recompress layers to this; keep what the store has (gzip for uncompressed) when undefined. */
+  compression: Exclude<Compression, 'none'> | undefined;
+  /** OCI or Docker schema 2 media types; the stored manifest's when undefined. */
+  format: ManifestFamily | undefined;
+  /** Upload in chunks of this many bytes; monolithic when undefined. */
+  chunkSize: number | undefined;
+  progress: Progress;
+}
+
+export interface PushResult {
+  name: string;
+  digest: Digest;
+}
+
+const PARALLEL_BLOBS = 3;
+
+/** Recompressed layers, `<digest>:<compression>` -> digest, so a push does not redo the work. */
+function conversionsFile(storage: string): string {
+  return join(storage, 'conversions.json');
+}
+
+function readConversions(storage: string): Record<string, Digest> {
+  try {
+    return JSON.parse(readFileSync(conversionsFile(storage), 'utf8')) as Record<string, Digest>;
+  } catch {
+    return {};
+  }
+}
+
+function saveConversion(storage: string, key: string, digest: Digest): void {
+  const conversions = { ...readConversions(storage), [key]: digest };
+  const file = conversionsFile(storage);
+  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(conversions));
+  renameSync(`${file}.${process.pid}.tmp`, file);
+}
+
+async function recompress(
+  store: ImageStore,
+  storage: string,
+  layer: Descriptor,
+  from: Compression,
+  to: Compression,
+): Promise<{ digest: Digest; size: number }> {
+  const key = `${layer.digest}:${to}`;
+  const known = readConversions(storage)[key];
+  if (known !== undefined && store.blobs.has(known)) {
+    return { digest: known, size: statSync(store.blobs.path(known)).size };
+  }
+  const source = store.blobs.open(layer.digest, layer.size);
+  const result = await store.blobs.write(source.pipe(decompressStream(from)).pipe(compressStream(to)));
+  saveConversion(storage, key, result.digest);
+  return result;
+}
+
+/** The name the source was given by, when it is one of the image's names (not an id). */
+function sourceName(source: string, names: string[], env: NodeJS.ProcessEnv): string | undefined {
+  try {
+    const normalized = formatReference(parseReference(source, defaultRegistry(env)));
+    return names.includes(normalized) ? normalized : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+export async function pushImage(options: PushOptions, env: NodeJS.ProcessEnv = process.env): Promise<PushResult> {
+  const identity = currentIdentity(env);
+  await enterSession(identity, env);
+  const storage = resolvePaths(env, identity.uid).storage;
+  const store = ImageStore.open(storage);
+  const image = store.resolveImage(options.source);
+  const destinationText = options.destination ?? sourceName(options.source, image.names, env);
+  if (destinationText === undefined) {
+    throw new HutchError(`no destination for ${options.source}: it is given by id`, {
+      hint: `name it: hutch push ${options.source} REGISTRY/NAME[:TAG]`,
+    });
+  }
+  const dest = parseReference(destinationText, defaultRegistry(env));
+  const name = formatReference(dest);
+  const client = registryClientFor(dest, options, env);
+  const { progress } = options;
+  try {
+    const stored = image.manifest;
+    const family: ManifestFamily =
+      options.format ?? (image.manifestDescriptor.mediaType === MediaType.dockerManifest ? 'docker' : 'oci');
+    const release = await store.writeLock();
+    let layers: Descriptor[];
+    try {
+      layers = await Promise.all(stored.layers.map((l) => targetLayer(store, storage, l, options.compression, family)));
+    } finally {
+      release();
+    }
+    const config: Descriptor = {
+      ...stored.config,
+      mediaType: family === 'docker' ? MediaType.dockerConfig : MediaType.ociConfig,
+    };
+    await inParallel([config, ...layers], PARALLEL_BLOBS, (blob) =>
+      pushBlob(client, store, storage, dest, blob, options.chunkSize, progress),
+    );
+    const unchanged =
+      image.manifestDescriptor.mediaType === (family === 'docker' ? MediaType.dockerManifest : MediaType.ociManifest) &&
+      stored.config.mediaType === config.mediaType &&
+      stored.layers.every((l, i) => l.digest === layers[i]?.digest && l.mediaType === layers[i]?.mediaType);
+    let body: Buffer;
+    let mediaType: string;
+    if (unchanged) {
+      body = await store.blobs.readBuffer(image.manifestDescriptor.digest, 4 * 1024 * 1024);
+      mediaType = image.manifestDescriptor.mediaType;
+    } else {
+      mediaType = family === 'docker' ? MediaType.dockerManifest : MediaType.ociManifest;
+      const manifest: Manifest = { schemaVersion: 2, mediaType, config, layers };
+      if (family === 'oci' && stored.annotations !== undefined) manifest.annotations = stored.annotations;
+      body = Buffer.from(JSON.stringify(manifest));
+    }
+    progress.note('Writing manifest to image destination');
+    const digest = await client.putManifest(dest.repository, dest.tag ?? digestOf(body), mediaType, body);
+    recordBlobSources(storage, repositoryName(dest), [config.digest, ...layers.map((l) => l.digest)]);
+    return { name, digest };
+  } catch (error) {
+    throw withContext('push', `push ${name}`, error);
+  } finally {
+    progress.close();
+  }
+}
+
+async function targetLayer(
+  store: ImageStore,
+  storage: string,
+  layer: Descriptor,
+  wanted: Exclude<Compression, 'none'> | undefined,
+  family: ManifestFamily,
+): Promise<Descriptor> {
+  const stored = layerCompression(layer.mediaType);
+  if (stored === undefined) throw new HutchError(`layer ${layer.digest}: unsupported media type ${layer.mediaType}`);
+  const target = wanted ?? (stored === 'none' ? 'gzip' : stored);
+  if (target === stored) return { ...layer, mediaType: layerMediaType(target, family) };
+  const converted = await recompress(store, storage, layer, stored, target);
+  return { mediaType: layerMediaType(target, family), digest: converted.digest, size: converted.size };
+}
+
+async function pushBlob(
+  client: RegistryClient,
+  store: ImageStore,
+  storage: string,
+  dest: ImageReference,
+  blob: Descriptor,
+  chunkSize: number | undefined,
+  progress: Progress,
+): Promise<void> {
+  const bar = progress.blob(blob.digest, blob.size);
+  try {
+    if (await client.blobExists(dest.repository, blob.digest)) {
+      bar.finish('exists');
+      return;
+    }
+    const here = repositoryName(dest);
+    for (const source of blobSources(storage, blob.digest)) {
+      const prefix = `${dest.registry}/`;
+      if (source === here || !source.startsWith(prefix)) continue;
+      if (await client.mountBlob(dest.repository, blob.digest, source.slice(prefix.length))) {
+        bar.finish('mounted');
+        return;
+      }
+    }
+    const path = store.blobs.path(blob.digest);
+    await client.pushBlob(
+      dest.repository,
+      blob,
+      (start) => {
+        const stream = createReadStream(path, { start });
+        stream.on('data', (chunk) => bar.advance(chunk.length));
+        return stream;
+      },
+      { chunkSize },
+    );
+    bar.finish('done');
+  } catch (error) {
+    bar.finish('failed');
+    throw withContext('blob', `blob ${shortId(blob.digest)}`, error);
+  }
+}
+
+/** podman's --digestfile: the manifest digest, written atomically. */
+export function writeDigestFile(path: string, digest: Digest): void {
+  writeFileSync(`${path}.tmp`, digest);
+  renameSync(`${path}.tmp`, path);
+}

@@ -1,0 +1,244 @@
+/**
+ * Unpacked layers: `layers/<hex of diff id>/diff/`, each unpacked once and
+ * shared by every image that has the layer (they become overlay lower dirs).
+ * A layer directory appears by one rename of a complete directory, so its
+ * presence means it is whole; `info.json` beside `diff/` records what the
+ * unpacker measured (the uncompressed tar size: an image's size).
+ */
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HutchError, withContext } from '../../errors.js';
+import { algorithmOf, DigestMismatchError, HashingStream, hexOf, isDigest, shortId, type Digest } from '../digest.js';
+import { extractLayer, type ExtractStats } from '../layer/extract.js';
+import { decompressStream } from '../layer/compression.js';
+import type { Compression } from '../media.js';
+import { discardStream, fsyncDir } from './blobs.js';
+import { acquireLock, createTempDir } from './lock.js';
+
+/** What `ensure`'s fill may report; kept in info.json. */
+export interface LayerInfo {
+  /** Bytes of the uncompressed layer tar. */
+  size?: number;
+}
+
+const HEX = /^[a-f0-9]{64}$/;
+
+export class LayerStore {
+  /**
+   * @param root the layers/ directory
+   * @param tmpDir a directory on the same file system, for atomic renames
+   * @param locksDir where the per-layer lock files live
+   */
+  constructor(
+    readonly root: string,
+    private readonly tmpDir: string,
+    private readonly locksDir: string,
+  ) {}
+
+  private dirOf(diffId: Digest): string {
+    if (!isDigest(diffId) || algorithmOf(diffId) !== 'sha256') {
+      throw new HutchError(`invalid layer diff id ${JSON.stringify(String(diffId).slice(0, 80))}`);
+    }
+    return join(this.root, hexOf(diffId));
+  }
+
+  /** The unpacked tree (the overlay lower dir), whether or not it is there. */
+  path(diffId: Digest): string {
+    return join(this.dirOf(diffId), 'diff');
+  }
+
+  has(diffId: Digest): boolean {
+    try {
+      return statSync(this.path(diffId)).isDirectory();
+    } catch {
+      return false;
+    }
+  }
+
+  /** What was recorded when the layer was unpacked; {} when nothing was. */
+  info(diffId: Digest): LayerInfo {
+    try {
+      const value = JSON.parse(readFileSync(join(this.dirOf(diffId), 'info.json'), 'utf8')) as LayerInfo;
+      return typeof value === 'object' && value !== null ? value : {};
+    } catch {
+      return {};
+    }
+  }
+
+  /** The per-layer lock file: held while a layer is unpacked. */
+  lockPath(diffId: Digest): string {
+    return join(this.locksDir, `layer-${hexOf(diffId)}.lock`);
+  }
+
+  /**
+   * Makes sure the layer is unpacked, once per diff id. Under a per-layer lock
+   * (flock, so other processes too), fill(dir) unpacks into a fresh `diff`
+   * directory inside a flocked temp dir under tmp/, which is then renamed into
+   * place in one step; concurrent callers wait for the lock and reuse the
+   * result. On failure the temp dir is removed and nothing is left in layers/.
+   * Returns the diff directory. The caller must hold the store's write lock
+   * (shared), so that garbage collection cannot run meanwhile.
+   */
+  async ensure(diffId: Digest, fill: (dir: string) => Promise<LayerInfo | void>): Promise<string> {
+    const target = this.dirOf(diffId);
+    if (this.has(diffId)) return this.path(diffId);
+    const release = await acquireLock(this.lockPath(diffId));
+    try {
+      if (this.has(diffId)) return this.path(diffId);
+      const temp = createTempDir(this.tmpDir, `layer-${shortId(diffId)}-`);
+      try {
+        const diff = join(temp.path, 'diff');
+        mkdirSync(diff, { mode: 0o755 });
+        const info = (await fill(diff)) ?? {};
+        writeFileSync(join(temp.path, 'info.json'), `${JSON.stringify({ diffId, ...info })}\n`);
+        chmodSync(temp.path, 0o755);
+        // A directory without diff/ (from outside tampering) would make the rename fail.
+        this.discard(target);
+        renameSync(temp.path, target);
+        fsyncDir(this.root);
+      } catch (error) {
+        removeTree(temp.path);
+        throw error;
+      } finally {
+        temp.release();
+      }
+      return this.path(diffId);
+    } finally {
+      release();
+    }
+  }
+
+  /** Removes the layer: renamed out of layers/ at once, then deleted. */
+  remove(diffId: Digest): void {
+    this.discard(this.dirOf(diffId));
+  }
+
+  /** Every complete layer (a directory named by a diff id, with diff/ in it). */
+  list(): Digest[] {
+    return this.entries()
+      .filter((name) => HEX.test(name))
+      .map((name): Digest => `sha256:${name}`)
+      .filter((diffId) => this.has(diffId));
+  }
+
+  /** What is in layers/ that is not a complete layer: for `system check`. */
+  strays(): string[] {
+    return this.entries()
+      .filter((name) => !HEX.test(name) || !this.has(`sha256:${name}`))
+      .map((name) => join(this.root, name));
+  }
+
+  /** Removes a path under layers/ (a layer or a stray): renamed into tmp/, then deleted. */
+  discard(path: string): void {
+    const doomed = join(this.tmpDir, `gc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`);
+    try {
+      renameSync(path, doomed);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    removeTree(doomed);
+  }
+
+  private entries(): string[] {
+    try {
+      return readdirSync(this.root).sort();
+    } catch {
+      return [];
+    }
+  }
+}
+
+/**
+ * Deletes a tree that may hold unwritable directories (a layer's `dr-x------`):
+ * inside the session node is root of the user namespace and may override
+ * permissions of mapped files, but give directories write permission first in
+ * case it runs without that capability.
+ */
+export function removeTree(path: string): void {
+  try {
+    rmSync(path, { recursive: true, force: true });
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== 'EACCES' && code !== 'EPERM') throw error;
+    makeWritable(path);
+    rmSync(path, { recursive: true, force: true });
+  }
+}
+
+function makeWritable(path: string): void {
+  let st;
+  try {
+    st = statSync(path, { throwIfNoEntry: false });
+  } catch {
+    return;
+  }
+  if (st === undefined || !st.isDirectory()) return;
+  try {
+    chmodSync(path, 0o700);
+  } catch {
+    return;
+  }
+  for (const name of readdirSync(path)) makeWritable(join(path, name));
+}
+
+export interface UnpackOptions {
+  /** true when rootless: overlay metadata in user.* xattrs. */
+  userXattrs: boolean;
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Unpacks a (compressed) layer blob into the store, once per diff id:
+ * decompress -> verify that the uncompressed bytes hash to diffId (and end
+ * there) -> extractLayer, inside layers.ensure. A mismatch rejects with
+ * DigestMismatchError and leaves nothing in layers/. When the layer is already
+ * unpacked, source is destroyed unread. Returns the diff directory.
+ */
+export async function unpackLayer(
+  store: { layers: LayerStore },
+  diffId: Digest,
+  source: Readable,
+  compression: Compression,
+  options: UnpackOptions,
+): Promise<string> {
+  if (store.layers.has(diffId)) {
+    discardStream(source);
+    return store.layers.path(diffId);
+  }
+  let used = false;
+  const path = await store.layers.ensure(diffId, async (dir) => {
+    used = true;
+    return { size: (await unpackInto(dir, diffId, source, compression, options)).size };
+  });
+  if (!used) discardStream(source);
+  return path;
+}
+
+async function unpackInto(
+  dir: string,
+  diffId: Digest,
+  source: Readable,
+  compression: Compression,
+  options: UnpackOptions,
+): Promise<ExtractStats & { size: number }> {
+  const what = `layer ${diffId}`;
+  const decompress = decompressStream(compression);
+  const hashing = new HashingStream(algorithmOf(diffId));
+  const feeding = pipeline(source, decompress, hashing);
+  const extracting = extractLayer(hashing, dir, {
+    userXattrs: options.userXattrs,
+    ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
+  });
+  const [fed, extracted] = await Promise.allSettled([feeding, extracting]);
+  if (fed.status === 'rejected' && fed.reason instanceof DigestMismatchError) throw fed.reason;
+  if (extracted.status === 'rejected') throw extracted.reason;
+  if (fed.status === 'rejected') throw withContext('layer', `decompress ${what} (${compression})`, fed.reason);
+  // The extractor reads to the end of its input, so every byte went through the hash.
+  const actual = hashing.digest();
+  if (actual !== diffId)
+    throw new DigestMismatchError(what, { digest: diffId }, { digest: actual, size: hashing.size });
+  return { ...extracted.value, size: hashing.size };
+}

@@ -1,0 +1,617 @@
+/**
+ * The image store, under the user's storage directory (~/.local/share/hutch):
+ *
+ *   oci/          an OCI image layout (image-layout.md): oci-layout, index.json,
+ *                 blobs/sha256/<hex>; every image is an index.json entry
+ *                 (refs.ts), its id is its config digest (podman's)
+ *   layers/<hex>/ each layer unpacked once per diff id (layers.ts)
+ *   tmp/          temp files and dirs, flocked by their writer, on the same
+ *                 file system so that finished ones are renamed into place
+ *   locks/        store.lock (writers shared, garbage collection exclusive),
+ *                 index.lock, one lock per layer being unpacked
+ *
+ * Every command that uses it runs inside the user's session (openUserStore).
+ */
+import {
+  linkSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  statSync,
+  unlinkSync,
+  writeSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { causeChain, HutchError } from '../../errors.js';
+import { resolvePaths } from '../../paths.js';
+import { currentIdentity, type Identity } from '../../run/identity.js';
+import { enterSession } from '../../run/session.js';
+import { algorithmOf, digestOf, hexOf, isDigest, type Digest } from '../digest.js';
+import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseImageConfig, parseManifestDocument } from '../manifest.js';
+import { isManifestType } from '../media.js';
+import type { Descriptor, ImageConfig, Index, Manifest } from '../oci.js';
+import { defaultRegistry } from '../reference.js';
+import { BlobStore } from './blobs.js';
+import { LayerStore, removeTree } from './layers.js';
+import { acquireLock, claimIfAbandoned, createTempFile, tryLock, type Release } from './lock.js';
+import {
+  addNameless,
+  emptyIndex,
+  matchName,
+  matchShortName,
+  normalizeName,
+  readIndex,
+  refNameOf,
+  repositoryOf,
+  setName,
+  updateIndex,
+  writeIndex,
+} from './refs.js';
+
+/** An image of the store, as every verb sees it. */
+export interface ResolvedImage {
+  /** The config digest (podman's image id). */
+  id: Digest;
+  /** Full names, in index order; [] for a nameless image. */
+  names: string[];
+  manifestDescriptor: Descriptor;
+  manifest: Manifest;
+  config: ImageConfig;
+  /** The size of the config blob, for inspect. */
+  configSize: number;
+  /** Sum of the layers' uncompressed sizes (blob sizes where unknown), as podman reports it. */
+  size: number;
+  /** The config's `created`, if it has a valid one. */
+  created: Date | undefined;
+}
+
+export type ImageSummary = ResolvedImage;
+
+/** An index entry whose content cannot be read (for listings to skip and `system check` to report). */
+export interface DamagedImage {
+  digest: Digest;
+  names: string[];
+  problem: string;
+}
+
+export interface GarbageReport {
+  blobs: Digest[];
+  layers: Digest[];
+  /** Leftovers of interrupted commands removed from tmp/ and layers/. */
+  leftovers: string[];
+}
+
+const LAYOUT = '{"imageLayoutVersion":"1.0.0"}\n';
+
+export class ImageStore {
+  readonly blobs: BlobStore;
+  readonly layers: LayerStore;
+  readonly tmpDir: string;
+  readonly ociDir: string;
+  readonly indexPath: string;
+  readonly locksDir: string;
+
+  private constructor(readonly storageDir: string) {
+    this.ociDir = join(storageDir, 'oci');
+    this.indexPath = join(this.ociDir, 'index.json');
+    this.tmpDir = join(storageDir, 'tmp');
+    this.locksDir = join(storageDir, 'locks');
+    this.blobs = new BlobStore(this.ociDir, this.tmpDir);
+    this.layers = new LayerStore(join(storageDir, 'layers'), this.tmpDir, this.locksDir);
+  }
+
+  /** Opens the store at storageDir, creating what is missing (safe when several commands start at once). */
+  static open(storageDir: string): ImageStore {
+    const store = new ImageStore(storageDir);
+    mkdirSync(storageDir, { recursive: true, mode: 0o700 });
+    for (const dir of [join(store.ociDir, 'blobs', 'sha256'), store.layers.root, store.tmpDir, store.locksDir]) {
+      mkdirSync(dir, { recursive: true, mode: 0o755 });
+    }
+    createIfMissing(join(store.ociDir, 'oci-layout'), LAYOUT, store.tmpDir);
+    createIfMissing(store.indexPath, `${JSON.stringify(emptyIndex())}\n`, store.tmpDir);
+    return store;
+  }
+
+  get storeLockPath(): string {
+    return join(this.locksDir, 'store.lock');
+  }
+
+  get indexLockPath(): string {
+    return join(this.locksDir, 'index.lock');
+  }
+
+  /**
+   * Hold (shared) while adding blobs and layers that no image references yet
+   * (pull, import, load, build) and while reading blobs that must not vanish
+   * (save, push): garbage collection and `system check` take it exclusively.
+   */
+  writeLock(): Promise<Release> {
+    return acquireLock(this.storeLockPath, { shared: true });
+  }
+
+  readIndex(): Index {
+    return readIndex(this.indexPath);
+  }
+
+  /**
+   * The commit point of a pull, import, load or build. Stores the manifest
+   * (verified against its descriptor) if it is not stored yet; checks that the
+   * config and every layer blob (with the sizes the manifest gives) AND every
+   * unpacked layer are present; then atomically (temp file + rename of
+   * index.json, under the index lock) points `name` at the manifest. A name
+   * already used moves, leaving its old image nameless; without a name the
+   * image is added nameless unless it is in the index already. A nameless
+   * entry of another manifest with the same config (the same image id) is
+   * dropped: podman keeps one image per id. Returns the image id (the config
+   * digest). The caller holds writeLock() while it stores blobs and layers and
+   * commits; after releasing it, `collectGarbage({ wait: false })` removes what
+   * a moved name or a failure left unused.
+   */
+  async commitImage(name: string | undefined, manifest: { descriptor: Descriptor; body: Buffer }): Promise<Digest> {
+    const { descriptor, body } = manifest;
+    const what = `manifest ${descriptor.digest}`;
+    const actual = digestOf(body, algorithmOf(descriptor.digest));
+    if (actual !== descriptor.digest || body.length !== descriptor.size) {
+      throw new HutchError(`${what}: the body does not match its descriptor (${actual}, ${body.length} bytes)`);
+    }
+    const parsed = parseManifestDocument(body, descriptor.mediaType, what);
+    if (parsed.kind !== 'manifest') throw new HutchError(`${what}: an image index cannot be stored as an image`);
+    const mediaType = parsed.manifest.mediaType ?? descriptor.mediaType;
+    if (!isManifestType(mediaType)) throw new HutchError(`${what}: media type ${mediaType} is not an image manifest`);
+    await this.blobs.write(body, { digest: descriptor.digest, size: descriptor.size });
+    const entry: Descriptor = { mediaType, digest: descriptor.digest, size: descriptor.size };
+    const fullName = name === undefined ? undefined : normalizeName(name);
+    let id: Digest | undefined;
+    await updateIndex(this.indexPath, this.indexLockPath, this.tmpDir, (index) => {
+      // Checked under the index lock: garbage collection decides under it too.
+      const imageId = this.checkComplete(parsed.manifest, what).id;
+      id = imageId;
+      // Another manifest of the same image (same config: a docker-archive load
+      // of a pulled image, say) already in the index makes a nameless entry
+      // redundant; podman keeps one image per id.
+      const sameImage = (e: Descriptor) => e.digest !== entry.digest && this.configDigestOf(e) === imageId;
+      if (fullName === undefined) {
+        return index.manifests.some(sameImage) ? undefined : addNameless(index, entry);
+      }
+      const next = setName(index, fullName, entry);
+      return { ...next, manifests: next.manifests.filter((e) => refNameOf(e) !== undefined || !sameImage(e)) };
+    });
+    return id as Digest;
+  }
+
+  /** The config digest (image id) of an index entry's manifest; undefined when unreadable. */
+  private configDigestOf(entry: Descriptor): Digest | undefined {
+    try {
+      const parsed = parseManifestDocument(
+        this.blobs.readBufferSync(entry.digest, MAX_MANIFEST_BYTES),
+        entry.mediaType,
+        `manifest ${entry.digest}`,
+      );
+      return parsed.kind === 'manifest' ? parsed.manifest.config.digest : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+
+  /** The config of a complete manifest; throws naming the first missing piece. */
+  private checkComplete(manifest: Manifest, what: string): { id: Digest; config: ImageConfig } {
+    const id = manifest.config.digest;
+    const config = this.readConfig(manifest, what);
+    manifest.layers.forEach((layer, i) => {
+      const size = this.blobs.size(layer.digest);
+      if (size === undefined) throw new HutchError(`${what}: layer blob ${layer.digest} is not in the store`);
+      if (size !== layer.size) {
+        throw new HutchError(`${what}: layer blob ${layer.digest} is ${size} bytes, the manifest says ${layer.size}`);
+      }
+      const diffId = config.rootfs.diff_ids[i] as Digest;
+      if (!this.layers.has(diffId)) throw new HutchError(`${what}: layer ${diffId} is not unpacked`);
+    });
+    return { id, config };
+  }
+
+  private readConfig(manifest: Manifest, what: string): ImageConfig {
+    const size = this.blobs.size(manifest.config.digest);
+    if (size === undefined) throw new HutchError(`${what}: config ${manifest.config.digest} is not in the store`);
+    if (size !== manifest.config.size) {
+      throw new HutchError(
+        `${what}: config ${manifest.config.digest} is ${size} bytes, the manifest says ${manifest.config.size}`,
+      );
+    }
+    const body = this.blobs.readBufferSync(manifest.config.digest, MAX_CONFIG_BYTES);
+    return parseImageConfig(body, manifest.layers.length, `config ${manifest.config.digest}`);
+  }
+
+  /** Reads one image (manifest digest) of the index: its documents, names and size. */
+  private loadImage(index: Index, entry: Descriptor): ResolvedImage {
+    const what = `manifest ${entry.digest}`;
+    const body = this.blobs.readBufferSync(entry.digest, MAX_MANIFEST_BYTES);
+    if (body.length !== entry.size)
+      throw new HutchError(`${what} is ${body.length} bytes, index.json says ${entry.size}`);
+    const parsed = parseManifestDocument(body, entry.mediaType, what);
+    if (parsed.kind !== 'manifest') throw new HutchError(`${what} is an image index, not an image`);
+    const manifest = parsed.manifest;
+    const config = this.readConfig(manifest, what);
+    let size = 0;
+    manifest.layers.forEach((layer, i) => {
+      const known = this.layers.info(config.rootfs.diff_ids[i] as Digest).size;
+      size += typeof known === 'number' ? known : layer.size;
+    });
+    const created = config.created === undefined ? undefined : new Date(config.created);
+    return {
+      id: manifest.config.digest,
+      names: namesOf(index, entry.digest),
+      manifestDescriptor: { mediaType: entry.mediaType, digest: entry.digest, size: entry.size },
+      manifest,
+      config,
+      configSize: manifest.config.size,
+      size,
+      created: created === undefined || Number.isNaN(created.getTime()) ? undefined : created,
+    };
+  }
+
+  /** Every image of the index (one per manifest), and the entries that cannot be read. */
+  scan(index: Index = this.readIndex()): { images: ResolvedImage[]; damaged: DamagedImage[] } {
+    const images: ResolvedImage[] = [];
+    const damaged: DamagedImage[] = [];
+    const seen = new Set<string>();
+    for (const entry of index.manifests) {
+      if (seen.has(entry.digest)) continue;
+      seen.add(entry.digest);
+      try {
+        images.push(this.loadImage(index, entry));
+      } catch (error) {
+        damaged.push({ digest: entry.digest, names: namesOf(index, entry.digest), problem: (error as Error).message });
+      }
+    }
+    return { images, damaged };
+  }
+
+  /** Every readable image, newest first (damaged ones are left to `system check`). */
+  listImages(scanned: { images: ResolvedImage[] } = this.scan()): ImageSummary[] {
+    return [...scanned.images].sort((a, b) => (b.created?.getTime() ?? 0) - (a.created?.getTime() ?? 0));
+  }
+
+  /**
+   * Finds an image as podman does: a full id or `sha256:` digest (image id or
+   * manifest digest); a name, normalized with the default registry, or under
+   * localhost/; a unique id prefix of at least 3 hex digits; a docker-style
+   * short name (unique repository suffix). HutchError `NAME: image not known`
+   * otherwise.
+   */
+  resolveImage(nameOrId: string): ResolvedImage {
+    const { images, damaged } = this.scan();
+    const { image } = this.findImage(nameOrId, images, damaged);
+    if (isDamaged(image)) {
+      throw new HutchError(`${nameOrId}: the image is damaged: ${image.problem}`, {
+        hint: 'run hutch system check --repair, then pull or load it again',
+      });
+    }
+    return image;
+  }
+
+  /** resolveImage, for verbs that also act on damaged images (rmi) and need the name that matched. */
+  findImage(
+    nameOrId: string,
+    images: readonly ResolvedImage[] = this.scan().images,
+    damaged: readonly DamagedImage[] = [],
+  ): FoundImage {
+    const found = findImage(nameOrId, images, damaged, defaultRegistry());
+    if (found === undefined) throw imageNotKnown(nameOrId);
+    return found;
+  }
+
+  /**
+   * Removes what no image uses: blobs not reached from index.json, unpacked
+   * layers no image's config lists, and leftovers of interrupted commands in
+   * tmp/ and layers/. Takes the store lock exclusively (no writer is then
+   * between writing a blob and committing it) and decides under the index
+   * lock. With wait false, returns undefined at once when a writer is busy.
+   * When some image cannot be read, it removes no blobs or layers (they might be
+   * that image's): `system check --repair` deals with it first.
+   */
+  async collectGarbage(options: { wait?: boolean } = {}): Promise<GarbageReport | undefined> {
+    const release = options.wait === false ? tryLock(this.storeLockPath) : await acquireLock(this.storeLockPath);
+    if (release === undefined) return undefined;
+    try {
+      return await this.collectGarbageLocked();
+    } finally {
+      release();
+    }
+  }
+
+  /** collectGarbage's work; the caller holds the store lock exclusively. */
+  async collectGarbageLocked(): Promise<GarbageReport> {
+    const report: GarbageReport = { blobs: [], layers: [], leftovers: [] };
+    const doomed: string[] = [];
+    const releaseIndex = await acquireLock(this.indexLockPath);
+    try {
+      report.leftovers.push(...this.claimLeftovers(doomed));
+      const reach = this.reachable(this.readIndex());
+      if (reach !== undefined) {
+        for (const digest of this.blobs.list()) {
+          if (reach.blobs.has(digest)) continue;
+          this.blobs.remove(digest);
+          report.blobs.push(digest);
+        }
+        for (const diffId of this.layers.list()) {
+          if (reach.layers.has(diffId)) continue;
+          doomed.push(this.detach(join(this.layers.root, hexOf(diffId))));
+          report.layers.push(diffId);
+        }
+        for (const stray of this.layers.strays()) {
+          doomed.push(this.detach(stray));
+          report.leftovers.push(stray);
+        }
+      }
+    } finally {
+      releaseIndex();
+    }
+    for (const path of doomed) removeTree(path);
+    this.removeStaleLayerLocks();
+    return report;
+  }
+
+  /** What index.json reaches: undefined when some manifest or config cannot be read. */
+  reachable(index: Index): { blobs: Set<string>; layers: Set<string> } | undefined {
+    const blobs = new Set<string>();
+    const layers = new Set<string>();
+    for (const entry of index.manifests) {
+      if (blobs.has(entry.digest)) continue;
+      blobs.add(entry.digest);
+      try {
+        const body = this.blobs.readBufferSync(entry.digest, MAX_MANIFEST_BYTES);
+        const parsed = parseManifestDocument(body, entry.mediaType, `manifest ${entry.digest}`);
+        if (parsed.kind !== 'manifest') return undefined;
+        blobs.add(parsed.manifest.config.digest);
+        for (const layer of parsed.manifest.layers) blobs.add(layer.digest);
+        const config = parseImageConfig(
+          this.blobs.readBufferSync(parsed.manifest.config.digest, MAX_CONFIG_BYTES),
+          parsed.manifest.layers.length,
+          `config ${parsed.manifest.config.digest}`,
+        );
+        for (const diffId of config.rootfs.diff_ids) layers.add(diffId);
+      } catch {
+        return undefined;
+      }
+    }
+    return { blobs, layers };
+  }
+
+  /**
+   * Entries of tmp/ that no live process holds (their writer died): moved to
+   * `doomed` for removal. Call with the store lock held exclusively and the
+   * index lock held, so no writer is between creating a temp entry and locking it.
+   */
+  claimLeftovers(doomed: string[]): string[] {
+    const found: string[] = [];
+    for (const name of safeReaddir(this.tmpDir)) {
+      const path = join(this.tmpDir, name);
+      const release = claimIfAbandoned(path);
+      if (release === undefined) continue;
+      try {
+        found.push(path);
+        doomed.push(path);
+      } finally {
+        release();
+      }
+    }
+    return found;
+  }
+
+  /** Leftovers of tmp/ that no live process holds, without removing them. */
+  abandonedTemps(): string[] {
+    return safeReaddir(this.tmpDir)
+      .map((name) => join(this.tmpDir, name))
+      .filter((path) => {
+        const release = claimIfAbandoned(path);
+        release?.();
+        return release !== undefined;
+      });
+  }
+
+  /** Moves a path of the store into tmp/ (one rename), returning where it went. */
+  detach(path: string): string {
+    const target = join(this.tmpDir, `gc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`);
+    try {
+      statSync(path);
+    } catch {
+      return target;
+    }
+    renameSync(path, target);
+    return target;
+  }
+
+  /** Lock files of layers that are not there (only while nobody unpacks: store lock exclusive). */
+  private removeStaleLayerLocks(): void {
+    for (const name of safeReaddir(this.locksDir)) {
+      const match = /^layer-([a-f0-9]{64})\.lock$/.exec(name);
+      if (match === null || this.layers.has(`sha256:${match[1]}`)) continue;
+      const release = tryLock(join(this.locksDir, name));
+      if (release === undefined) continue;
+      try {
+        unlinkSync(join(this.locksDir, name));
+      } finally {
+        release();
+      }
+    }
+  }
+
+  /** Rewrites index.json without the given manifests (rmi, prune, check --repair). */
+  async removeImages(digests: Digest[]): Promise<void> {
+    const doomed = new Set<string>(digests);
+    await updateIndex(this.indexPath, this.indexLockPath, this.tmpDir, (index) => ({
+      ...index,
+      manifests: index.manifests.filter((e) => !doomed.has(e.digest)),
+    }));
+  }
+
+  /** Replaces an unreadable index.json by an empty one (check --repair). */
+  resetIndex(): void {
+    writeIndex(this.indexPath, emptyIndex(), this.tmpDir);
+  }
+
+  /** The layout marker, if valid. */
+  layoutProblem(): string | undefined {
+    try {
+      const text = readFileSync(join(this.ociDir, 'oci-layout'), 'utf8');
+      const value = JSON.parse(text) as { imageLayoutVersion?: unknown };
+      if (value.imageLayoutVersion !== '1.0.0')
+        return `oci/oci-layout has version ${JSON.stringify(value.imageLayoutVersion)}, not 1.0.0`;
+      return undefined;
+    } catch (error) {
+      return `oci/oci-layout is unreadable: ${(error as Error).message}`;
+    }
+  }
+
+  /** Rewrites oci/oci-layout (check --repair). */
+  resetLayout(): void {
+    rmSync(join(this.ociDir, 'oci-layout'), { force: true });
+    createIfMissing(join(this.ociDir, 'oci-layout'), LAYOUT, this.tmpDir);
+  }
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return readdirSync(dir).sort();
+  } catch {
+    return [];
+  }
+}
+
+function namesOf(index: Index, digest: Digest): string[] {
+  return index.manifests
+    .filter((e) => e.digest === digest)
+    .map(refNameOf)
+    .filter((n): n is string => n !== undefined);
+}
+
+/** Creates a file with this content unless it exists (link(2) refuses to replace it). */
+function createIfMissing(path: string, content: string, tmpDir: string): void {
+  try {
+    statSync(path);
+    return;
+  } catch {
+    // create it below
+  }
+  // Flocked while it exists, so that garbage collection never takes it for a leftover.
+  const temp = createTempFile(tmpDir, 'new-');
+  try {
+    writeSync(temp.fd, content);
+    linkSync(temp.path, path);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+  } finally {
+    unlinkSync(temp.path);
+    temp.release();
+  }
+}
+
+/** podman's `Error: NAME: image not known`. */
+export class ImageNotKnownError extends HutchError {
+  constructor(
+    readonly input: string,
+    exitCode?: number,
+  ) {
+    super(`${input}: image not known`, exitCode === undefined ? {} : { exitCode });
+    this.name = 'ImageNotKnownError';
+  }
+}
+
+export function imageNotKnown(nameOrId: string): HutchError {
+  return new ImageNotKnownError(nameOrId);
+}
+
+/** What a user's word found: the image, and the stored name it matched (undefined for an id or digest). */
+export interface FoundImage {
+  image: ResolvedImage | DamagedImage;
+  name: string | undefined;
+}
+
+export function isDamaged(image: ResolvedImage | DamagedImage): image is DamagedImage {
+  return 'problem' in image;
+}
+
+/** The manifest digest of an image, damaged or not. */
+export function manifestDigestOf(image: ResolvedImage | DamagedImage): Digest {
+  return isDamaged(image) ? image.digest : image.manifestDescriptor.digest;
+}
+
+/** The image a user's word means (see ImageStore.resolveImage); undefined if none. */
+export function findImage(
+  input: string,
+  images: readonly ResolvedImage[],
+  damaged: readonly DamagedImage[] = [],
+  registry: string = defaultRegistry(),
+): FoundImage | undefined {
+  const all: (ResolvedImage | DamagedImage)[] = [...images, ...damaged];
+  // 1. A full id or digest.
+  const full = input.startsWith('sha256:') ? input : /^[a-f0-9]{64}$/.test(input) ? `sha256:${input}` : undefined;
+  if (full !== undefined) {
+    if (!isDigest(full)) return undefined;
+    const image = images.find((i) => i.id === full) ?? all.find((x) => manifestDigestOf(x) === full);
+    return image === undefined ? undefined : { image, name: undefined };
+  }
+  // 2. A name (normalized, or under localhost/).
+  const byName = new Map<string, ResolvedImage | DamagedImage>();
+  for (const x of all) for (const name of x.names) byName.set(name, x);
+  const names = [...byName.keys()];
+  const digestOf = (name: string) => {
+    const x = byName.get(name);
+    return x === undefined ? undefined : manifestDigestOf(x);
+  };
+  const byNameFound = (name: string | undefined): FoundImage | undefined => {
+    const image = name === undefined ? undefined : byName.get(name);
+    return image === undefined ? undefined : { image, name };
+  };
+  const named = byNameFound(matchName(input, names, { registry, digestOf }));
+  if (named !== undefined) return named;
+  // 3. A short id.
+  if (/^[a-f0-9]{3,63}$/.test(input)) {
+    const matches = images.filter((i) => hexOf(i.id).startsWith(input));
+    const ids = new Set(matches.map((i) => i.id));
+    if (ids.size > 1) {
+      const list = [...ids].map((i) => hexOf(i).slice(0, 12)).join(', ');
+      throw new HutchError(`${input}: the short id matches ${ids.size} images: ${list}`, {
+        hint: 'give more digits of the id',
+      });
+    }
+    if (matches[0] !== undefined) return { image: matches[0], name: undefined };
+  }
+  // 4. Docker's short names: a unique repository suffix.
+  return byNameFound(matchShortName(input, names, { digestOf }));
+}
+
+/** `registry/repo@manifest-digest` for each repository the image is named in (podman's RepoDigests). */
+export function repoDigests(image: ResolvedImage): string[] {
+  const repos = [...new Set(image.names.map(repositoryOf))];
+  return repos.map((repo) => `${repo}@${image.manifestDescriptor.digest}`);
+}
+
+/**
+ * Rewrites an ENOSPC (or EDQUOT) anywhere in the cause chain as one line naming
+ * the storage path; other errors pass through.
+ */
+export function storageError(error: unknown, storageDir: string, context: string): unknown {
+  const full = causeChain(error).find((e) => {
+    const code = (e as { code?: unknown }).code;
+    return code === 'ENOSPC' || code === 'EDQUOT';
+  }) as { code: string } | undefined;
+  if (full === undefined) return error;
+  const what = full.code === 'ENOSPC' ? 'no space left on device' : 'disk quota exceeded';
+  return new HutchError(`${context}: ${full.code}: ${what}, writing to ${storageDir}`, {
+    hint: `free some space there (hutch image prune, hutch rmi), or set XDG_DATA_HOME to a larger file system`,
+    cause: error,
+  });
+}
+
+/** Who runs this command, and their store: enters the session first (every store command needs it). */
+export async function openUserStore(
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<{ store: ImageStore; identity: Identity }> {
+  const identity = currentIdentity(env);
+  await enterSession(identity, env);
+  const { storage } = resolvePaths(env, identity.uid);
+  return { store: ImageStore.open(storage), identity };
+}
