@@ -22,7 +22,16 @@ const tick = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 async function tarOf(files: Record<string, string>): Promise<Buffer> {
   const archive = pack();
   for (const [name, body] of Object.entries(files)) {
-    archive.entry({ name, mode: 0o644, mtime: new Date(1_700_000_000_000), uid: 0, gid: 0 }, body);
+    archive.entry(
+      {
+        name,
+        mode: 0o644,
+        mtime: new Date(1_700_000_000_000),
+        uid: process.getuid?.() ?? 0,
+        gid: process.getgid?.() ?? 0,
+      },
+      body,
+    );
   }
   archive.finalize();
   const chunks: Buffer[] = [];
