@@ -20,7 +20,7 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { extract, pack } from 'tar-stream';
-import { hutchBin } from './requires.js';
+import { hutchBin, subidRanges } from './requires.js';
 
 export const fixtureCache = join(process.env.HOME ?? homedir(), '.cache', 'hutch-test');
 
@@ -323,15 +323,10 @@ export function diffTrees(
 
 /** The user's first subordinate uid and gid (what id 1 of the session is on disk). */
 export function subidStarts(): { uid: number; gid: number } {
-  const user = process.env.USER ?? spawnSync('id', ['-un'], { encoding: 'utf8' }).stdout.trim();
-  const uidText = String(process.getuid?.());
   const first = (file: string) => {
-    const line = readFileSync(file, 'utf8')
-      .split('\n')
-      .map((l) => l.split(':'))
-      .find((f) => f.length === 3 && (f[0] === user || f[0] === uidText));
-    if (line === undefined) throw new Error(`no range for ${user} in ${file}`);
-    return Number(line[1]);
+    const range = subidRanges(file)[0];
+    if (range === undefined) throw new Error(`no range for this user in ${file}`);
+    return range.start;
   };
   return { uid: first('/etc/subuid'), gid: first('/etc/subgid') };
 }

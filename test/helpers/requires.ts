@@ -69,3 +69,14 @@ export function requires(...capabilities: Capability[]): Requirement {
   console.warn(`skipping: ${reason}`);
   return { skip: true, reason };
 }
+
+/** The current user's ranges in a subid file (/etc/subuid, /etc/subgid), in file order. */
+export function subidRanges(file: string): { start: number; count: number }[] {
+  const { username } = userInfo();
+  const uid = String(process.getuid?.());
+  return readFileSync(file, 'utf8')
+    .split('\n')
+    .map((l) => l.split(':'))
+    .filter((f) => f.length === 3 && (f[0] === username || f[0] === uid))
+    .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
+}

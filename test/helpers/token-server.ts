@@ -63,9 +63,8 @@ function parseBasic(header: string | undefined): { user: string; password: strin
   return colon < 0 ? undefined : { user: decoded.slice(0, colon), password: decoded.slice(colon + 1) };
 }
 
-export async function startTokenServer(dir: string, options: TokenServerOptions): Promise<TokenServer> {
-  const keyPath = join(dir, 'token.key');
-  const certPath = join(dir, 'token.crt');
+/** A key and a self-signed certificate made by the openssl program, valid for two days. */
+export function selfSignedCertificate(keyPath: string, certPath: string, subject: string): void {
   execFileSync(
     'openssl',
     [
@@ -78,7 +77,7 @@ export async function startTokenServer(dir: string, options: TokenServerOptions)
       '-days',
       '2',
       '-subj',
-      '/CN=hutch test token issuer',
+      subject,
       '-keyout',
       keyPath,
       '-out',
@@ -86,6 +85,12 @@ export async function startTokenServer(dir: string, options: TokenServerOptions)
     ],
     { stdio: ['ignore', 'ignore', 'pipe'] },
   );
+}
+
+export async function startTokenServer(dir: string, options: TokenServerOptions): Promise<TokenServer> {
+  const keyPath = join(dir, 'token.key');
+  const certPath = join(dir, 'token.crt');
+  selfSignedCertificate(keyPath, certPath, '/CN=hutch test token issuer');
   const key = createPrivateKey(readFileSync(keyPath));
   const x5c = pemBody(readFileSync(certPath, 'utf8'));
   const requests: TokenRequest[] = [];

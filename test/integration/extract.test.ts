@@ -16,7 +16,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -26,31 +26,20 @@ import type { ExtractStats } from '../../src/image/layer/extract.js';
 import type { Compression } from '../../src/image/media.js';
 import { native } from '../../src/native.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch.js';
-import { repoRoot, requires } from '../helpers/requires.js';
+import { repoRoot, requires, subidRanges } from '../helpers/requires.js';
 import { blocks, hostileLayers, paxHeader, TarBuilder, ustarHeader } from '../helpers/tar.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
-
-/** The user's subordinate ranges in a subid file, in file order. */
-function ranges(file: string): { start: number; count: number }[] {
-  const { username } = userInfo();
-  const uid = String(process.getuid?.());
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter((f) => f.length === 3 && (f[0] === username || f[0] === uid))
-    .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
-}
 
 const ownUid = process.getuid?.() as number;
 const ownGid = process.getgid?.() as number;
 
 /** Where an id of the namespace lands on the host: 0 is us, 1… the first subordinate range. */
 function hostUid(id: number): number {
-  return id === 0 ? ownUid : (ranges('/etc/subuid')[0] as { start: number }).start + id - 1;
+  return id === 0 ? ownUid : (subidRanges('/etc/subuid')[0] as { start: number }).start + id - 1;
 }
 function hostGid(id: number): number {
-  return id === 0 ? ownGid : (ranges('/etc/subgid')[0] as { start: number }).start + id - 1;
+  return id === 0 ? ownGid : (subidRanges('/etc/subgid')[0] as { start: number }).start + id - 1;
 }
 
 interface Result {
@@ -339,7 +328,7 @@ describe.skipIf(need.skip)('layer extraction in the session', () => {
   });
 
   it('refuses owners the user namespace does not map, saying how to map more', async () => {
-    const mapped = 1 + ranges('/etc/subuid').reduce((sum, r) => sum + r.count, 0);
+    const mapped = 1 + subidRanges('/etc/subuid').reduce((sum, r) => sum + r.count, 0);
     const result = await extract(new TarBuilder().dir('usr/bin/').file('usr/bin/x', '', { uid: 200000 }));
     expect(result.status).toBe(1);
     expect(result.stderr).toContain(

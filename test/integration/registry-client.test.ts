@@ -1,7 +1,7 @@
 // RegistryClient against a real registry (Debian's docker-registry, distribution
 // 2.8, anonymous, htpasswd and token auth) run as this user on 127.0.0.1, and
 // against small lying registries written here.
-import { execFileSync } from 'node:child_process';
+import { selfSignedCertificate } from '../helpers/token-server.js';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
@@ -291,26 +291,7 @@ describe('registries that misbehave', () => {
     async () => {
       const dir = mkdtempSync(join(tmpdir(), 'hutch-tls-'));
       try {
-        execFileSync(
-          'openssl',
-          [
-            'req',
-            '-x509',
-            '-newkey',
-            'rsa:2048',
-            '-nodes',
-            '-sha256',
-            '-days',
-            '1',
-            '-subj',
-            '/CN=127.0.0.1',
-            '-keyout',
-            join(dir, 'key.pem'),
-            '-out',
-            join(dir, 'cert.pem'),
-          ],
-          { stdio: 'ignore' },
-        );
+        selfSignedCertificate(join(dir, 'key.pem'), join(dir, 'cert.pem'), '/CN=127.0.0.1');
         const tls = { key: readFileSync(join(dir, 'key.pem')), cert: readFileSync(join(dir, 'cert.pem')) };
         const f = await start((req, res) => {
           if (req.url?.includes('/manifests/'))

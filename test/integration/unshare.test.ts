@@ -1,28 +1,17 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir, userInfo } from 'node:os';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { errorLines, hutch, hutchAsync, sandbox, sessionPid, stopSession, type Sandbox } from '../helpers/hutch.js';
-import { requires } from '../helpers/requires.js';
+import { requires, subidRanges } from '../helpers/requires.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
-
-/** The user's ranges in a subid file, in file order. */
-function ranges(file: string): { start: number; count: number }[] {
-  const { username } = userInfo();
-  const uid = String(process.getuid?.());
-  return readFileSync(file, 'utf8')
-    .split('\n')
-    .map((l) => l.split(':'))
-    .filter((f) => f.length === 3 && (f[0] === username || f[0] === uid))
-    .map((f) => ({ start: Number(f[1]), count: Number(f[2]) }));
-}
 
 function expectedMap(ownId: number, file: string): string[] {
   const lines = [`0 ${ownId} 1`];
   let next = 1;
-  for (const r of ranges(file)) {
+  for (const r of subidRanges(file)) {
     lines.push(`${next} ${r.start} ${r.count}`);
     next += r.count;
   }
@@ -63,8 +52,8 @@ describe.skipIf(need.skip)('hutch unshare', () => {
     const chown = hutch(['unshare', 'chown', '1000:1000', file], box);
     expect(chown.stderr).toBe('');
     const first = (r: { start: number }[]) => (r[0] as { start: number }).start;
-    expect(statSync(file).uid).toBe(first(ranges('/etc/subuid')) + 999);
-    expect(statSync(file).gid).toBe(first(ranges('/etc/subgid')) + 999);
+    expect(statSync(file).uid).toBe(first(subidRanges('/etc/subuid')) + 999);
+    expect(statSync(file).gid).toBe(first(subidRanges('/etc/subgid')) + 999);
     // Our own files read as root's inside, and can be removed from inside.
     expect(hutch(['unshare', 'rm', '-rf', dir], box).status).toBe(0);
   });
