@@ -10,6 +10,7 @@
         "native/errors.cc",
         "native/wrappers.cc",
         "native/plan.cc",
+        "native/plan_core.cc",
         "native/spawn.cc",
         "native/child.cc"
       ],
@@ -25,6 +26,19 @@
       "type": "executable",
       "sources": ["native/launcher.c"],
       "cflags": ["<@(hutch_warnings)", "-std=c11", "-D_GNU_SOURCE"],
+      "ldflags": ["-static-pie"]
+    },
+    {
+      "target_name": "hutch-monitor",
+      "type": "executable",
+      "sources": [
+        "native/monitor.cc",
+        "native/monitor_io.cc",
+        "native/plan_core.cc",
+        "native/child.cc"
+      ],
+      "cflags": ["<@(hutch_warnings)"],
+      "cflags_cc": ["<@(hutch_warnings)", "-std=c++17", "-fno-exceptions"],
       "ldflags": ["-static-pie"]
     }
   ]

@@ -10,7 +10,10 @@
 // needs one and execs this program again (src/run/session.ts).
 //
 // The same binary, started with argv[0] "hutch-session", is the session
-// holder: it closes every fd and sleeps until killed.
+// holder: it closes every fd and sleeps until killed. Started as "hutch-init"
+// (bind-mounted into a container at /run/hutch-init by --init), it is a
+// minimal pid 1: it runs the command, forwards signals to it, reaps zombies,
+// and exits with the command's status.
 //
 // The runtime directory rule here must match src/paths.ts (a test checks that
 // the CLI and this program find the same session).
@@ -25,6 +28,7 @@
 #include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define EXIT_HUTCH_ERROR 125
@@ -37,6 +41,54 @@ static int hold_session(void) {
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   for (;;) pause();
+}
+
+// pid 1 of a container (--init). The command gets its own process group,
+// which becomes the terminal's foreground group, so keys like Ctrl-C reach it
+// once (from the terminal) and not again through us; everything sent to us
+// from outside (hutch stop, hutch kill) is forwarded.
+static int run_init(int argc, char** argv) {
+  int first = (argc > 1 && strcmp(argv[1], "--") == 0) ? 2 : 1;
+  if (first >= argc) {
+    fprintf(stderr, "hutch-init: no command given\n");
+    return EXIT_HUTCH_ERROR;
+  }
+  sigset_t all, original;
+  sigfillset(&all);
+  sigprocmask(SIG_BLOCK, &all, &original);
+  pid_t child = fork();
+  if (child < 0) {
+    fprintf(stderr, "hutch-init: fork: %s\n", strerror(errno));
+    return EXIT_HUTCH_ERROR;
+  }
+  if (child == 0) {
+    setpgid(0, 0);
+    if (isatty(STDIN_FILENO)) {
+      signal(SIGTTOU, SIG_IGN);
+      tcsetpgrp(STDIN_FILENO, getpid());
+      signal(SIGTTOU, SIG_DFL);
+    }
+    sigprocmask(SIG_SETMASK, &original, NULL);
+    execvp(argv[first], argv + first);
+    int err = errno;
+    fprintf(stderr, "hutch-init: %s: %s\n", argv[first], strerror(err));
+    _exit(err == ENOENT ? EXIT_NOT_FOUND : 126);
+  }
+  for (;;) {
+    siginfo_t info;
+    if (sigwaitinfo(&all, &info) < 0) continue;
+    if (info.si_signo != SIGCHLD) {
+      kill(child, info.si_signo);
+      continue;
+    }
+    for (;;) {
+      int status;
+      pid_t done = waitpid(-1, &status, WNOHANG);
+      if (done <= 0) break;
+      if (done != child) continue;
+      return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+  }
 }
 
 // The runtime directory: $XDG_RUNTIME_DIR/hutch when XDG_RUNTIME_DIR is an
@@ -146,6 +198,7 @@ static void join_session(void) {
 
 int main(int argc, char** argv) {
   if (argc >= 1 && strcmp(argv[0], "hutch-session") == 0) return hold_session();
+  if (argc >= 1 && strcmp(argv[0], "hutch-init") == 0) return run_init(argc, argv);
 
   char exe[PATH_MAX];
   ssize_t n = readlink("/proc/self/exe", exe, sizeof exe - 1);

@@ -18,5 +18,11 @@ Napi::Value Strerror(const Napi::CallbackInfo& info);
 Napi::Value Setxattr(const Napi::CallbackInfo& info);
 Napi::Value Listxattr(const Napi::CallbackInfo& info);
 Napi::Value Mknod(const Napi::CallbackInfo& info);
+Napi::Value Mount(const Napi::CallbackInfo& info);
+Napi::Value Umount(const Napi::CallbackInfo& info);
+Napi::Value Openat2(const Napi::CallbackInfo& info);
+Napi::Value OpenInRoot(const Napi::CallbackInfo& info);
+Napi::Value MkdirInRoot(const Napi::CallbackInfo& info);
+Napi::Value Renameat2(const Napi::CallbackInfo& info);
 
 }  // namespace hutch

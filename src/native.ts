@@ -60,7 +60,38 @@ export interface Native {
   listxattr(path: string): string[];
   /** mknod(2); an overlay whiteout is a character device 0:0. */
   mknod(path: string, mode: number, major: number, minor: number): void;
+  /**
+   * mount(2) in node's own mount namespace (inside the session: the session's,
+   * where rootfs mounts are made so that every hutch command reaches them).
+   */
+  mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
+  /** umount2(2); flags: MNT_DETACH = 2. */
+  umount(target: string, flags: number): void;
+  /** openat2(2), O_CLOEXEC always added; dirfd may be AT_FDCWD (-100); resolve: RESOLVE_* bits. */
+  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
+  /**
+   * Opens path as if root were "/": absolute symlinks and ".." never leave root
+   * (RESOLVE_IN_ROOT), /proc magic links are refused (RESOLVE_NO_MAGICLINKS).
+   * Linux 5.6+; ENOSYS before. O_CLOEXEC is always added.
+   */
+  openInRoot(root: string, path: string, flags: number, mode: number): number;
+  /** mkdir of path's last component (never followed: a symlink there is EEXIST), its parent resolved as openInRoot does. */
+  mkdirInRoot(root: string, path: string, mode: number): void;
+  /** renameat2(2); flags: RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2. Dirfds may be AT_FDCWD (-100). */
+  renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
 }
+
+/** openat2(2) RESOLVE_* bits (include/uapi/linux/openat2.h). */
+export const Resolve = {
+  NO_XDEV: 0x01,
+  NO_MAGICLINKS: 0x02,
+  NO_SYMLINKS: 0x04,
+  BENEATH: 0x08,
+  IN_ROOT: 0x10,
+} as const;
+
+export const AT_FDCWD = -100;
+export const RENAME_NOREPLACE = 1;
 
 function load(): Native {
   const require = createRequire(import.meta.url);

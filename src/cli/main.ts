@@ -2,6 +2,7 @@
 // flags to typed options and calls into src/run, src/image or src/build.
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
+import { registerContainers } from './containers.js';
 import { registerImages } from './images.js';
 import { registerInfo } from './info.js';
 import { registerLogin } from './login.js';
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .showSuggestionAfterError();
+  registerContainers(program);
   registerImages(program);
   registerInfo(program);
   registerLogin(program);

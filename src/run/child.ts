@@ -3,12 +3,28 @@ import { SyscallError } from '../errors.js';
 import { native, type ChildReport, type ChildStatus } from '../native.js';
 import type { Plan } from './plan.js';
 
+/** The parent's side of a plan's sync socket, whoever cloned the child (the addon or hutch-monitor). */
+export interface PlanChildLike {
+  /** Lets a child blocked in a WaitParent step go on. */
+  go(): void;
+  /** Waits for NotifyParent(tag); throws the failing step's error instead. */
+  reached(tag: number): Promise<void>;
+  /** Waits until the child has exec'd (or left through an exit step). */
+  done(): Promise<void>;
+}
+
+/** A failure report as the error of the step it names: `EPERM: operation not permitted, mount '/'`. */
+export function planFailure(plan: Plan, report: ChildReport): SyscallError {
+  const { syscall, path } = plan.describe(report.step);
+  return new SyscallError(report.errno, syscall, path);
+}
+
 /**
  * A child cloned to run a plan, seen from the parent (runs in node's
  * namespaces). The sync socket carries the child's reports; EOF without a
  * failure report means it reached execve or an exit step.
  */
-export class PlanChild {
+export class PlanChild implements PlanChildLike {
   readonly pid: number;
   private readonly pidfd: number;
   private syncFd: number;
@@ -101,8 +117,7 @@ export class PlanChild {
   }
 
   private failure(report: ChildReport): SyscallError {
-    const { syscall, path } = this.plan.describe(report.step);
-    return new SyscallError(report.errno, syscall, path);
+    return planFailure(this.plan, report);
   }
 
   private async vanished(): Promise<Error> {

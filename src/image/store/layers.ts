@@ -25,6 +25,9 @@ export interface LayerInfo {
 
 const HEX = /^[a-f0-9]{64}$/;
 
+/** The directory of short symlinks the overlay driver names lower dirs by. */
+export const SHORT_LINKS = 'l';
+
 export class LayerStore {
   /**
    * @param root the layers/ directory
@@ -125,9 +128,12 @@ export class LayerStore {
 
   /** What is in layers/ that is not a complete layer: for `system check`. */
   strays(): string[] {
-    return this.entries()
-      .filter((name) => !HEX.test(name) || !this.has(`sha256:${name}`))
-      .map((name) => join(this.root, name));
+    return (
+      this.entries()
+        // `l/` holds the overlay driver's short links to layers (src/run/rootfs/overlay.ts).
+        .filter((name) => name !== SHORT_LINKS && (!HEX.test(name) || !this.has(`sha256:${name}`)))
+        .map((name) => join(this.root, name))
+    );
   }
 
   /** Removes a path under layers/ (a layer or a stray): renamed into tmp/, then deleted. */

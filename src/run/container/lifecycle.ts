@@ -1,0 +1,388 @@
+/**
+ * Starting, stopping and removing containers. A start mounts the rootfs in
+ * the session's mount namespace (so cp, export and commit reach it), writes
+ * the /etc files, builds the plan, and hands it to a hutch-monitor that
+ * clones the container and outlives this process. When the container exits
+ * the monitor runs `hutch container cleanup ID`, which records the exit,
+ * unmounts and, with --rm, removes; an attached client does the same first.
+ */
+import { closeSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
+import { native } from '../../native.js';
+import { resolvePaths, type Paths } from '../../paths.js';
+import type { ImageStore } from '../../image/store/store.js';
+import { currentIdentity, type Identity } from '../identity.js';
+import { formatIdMap } from '../idmap.js';
+import { AttachClient, addContainerStdio, startMonitor, type StartedMonitor } from '../monitor.js';
+import { Clone, Plan } from '../plan.js';
+import { rootfsDriver } from '../rootfs/probe.js';
+import { credentialSteps } from '../security/credentials.js';
+import { removeVolume } from '../volumes.js';
+import { mountSteps, prepareRootfs } from './mounts.js';
+import { ensureInRoot } from './paths.js';
+import { buildSpec, execFailureStatus } from './spec-builder.js';
+import type { ContainerSpec } from './spec.js';
+import { processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
+
+export interface Runtime {
+  identity: Identity;
+  paths: Paths;
+  images: ImageStore;
+  containers: ContainerStore;
+}
+
+export interface Started {
+  monitor: StartedMonitor;
+  /** Connected before the container was let go, so nothing of its output is missed. */
+  client: AttachClient | undefined;
+}
+
+const SIGNALS: Record<string, number> = {
+  SIGHUP: 1,
+  SIGINT: 2,
+  SIGQUIT: 3,
+  SIGILL: 4,
+  SIGTRAP: 5,
+  SIGABRT: 6,
+  SIGBUS: 7,
+  SIGFPE: 8,
+  SIGKILL: 9,
+  SIGUSR1: 10,
+  SIGSEGV: 11,
+  SIGUSR2: 12,
+  SIGPIPE: 13,
+  SIGALRM: 14,
+  SIGTERM: 15,
+  SIGSTKFLT: 16,
+  SIGCHLD: 17,
+  SIGCONT: 18,
+  SIGSTOP: 19,
+  SIGTSTP: 20,
+  SIGTTIN: 21,
+  SIGTTOU: 22,
+  SIGURG: 23,
+  SIGXCPU: 24,
+  SIGXFSZ: 25,
+  SIGVTALRM: 26,
+  SIGPROF: 27,
+  SIGWINCH: 28,
+  SIGIO: 29,
+  SIGPWR: 30,
+  SIGSYS: 31,
+};
+
+/** A signal by name (TERM, SIGTERM, sigterm) or number, as `kill -s` and STOPSIGNAL take it. */
+export function parseSignal(text: string): number {
+  if (/^\d+$/.test(text)) {
+    const number = Number(text);
+    if (number >= 1 && number <= 64) return number;
+  } else {
+    const upper = text.toUpperCase();
+    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
+    const number = SIGNALS[name];
+    if (number !== undefined) return number;
+    const rt = /^SIGRTMIN(\+(\d+))?$/.exec(name);
+    if (rt !== null) return 34 + Number(rt[2] ?? 0);
+  }
+  throw new HutchError(`invalid signal ${JSON.stringify(text)}`, { hint: 'use a name like TERM or KILL, or a number' });
+}
+
+export async function openRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
+  const { enterSession } = await import('../session.js');
+  const identity = currentIdentity(env);
+  await enterSession(identity, env);
+  const paths = resolvePaths(env, identity.uid);
+  const { ImageStore } = await import('../../image/store/store.js');
+  const { ContainerStore } = await import('./store.js');
+  return {
+    identity,
+    paths,
+    images: ImageStore.open(paths.storage),
+    containers: new ContainerStore(paths.storage, paths.runtime),
+  };
+}
+
+function writeEtcFiles(container: Container, hostname: string): ContainerSpec['etcFiles'] {
+  const userdata = join(container.dir, 'userdata');
+  const hosts = join(userdata, 'hosts');
+  const hostnameFile = join(userdata, 'hostname');
+  const resolvConf = join(userdata, 'resolv.conf');
+  writeFileSync(
+    hosts,
+    `127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
+  );
+  writeFileSync(hostnameFile, `${hostname}\n`);
+  if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', resolvConf);
+  else writeFileSync(resolvConf, '');
+  return { hosts, hostname: hostnameFile, resolvConf };
+}
+
+function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
+  const plan = new Plan().waitParent();
+  const prepared = prepareRootfs(spec, { cgroupNamespace: true, privateIpc: true });
+  mountSteps(plan, spec, prepared);
+  plan.sethostname(spec.hostname);
+  plan.chdir(spec.process.cwd);
+  plan.umask(spec.process.umask);
+  for (const limit of spec.process.rlimits) plan.setrlimit(limit.resource, limit.soft, limit.hard);
+  addContainerStdio(plan, { terminal: spec.process.terminal });
+  credentialSteps(plan, spec.process, { setgroupsAllowed });
+  const path = spec.process.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? null;
+  if (spec.init !== undefined) {
+    plan.exec('/run/hutch-init', ['hutch-init', '--', ...spec.process.args], spec.process.env);
+  } else {
+    plan.exec(spec.process.args[0] as string, spec.process.args, spec.process.env, path);
+  }
+  let cloneFlags = Clone.NEWNS | Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWCGROUP;
+  if (spec.network.mode === 'new') cloneFlags |= Clone.NEWNET;
+  if (spec.userNamespace !== undefined) cloneFlags |= Clone.NEWUSER;
+  return { plan, cloneFlags };
+}
+
+function imageLowers(runtime: Runtime, container: Container): string[] {
+  const image = runtime.images.resolveImage(container.config.image.id);
+  return image.config.rootfs.diff_ids.map((diffId) => {
+    if (!runtime.images.layers.has(diffId)) {
+      throw new HutchError(
+        `layer ${diffId} of image ${container.config.image.name ?? container.config.image.id} is not unpacked`,
+        {
+          hint: 'hutch system check --repair unpacks it again from its blob',
+        },
+      );
+    }
+    return runtime.images.layers.path(diffId);
+  });
+}
+
+/**
+ * Starts a created or exited container. With attach, connects to it before
+ * letting it go. Throws (container left exited, nothing mounted) when the
+ * command cannot be started; its exit status then is 126 or 127.
+ */
+export async function startContainer(
+  runtime: Runtime,
+  container: Container,
+  options: { attach: boolean },
+): Promise<Started> {
+  const { containers, identity, paths } = runtime;
+  const id = container.config.id;
+  const release = await containers.lock(id);
+  const merged = join(container.dir, 'merged');
+  const driver = rootfsDriver(container.config.rootfsDriver);
+  let mounted = false;
+  try {
+    const current = containers.read(id);
+    if (current === undefined) throw new HutchError(`container ${container.config.name} was removed`);
+    if (current.state.status === 'running') {
+      throw new HutchError(`container ${container.config.name} is already running`);
+    }
+    await driver.mount(
+      {
+        lowers: imageLowers(runtime, current),
+        upper: join(current.dir, 'upper'),
+        work: join(current.dir, 'work'),
+        target: merged,
+      },
+      { rootless: !identity.root },
+    );
+    mounted = true;
+    const hostname = current.config.options.hostname ?? id.slice(0, 12);
+    const spec = buildSpec({
+      container: current,
+      identity,
+      rootfs: merged,
+      mounts: current.config.options.mounts,
+      etcFiles: writeEtcFiles(current, hostname),
+      initBinary: paths.launcher,
+    });
+    ensureInRoot(merged, spec.process.cwd, 'directory', { what: 'the working directory' });
+    const { plan, cloneFlags } = containerPlan(
+      spec,
+      spec.userNamespace !== undefined || identity.root || setgroupsAllowed(),
+    );
+    mkdirSync(current.runtimeDir, { recursive: true, mode: 0o700 });
+    const monitor = await startMonitor({
+      id,
+      dir: current.runtimeDir,
+      log: join(current.dir, 'ctr.log'),
+      plan,
+      cloneFlags,
+      terminal: spec.process.terminal,
+      stdin: current.config.options.interactive,
+      detach: true,
+      exitCommand: [paths.launcher, 'container', 'cleanup', id],
+    });
+    if (spec.userNamespace !== undefined) {
+      // Root of the session may write any map within the session's own ranges.
+      writeFileSync(`/proc/${monitor.containerPid}/uid_map`, formatIdMap(spec.userNamespace.uidMap));
+      writeFileSync(`/proc/${monitor.containerPid}/gid_map`, formatIdMap(spec.userNamespace.gidMap));
+    }
+    const state: ContainerState = {
+      ...current.state,
+      status: 'running',
+      pid: monitor.containerPid,
+      pidStartTime: processStartTime(monitor.containerPid) ?? 0,
+      monitorPid: monitor.monitorPid,
+      startedAt: new Date().toISOString(),
+      finishedAt: undefined,
+      exitCode: undefined,
+      signal: undefined,
+      error: undefined,
+    };
+    containers.writeState(id, state);
+    const client = options.attach ? await AttachClient.connect(current.runtimeDir) : undefined;
+    monitor.sync.go();
+    try {
+      await monitor.sync.done();
+    } catch (error) {
+      client?.close();
+      throw startFailure(error, spec);
+    }
+    return { monitor, client };
+  } catch (error) {
+    const failed = containers.read(id);
+    if (failed !== undefined && failed.state.status !== 'running') {
+      // Never started: nothing of it runs, so nothing else will unmount it.
+      if (mounted) await driver.unmount(merged).catch(() => undefined);
+    } else if (failed !== undefined) {
+      containers.writeState(id, { ...failed.state, status: 'exited', error: (error as Error).message });
+    }
+    throw error;
+  } finally {
+    release();
+  }
+}
+
+/** Whether this session lets processes change their supplementary groups (a single-id map denies it). */
+function setgroupsAllowed(): boolean {
+  try {
+    return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'allow';
+  } catch {
+    return false;
+  }
+}
+
+/** The error of a container whose command could not start, with podman's exit statuses. */
+function startFailure(error: unknown, spec: ContainerSpec): unknown {
+  if (error instanceof SyscallError && error.syscall === 'execve') {
+    const command = spec.process.args[0] as string;
+    const status = execFailureStatus(error.code);
+    const what =
+      status === ExitCode.NotFound
+        ? `executable file \`${command}\` not found in $PATH`
+        : `\`${command}\` cannot be executed`;
+    return new HutchError(`${what}: ${error.message}`, { exitCode: status, cause: error });
+  }
+  return withContext('start', 'start the container', error);
+}
+
+/**
+ * After the container exited: record its exit, unmount its rootfs and, with
+ * --rm, remove it. Idempotent, so the monitor's exit command and an attached
+ * client may both run it.
+ */
+export async function cleanupContainer(runtime: Runtime, id: string): Promise<void> {
+  const { containers } = runtime;
+  if (containers.read(id) === undefined) return;
+  const release = await containers.lock(id);
+  try {
+    const container = containers.read(id);
+    if (container === undefined || container.state.status === 'running') return;
+    containers.writeState(id, container.state);
+    const driver = rootfsDriver(container.config.rootfsDriver);
+    await driver.unmount(join(container.dir, 'merged'));
+    if (container.config.options.autoRemove) await removeLocked(runtime, container, { volumes: true });
+  } finally {
+    release();
+  }
+}
+
+async function removeLocked(runtime: Runtime, container: Container, options: { volumes: boolean }): Promise<void> {
+  runtime.containers.remove(container.config.id);
+  if (!options.volumes) return;
+  for (const volume of container.config.options.createdVolumes) {
+    if (volume.anonymous)
+      await removeVolume(runtime.paths.storage, volume.name, { force: true }).catch(() => undefined);
+  }
+}
+
+/** Resolves once the container's process is gone (polled through /proc; it is not our child). */
+export async function waitForExit(runtime: Runtime, id: string, timeoutMs = Infinity): Promise<Container | undefined> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const container = runtime.containers.read(id);
+    if (container === undefined || container.state.status !== 'running') return container;
+    if (Date.now() >= deadline) return container;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+export function signalContainer(container: Container, signal: number): void {
+  if (container.state.status !== 'running') {
+    throw new HutchError(
+      `can only kill running containers. ${container.config.id.slice(0, 12)} is in state ${container.state.status}: container state improper`,
+    );
+  }
+  let pidfd: number;
+  try {
+    pidfd = native.pidfdOpen(container.state.pid);
+  } catch (error) {
+    if (error instanceof SyscallError && error.code === 'ESRCH') return;
+    throw error;
+  }
+  try {
+    // The pid may have been reused since the state was read: check the start time through the pidfd's process.
+    if (processStartTime(container.state.pid) !== container.state.pidStartTime) return;
+    native.pidfdSendSignal(pidfd, signal);
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+/** STOPSIGNAL, then SIGKILL after timeoutSeconds; then cleanup. */
+export async function stopContainer(runtime: Runtime, container: Container, timeoutSeconds?: number): Promise<void> {
+  if (container.state.status === 'running') {
+    const stopSignal = parseSignal(
+      container.config.options.stopSignal ?? container.config.imageConfig.StopSignal ?? 'SIGTERM',
+    );
+    const timeout = timeoutSeconds ?? container.config.options.stopTimeout ?? 10;
+    signalContainer(container, stopSignal);
+    let after = await waitForExit(runtime, container.config.id, timeout * 1000);
+    if (after?.state.status === 'running') {
+      signalContainer(after, 9);
+      after = await waitForExit(runtime, container.config.id, 10_000);
+      if (after?.state.status === 'running')
+        throw new HutchError(`container ${container.config.name} did not die after SIGKILL`);
+    }
+  }
+  await cleanupContainer(runtime, container.config.id);
+}
+
+/** rm: a running container needs force (then it is killed first). */
+export async function removeContainer(
+  runtime: Runtime,
+  container: Container,
+  options: { force: boolean; volumes: boolean },
+): Promise<void> {
+  if (container.state.status === 'running') {
+    if (!options.force) {
+      throw new HutchError(
+        `cannot remove container ${container.config.id} as it is running - running or paused containers cannot be removed without force: container state improper`,
+        { hint: `stop it first (hutch stop ${container.config.name}) or use hutch rm -f` },
+      );
+    }
+    signalContainer(container, 9);
+    await waitForExit(runtime, container.config.id, 10_000);
+  }
+  const release = await runtime.containers.lock(container.config.id);
+  try {
+    const current = runtime.containers.read(container.config.id);
+    if (current === undefined) return;
+    const driver = rootfsDriver(current.config.rootfsDriver);
+    await driver.unmount(join(current.dir, 'merged'));
+    await removeLocked(runtime, current, options);
+  } finally {
+    release();
+  }
+}

@@ -1,0 +1,223 @@
+/**
+ * `hutch create` and `hutch run`: from flags and an image (pulled when
+ * missing) to a container, started and attached to the terminal or detached.
+ */
+import { readFileSync } from 'node:fs';
+import { HutchError } from '../../errors.js';
+import { createProgress, progressMode } from '../../image/progress.js';
+import type { ResolvedImage } from '../../image/store/store.js';
+import { selectRootfsDriver } from '../rootfs/probe.js';
+import { attach } from './attach.js';
+import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
+import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, resolveMounts, type MountRequest } from './mount-options.js';
+import type { Container, ContainerOptions } from './store.js';
+
+export interface CreateFlags {
+  image: string;
+  command: string[];
+  name?: string;
+  env: string[];
+  envFile: string[];
+  user?: string;
+  groupAdd: string[];
+  workdir?: string;
+  /** --entrypoint: a command, a JSON array, or '' to clear the image's. */
+  entrypoint?: string;
+  volume: string[];
+  mount: string[];
+  tmpfs: string[];
+  readOnly: boolean;
+  hostname?: string;
+  init: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  securityOpt: string[];
+  privileged: boolean;
+  userns?: string;
+  network: string;
+  tty: boolean;
+  interactive: boolean;
+  rm: boolean;
+  stopSignal?: string;
+  stopTimeout?: number;
+  label: string[];
+  pull: 'missing' | 'always' | 'never';
+  tlsVerify: boolean;
+}
+
+export interface RunFlags extends CreateFlags {
+  detach: boolean;
+}
+
+const NETWORK_MODES = ['none', 'host'];
+
+function parseEntrypoint(value: string | undefined): string[] | undefined {
+  if (value === undefined) return undefined;
+  if (value === '') return [];
+  if (value.startsWith('[')) {
+    try {
+      const parsed = JSON.parse(value) as unknown;
+      if (Array.isArray(parsed) && parsed.every((p) => typeof p === 'string')) return parsed as string[];
+    } catch {
+      // not JSON: a command name
+    }
+    throw new HutchError(`invalid --entrypoint ${value}`, { hint: 'give a command, or a JSON array of strings' });
+  }
+  return [value];
+}
+
+/** -e and --env-file in order; a bare KEY takes the host's value (and is skipped when it has none). */
+export function collectEnv(flags: { env: string[]; envFile: string[] }, hostEnv: NodeJS.ProcessEnv): string[] {
+  const entries: string[] = [];
+  const add = (item: string, where: string) => {
+    const eq = item.indexOf('=');
+    const key = eq < 0 ? item : item.slice(0, eq);
+    if (key === '' || /\s/.test(key))
+      throw new HutchError(`invalid environment variable ${JSON.stringify(item)} (${where})`);
+    if (eq >= 0) entries.push(item);
+    else if (hostEnv[key] !== undefined) entries.push(`${key}=${hostEnv[key]}`);
+  };
+  for (const file of flags.envFile) {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (error) {
+      throw new HutchError(`--env-file ${file}: ${(error as Error).message}`);
+    }
+    text.split('\n').forEach((line, i) => {
+      const trimmed = line.replace(/\r$/, '');
+      if (trimmed.trim() === '' || trimmed.trimStart().startsWith('#')) return;
+      add(trimmed.trimStart(), `${file} line ${i + 1}`);
+    });
+  }
+  for (const item of flags.env) add(item, '-e');
+  return entries;
+}
+
+function parseLabels(labels: string[]): Record<string, string> {
+  const result: Record<string, string> = {};
+  for (const label of labels) {
+    const eq = label.indexOf('=');
+    result[eq < 0 ? label : label.slice(0, eq)] = eq < 0 ? '' : label.slice(eq + 1);
+  }
+  return result;
+}
+
+async function imageFor(runtime: Runtime, flags: CreateFlags, env: NodeJS.ProcessEnv): Promise<ResolvedImage> {
+  const { images } = runtime;
+  const find = () => {
+    try {
+      return images.resolveImage(flags.image);
+    } catch (error) {
+      if ((error as Error).name === 'ImageNotKnownError' || /image not known/.test((error as Error).message))
+        return undefined;
+      throw error;
+    }
+  };
+  let image = flags.pull === 'always' ? undefined : find();
+  if (image === undefined) {
+    if (flags.pull === 'never') {
+      throw new HutchError(`${flags.image}: image not known`, {
+        hint: `pull it first (hutch pull ${flags.image}) or drop --pull=never`,
+      });
+    }
+    const { pullImage } = await import('../../image/pull.js');
+    const result = await pullImage(
+      {
+        reference: flags.image,
+        tlsVerify: flags.tlsVerify,
+        platform: undefined,
+        progress: createProgress(progressMode(process.stderr, false, env), process.stderr),
+      },
+      env,
+    );
+    image = images.resolveImage(result.id);
+  }
+  return image;
+}
+
+export async function createContainer(
+  runtime: Runtime,
+  flags: CreateFlags,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Container> {
+  if (!NETWORK_MODES.includes(flags.network)) {
+    throw new HutchError(
+      `--network ${flags.network} is not supported yet: containers run with --network none (no network) or host`,
+      {
+        hint: 'user-mode networking (slirp4netns, pasta) and port publishing come with the networking work',
+      },
+    );
+  }
+  const image = await imageFor(runtime, flags, env);
+  const requests: MountRequest[] = [
+    ...flags.volume.map((v) => parseVolumeFlag(v)),
+    ...flags.mount.map((m) => parseMountFlag(m)),
+    ...flags.tmpfs.map((t) => parseTmpfsFlag(t)),
+  ];
+  const options: ContainerOptions = {
+    command: flags.command.length > 0 ? flags.command : undefined,
+    entrypoint: parseEntrypoint(flags.entrypoint),
+    env: collectEnv(flags, env),
+    user: flags.user,
+    groupAdd: flags.groupAdd,
+    workdir: flags.workdir,
+    hostname: flags.hostname,
+    mounts: [],
+    createdVolumes: [],
+    readOnly: flags.readOnly,
+    init: flags.init,
+    capAdd: flags.capAdd,
+    capDrop: flags.capDrop,
+    privileged: flags.privileged,
+    securityOpt: flags.securityOpt,
+    userns: flags.userns,
+    network: flags.network,
+    tty: flags.tty,
+    interactive: flags.interactive,
+    autoRemove: flags.rm,
+    stopSignal: flags.stopSignal,
+    stopTimeout: flags.stopTimeout,
+    labels: parseLabels(flags.label),
+  };
+  const driver = await selectRootfsDriver({
+    identity: runtime.identity,
+    storage: runtime.paths.storage,
+    pathVar: env.PATH,
+  });
+  const release = await runtime.containers.lockAll();
+  try {
+    const resolved = await resolveMounts(requests, runtime.paths.storage);
+    options.mounts = resolved.mounts;
+    options.createdVolumes = resolved.created;
+    return runtime.containers.create({
+      name: flags.name,
+      image: { id: image.id, name: image.names[0], manifest: image.manifestDescriptor.digest },
+      imageConfig: image.config.config ?? {},
+      options,
+      rootfsDriver: driver.name,
+    });
+  } finally {
+    release();
+  }
+}
+
+/** `hutch run`: returns the exit status hutch should exit with (the container's, attached). */
+export async function runContainer(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  const runtime = await openRuntime(env);
+  const container = await createContainer(runtime, flags, env);
+  let started;
+  try {
+    started = await startContainer(runtime, container, { attach: !flags.detach });
+  } catch (error) {
+    await cleanupContainer(runtime, container.config.id).catch(() => undefined);
+    throw error;
+  }
+  if (flags.detach) {
+    process.stdout.write(`${container.config.id}\n`);
+    return 0;
+  }
+  const status = await attach(runtime, container, started.client, { tty: flags.tty, interactive: flags.interactive });
+  await cleanupContainer(runtime, container.config.id);
+  return status;
+}

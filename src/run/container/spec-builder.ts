@@ -1,0 +1,189 @@
+/**
+ * From a container's config (its run options and its image's config) to the
+ * ContainerSpec its plan is built from, with docker's rules for entrypoint and
+ * command, environment, user, working directory and hostname.
+ */
+import { closeSync, readFileSync } from 'node:fs';
+import { ExitCode, HutchError } from '../../errors.js';
+import type { Identity } from '../identity.js';
+import { containerCapabilities } from '../security/capabilities.js';
+import { seccompFor } from '../security/seccomp/default.js';
+import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
+import { O_PATH, openInRoot, pathOfFd } from './paths.js';
+import type { ContainerSpec, IdMapping, MountSpec } from './spec.js';
+import type { Container } from './store.js';
+import { resolveUser } from './user.js';
+
+export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+
+/** The argv a container runs: docker's rules for --entrypoint, CMD and the command line. */
+export function containerArgs(container: Container): string[] {
+  const { options, imageConfig } = container.config;
+  const entrypoint = options.entrypoint ?? imageConfig.Entrypoint ?? [];
+  // A new entrypoint drops the image's CMD (docker), a command line replaces it.
+  const command =
+    options.command !== undefined && options.command.length > 0
+      ? options.command
+      : options.entrypoint !== undefined
+        ? []
+        : (imageConfig.Cmd ?? []);
+  const args = [...entrypoint, ...command];
+  if (args.length === 0) {
+    throw new HutchError('no command or entrypoint given, and the image has no CMD or ENTRYPOINT', {
+      hint: 'name the command after the image: hutch run IMAGE COMMAND…',
+    });
+  }
+  return args;
+}
+
+/** A text file of the rootfs, read through openat2(RESOLVE_IN_ROOT); null when it is not there. */
+export function readInRoot(root: string, path: string): string | null {
+  let fd: number;
+  try {
+    fd = openInRoot(root, path, O_PATH, 0);
+  } catch {
+    return null;
+  }
+  try {
+    return readFileSync(pathOfFd(fd), 'utf8');
+  } catch {
+    return null;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function envName(entry: string): string {
+  const eq = entry.indexOf('=');
+  return eq < 0 ? entry : entry.slice(0, eq);
+}
+
+/** Later entries win; order of first appearance is kept. */
+export function mergeEnv(...lists: string[][]): string[] {
+  const merged = new Map<string, string>();
+  for (const list of lists) for (const entry of list) merged.set(envName(entry), entry);
+  return [...merged.values()];
+}
+
+/**
+ * --userns=keep-id: the user's own id inside, as podman does: container uid U
+ * is the session's 0 (the user on the host), 0..U-1 are the session's 1..U,
+ * and the rest of the session's range follows. Only what the session maps.
+ */
+export function keepIdMapping(hostId: number, sessionSize: number): IdMapping[] {
+  const maps: IdMapping[] = [{ inside: hostId, outside: 0, count: 1 }];
+  if (hostId > 0) maps.unshift({ inside: 0, outside: 1, count: Math.min(hostId, sessionSize - 1) });
+  const rest = sessionSize - 1 - hostId;
+  if (rest > 0) maps.push({ inside: hostId + 1, outside: hostId + 1, count: rest });
+  return maps;
+}
+
+function sessionIdCount(kind: 'uid' | 'gid'): number {
+  try {
+    return readFileSync(`/proc/self/${kind}_map`, 'utf8')
+      .trim()
+      .split('\n')
+      .map((l) => Number(l.trim().split(/\s+/)[2]))
+      .reduce((a, b) => a + b, 0);
+  } catch {
+    return 1;
+  }
+}
+
+export interface SpecInputs {
+  container: Container;
+  identity: Identity;
+  rootfs: string;
+  mounts: MountSpec[];
+  etcFiles: ContainerSpec['etcFiles'];
+  /** Host path of bin/hutch, bound at /run/hutch-init with --init. */
+  initBinary: string;
+}
+
+export function buildSpec(inputs: SpecInputs): ContainerSpec {
+  const { container, identity, rootfs } = inputs;
+  const { options, imageConfig, id } = container.config;
+  const keepId = options.userns === 'keep-id';
+  if (
+    options.userns !== undefined &&
+    options.userns !== '' &&
+    options.userns !== 'keep-id' &&
+    options.userns !== 'host'
+  ) {
+    throw new HutchError(`unsupported --userns ${options.userns}`, { hint: 'use keep-id, or leave it out' });
+  }
+  const accounts = { passwd: readInRoot(rootfs, '/etc/passwd'), group: readInRoot(rootfs, '/etc/group') };
+  const userSpec = options.user ?? (keepId ? `${identity.uid}:${identity.gid}` : imageConfig.User);
+  const user = resolveUser(userSpec === '' ? undefined : userSpec, accounts, options.groupAdd);
+  const hostname = options.hostname ?? id.slice(0, 12);
+  const args = containerArgs(container);
+  const env = mergeEnv(
+    [`PATH=${DEFAULT_PATH}`],
+    options.tty ? ['TERM=xterm'] : [],
+    imageConfig.Env ?? [],
+    [`HOSTNAME=${hostname}`, `container=hutch`],
+    options.env,
+  );
+  if (!env.some((e) => envName(e) === 'HOME')) env.push(`HOME=${user.home}`);
+  const capabilities = containerCapabilities({
+    uid: user.uid,
+    capAdd: options.capAdd,
+    capDrop: options.capDrop,
+    privileged: options.privileged,
+  });
+  let profile: string = 'default';
+  let noNewPrivileges = true;
+  for (const opt of options.securityOpt) {
+    const [key, value] = opt.includes('=')
+      ? [opt.slice(0, opt.indexOf('=')), opt.slice(opt.indexOf('=') + 1)]
+      : [opt, ''];
+    if (key === 'seccomp') profile = value;
+    else if (key === 'no-new-privileges') noNewPrivileges = value === '' || value === 'true';
+    else if (key === 'label' || key === 'apparmor')
+      continue; // no SELinux or AppArmor confinement here
+    else
+      throw new HutchError(`unsupported --security-opt ${opt}`, {
+        hint: 'use seccomp=PROFILE.json|unconfined or no-new-privileges',
+      });
+  }
+  if (options.privileged) profile = 'unconfined';
+  const seccomp = seccompFor({ profile, capabilities });
+  return {
+    id,
+    rootfs,
+    readonlyRootfs: options.readOnly,
+    hostname,
+    etcFiles: inputs.etcFiles,
+    mounts: inputs.mounts,
+    devices: [...defaultDevices],
+    maskedPaths: options.privileged ? [] : [...defaultMaskedPaths],
+    readonlyPaths: options.privileged ? [] : [...defaultReadonlyPaths],
+    network: options.network === 'host' ? { mode: 'host' } : { mode: 'new' },
+    userNamespace: keepId
+      ? {
+          uidMap: keepIdMapping(identity.uid, sessionIdCount('uid')),
+          gidMap: keepIdMapping(identity.gid, sessionIdCount('gid')),
+        }
+      : undefined,
+    init: options.init ? inputs.initBinary : undefined,
+    process: {
+      args,
+      env,
+      cwd: options.workdir ?? (imageConfig.WorkingDir || '/'),
+      uid: user.uid,
+      gid: user.gid,
+      additionalGids: user.additionalGids,
+      terminal: options.tty,
+      noNewPrivileges,
+      capabilities,
+      seccomp,
+      rlimits: [],
+      umask: 0o022,
+    },
+  };
+}
+
+/** The status a failed exec gives, as podman's runtime errors do: 127 not found, 126 cannot execute. */
+export function execFailureStatus(code: string): number {
+  return code === 'ENOENT' || code === 'ENOTDIR' ? ExitCode.NotFound : ExitCode.CannotExecute;
+}

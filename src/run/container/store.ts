@@ -1,0 +1,297 @@
+/**
+ * Containers on disk: one directory each under `<storage>/containers/<id>/`
+ * (config.json, state.json, the overlay's upper/work/merged dirs, userdata/
+ * with the /etc files, ctr.log) and the monitor's runtime directory under
+ * `<runtime>/containers/<id>/` (attach socket, exit file, monitor.pid).
+ *
+ * config.json is written once, at create; state.json is rewritten atomically
+ * (temp + rename) under the container's lock. The real state of a running
+ * container is the process itself: reads reconcile state.json with /proc and
+ * the monitor's exit file, so a killed hutch client never leaves a lie behind.
+ */
+import { randomBytes } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HutchError } from '../../errors.js';
+import type { Digest } from '../../image/digest.js';
+import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
+import { acquireLock } from '../../image/store/lock.js';
+import { readExitFile } from '../monitor.js';
+import type { RootfsDriverName } from '../rootfs/index.js';
+import type { MountSpec } from './spec.js';
+
+export type ContainerStatus = 'created' | 'running' | 'exited' | 'stopped';
+
+/** What `hutch run`/`create` decided, kept to start the container again (start, restart). */
+export interface ContainerConfig {
+  id: string;
+  name: string;
+  created: string;
+  image: { id: Digest; name: string | undefined; manifest: Digest };
+  /** The image's runtime config as it was at create (Env, Cmd, User, …). */
+  imageConfig: ImageRuntimeConfig;
+  /** The run options that shape the spec, as given (see src/run/container/options.ts). */
+  options: ContainerOptions;
+  /** The rootfs driver that made upper/ (a container keeps it for life). */
+  rootfsDriver: RootfsDriverName;
+}
+
+export interface ContainerOptions {
+  command: string[] | undefined;
+  entrypoint: string[] | undefined;
+  /** -e and --env-file, in order (KEY=VALUE; a bare KEY took the host's value at create). */
+  env: string[];
+  user: string | undefined;
+  groupAdd: string[];
+  workdir: string | undefined;
+  hostname: string | undefined;
+  /** -v, --mount and --tmpfs, resolved at create (bind sources checked, volumes made). */
+  mounts: MountSpec[];
+  /** Volumes made for this container: anonymous ones go with it (rm -v, --rm). */
+  createdVolumes: { name: string; anonymous: boolean }[];
+  readOnly: boolean;
+  init: boolean;
+  capAdd: string[];
+  capDrop: string[];
+  privileged: boolean;
+  securityOpt: string[];
+  userns: string | undefined;
+  network: string;
+  tty: boolean;
+  interactive: boolean;
+  autoRemove: boolean;
+  stopSignal: string | undefined;
+  stopTimeout: number | undefined;
+  labels: Record<string, string>;
+}
+
+export interface ContainerState {
+  status: ContainerStatus;
+  pid: number;
+  /** Start time of pid in clock ticks after boot (/proc/PID/stat field 22), against pid reuse. */
+  pidStartTime: number;
+  monitorPid: number;
+  startedAt: string | undefined;
+  finishedAt: string | undefined;
+  exitCode: number | undefined;
+  /** Set when the container was killed by a signal. */
+  signal: number | undefined;
+  oomKilled: boolean;
+  /** Why the last start failed, if it did. */
+  error: string | undefined;
+  restartCount: number;
+}
+
+export interface Container {
+  config: ContainerConfig;
+  state: ContainerState;
+  dir: string;
+  runtimeDir: string;
+}
+
+const ID = /^[a-f0-9]{64}$/;
+const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
+
+// Docker's style of names: an adjective and a scientist; enough for a user's machine.
+const ADJECTIVES = [
+  'agile',
+  'brave',
+  'calm',
+  'eager',
+  'fond',
+  'gentle',
+  'happy',
+  'keen',
+  'lucid',
+  'merry',
+  'nifty',
+  'proud',
+  'quiet',
+  'sharp',
+  'tender',
+  'vivid',
+  'wise',
+  'zen',
+];
+const NAMES = [
+  'babbage',
+  'curie',
+  'darwin',
+  'euler',
+  'fermi',
+  'galois',
+  'hopper',
+  'jemison',
+  'knuth',
+  'lovelace',
+  'meitner',
+  'noether',
+  'pascal',
+  'ritchie',
+  'shannon',
+  'turing',
+  'wozniak',
+  'yalow',
+];
+
+export class ContainerStore {
+  readonly root: string;
+  readonly runtimeRoot: string;
+
+  constructor(storage: string, runtime: string) {
+    this.root = join(storage, 'containers');
+    this.runtimeRoot = join(runtime, 'containers');
+    mkdirSync(this.root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.runtimeRoot, { recursive: true, mode: 0o700 });
+  }
+
+  dir(id: string): string {
+    return join(this.root, id);
+  }
+
+  runtimeDir(id: string): string {
+    return join(this.runtimeRoot, id);
+  }
+
+  /** Serializes create/remove (names are unique) across processes. */
+  lockAll(): Promise<() => void> {
+    return acquireLock(join(this.root, '.lock'));
+  }
+
+  /** Serializes start/stop/cleanup/remove of one container. */
+  lock(id: string): Promise<() => void> {
+    return acquireLock(join(this.dir(id), '.lock'));
+  }
+
+  ids(): string[] {
+    return readdirSync(this.root).filter((name) => ID.test(name) && existsSync(join(this.root, name, 'config.json')));
+  }
+
+  /** Creates the container's directories and config; names must be unique. Call under lockAll(). */
+  create(config: Omit<ContainerConfig, 'id' | 'name' | 'created'> & { name: string | undefined }): Container {
+    const taken = new Set(this.list().map((c) => c.config.name));
+    let name = config.name;
+    if (name !== undefined) {
+      if (!NAME.test(name)) {
+        throw new HutchError(`invalid container name ${JSON.stringify(name)}`, {
+          hint: 'names are letters, digits, and _ . - (not first)',
+        });
+      }
+      if (taken.has(name)) {
+        throw new HutchError(`the container name "${name}" is already in use`, {
+          hint: `remove it (hutch rm ${name}) or choose another name with --name`,
+        });
+      }
+    } else {
+      do {
+        const a = ADJECTIVES[(randomBytes(1)[0] as number) % ADJECTIVES.length];
+        const n = NAMES[(randomBytes(1)[0] as number) % NAMES.length];
+        name = `${a}_${n}${taken.size > 200 ? `_${randomBytes(2).toString('hex')}` : ''}`;
+      } while (taken.has(name));
+    }
+    const id = randomBytes(32).toString('hex');
+    const dir = this.dir(id);
+    for (const sub of ['upper', 'work', 'merged', 'userdata'])
+      mkdirSync(join(dir, sub), { recursive: true, mode: 0o755 });
+    const full: ContainerConfig = { ...config, id, name, created: new Date().toISOString() };
+    const state: ContainerState = {
+      status: 'created',
+      pid: 0,
+      pidStartTime: 0,
+      monitorPid: 0,
+      startedAt: undefined,
+      finishedAt: undefined,
+      exitCode: undefined,
+      signal: undefined,
+      oomKilled: false,
+      error: undefined,
+      restartCount: 0,
+    };
+    writeJson(join(dir, 'state.json'), state);
+    // config.json last: a directory without it is an unfinished create, not a container.
+    writeJson(join(dir, 'config.json'), full);
+    return { config: full, state, dir, runtimeDir: this.runtimeDir(id) };
+  }
+
+  /** Every container, states reconciled with the processes. */
+  list(): Container[] {
+    const all: Container[] = [];
+    for (const id of this.ids()) {
+      const container = this.read(id);
+      if (container !== undefined) all.push(container);
+    }
+    return all;
+  }
+
+  read(id: string): Container | undefined {
+    try {
+      const dir = this.dir(id);
+      const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as ContainerConfig;
+      const state = JSON.parse(readFileSync(join(dir, 'state.json'), 'utf8')) as ContainerState;
+      const container = { config, state, dir, runtimeDir: this.runtimeDir(id) };
+      container.state = reconcile(container);
+      return container;
+    } catch {
+      return undefined; // removed while we looked
+    }
+  }
+
+  /** By full id, unique id prefix, or name; HutchError `no container with name or ID "x" found` (podman's words). */
+  find(nameOrId: string): Container {
+    const all = this.list();
+    const exact = all.find((c) => c.config.id === nameOrId || c.config.name === nameOrId);
+    if (exact !== undefined) return exact;
+    const prefixed = /^[a-f0-9]{3,63}$/.test(nameOrId) ? all.filter((c) => c.config.id.startsWith(nameOrId)) : [];
+    if (prefixed.length === 1) return prefixed[0] as Container;
+    if (prefixed.length > 1) throw new HutchError(`more than one container matches the id prefix ${nameOrId}`);
+    throw new HutchError(`no container with name or ID "${nameOrId}" found: no such container`, {
+      hint: 'hutch ps -a lists the containers',
+    });
+  }
+
+  writeState(id: string, state: ContainerState): void {
+    writeJson(join(this.dir(id), 'state.json'), state);
+  }
+
+  /** Removes the container's directories (files owned by subordinate ids: call inside the session). */
+  remove(id: string): void {
+    // config.json first: from then on it is not a container, whatever is left.
+    rmSync(join(this.dir(id), 'config.json'), { force: true });
+    rmSync(this.dir(id), { recursive: true, force: true });
+    rmSync(this.runtimeDir(id), { recursive: true, force: true });
+  }
+}
+
+function writeJson(path: string, value: unknown): void {
+  const temp = `${path}.${process.pid}.tmp`;
+  writeFileSync(temp, JSON.stringify(value, null, 2));
+  renameSync(temp, path);
+}
+
+/** Field 22 of /proc/PID/stat: when the process started, in clock ticks; undefined when it is gone. */
+export function processStartTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name may contain spaces and parentheses: fields start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return undefined;
+  }
+}
+
+/** The state as the processes tell it: a running container whose process is gone has exited. */
+function reconcile(container: Container): ContainerState {
+  const { state } = container;
+  if (state.status !== 'running') return state;
+  if (state.pid > 0 && processStartTime(state.pid) === state.pidStartTime) return state;
+  const exit = readExitFile(container.runtimeDir);
+  return {
+    ...state,
+    status: 'exited',
+    exitCode: exit?.exitCode ?? (exit?.signal != null ? 128 + exit.signal : undefined),
+    signal: exit?.signal ?? undefined,
+    finishedAt: exit?.finishedAt ?? state.finishedAt,
+    error: exit === undefined ? 'the container exited while nothing watched it (its monitor was killed)' : state.error,
+  };
+}

@@ -1,0 +1,438 @@
+/**
+ * The parent's side of hutch-monitor (native/monitor.cc), the small process
+ * that supervises one container: it clones the container to run a plan, stays
+ * its parent, writes its output to the log and to attach clients, records its
+ * exit status in DIR/exit and runs a cleanup command. The protocol is in
+ * docs/monitor.md.
+ *
+ * Node talks to the container's plan directly: the monitor is spawned with a
+ * socketpair on fd 4 (libuv makes every 'pipe' stdio a SOCK_STREAM unix
+ * socketpair), hands that fd to the child as its sync fd and closes its own
+ * copy, so failure records, notify reports, "go" and the EOF at execve travel
+ * between node and the child as they do for PlanChild.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, constants, openSync, readFileSync } from 'node:fs';
+import { connect, type Socket } from 'node:net';
+import { join } from 'node:path';
+import { PassThrough, type Readable, type Writable } from 'node:stream';
+import { SyscallError, withContext } from '../errors.js';
+import type { ChildReport } from '../native.js';
+import { packageRoot } from '../package.js';
+import { planFailure, type PlanChildLike } from './child.js';
+import { Clone, type Plan } from './plan.js';
+
+export interface MonitorOptions {
+  /** The container id, for the monitor's messages. */
+  id: string;
+  /** Where monitor.pid, attach and exit go; must exist. */
+  dir: string;
+  /** The container log (k8s-file format), appended to. */
+  log: string;
+  /** Must expect the container's stdin/stdout/stderr on fds 3/4/5 (see addContainerStdio). */
+  plan: Plan;
+  /** CLONE_NEW* flags for the container. */
+  cloneFlags: number;
+  /** Enter this process's namespaces before cloning (hutch exec). */
+  join?: number;
+  /** A pseudo-terminal on the container's stdio. */
+  terminal: boolean;
+  /** Keep the container's stdin open for attach clients; else it is /dev/null. */
+  stdin: boolean;
+  /** New session, stdio on /dev/null once started: the monitor outlives its parent. */
+  detach: boolean;
+  /** Absolute path and arguments, exec'd by the monitor after the exit file is written. */
+  exitCommand?: string[];
+}
+
+export interface ExitStatus {
+  exitCode: number | null;
+  signal: number | null;
+}
+
+export interface StartedMonitor {
+  monitorPid: number;
+  containerPid: number;
+  /** The container's plan: go(), reached(tag), done(), as with PlanChild. */
+  sync: PlanChildLike;
+  /** The monitor process (and its exit command, which replaces it) ended; only seen while we live. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Attach frame types (docs/monitor.md): u8 type, u32 big-endian length, payload. */
+export const Frame = {
+  Stdin: 0,
+  Stdout: 1,
+  Stderr: 2,
+  Exit: 3,
+  StdinEof: 4,
+  Resize: 5,
+} as const;
+
+const PLAN_FD = 3;
+const SYNC_FD = 4;
+const FRAME_HEADER = 5;
+/** The monitor refuses frames above 1 MiB; stdin goes in smaller ones. */
+const MAX_STDIN_FRAME = 64 * 1024;
+/** struct ChildReport (native/plan.h): kind, step, err, tag as i32, little endian. */
+const REPORT_SIZE = 16;
+const REPORT_FAILED = 1;
+/** sun_path holds 108 bytes with its NUL. */
+const MAX_SOCKET_PATH = 107;
+const CLONE_NEWTIME = 0x80;
+const NAMESPACE_FLAGS = Object.values(Clone).reduce((all, flag) => all | flag, CLONE_NEWTIME);
+
+/**
+ * Appends the steps that put the container's stdio in place: the monitor
+ * leaves its stdin, stdout and stderr on fds 3, 4 and 5 (a pty slave on all
+ * three with a terminal). Then nothing above 2 stays open but the sync socket,
+ * which closes at execve.
+ */
+export function addContainerStdio(plan: Plan, options: { terminal: boolean }): Plan {
+  if (options.terminal) plan.setsid();
+  plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
+  if (options.terminal) plan.setControllingTerminal(0);
+  return plan.closeFrom(3);
+}
+
+/** The monitor executable, built next to the addon by scripts/build-native.mjs. */
+export function monitorPath(): string {
+  const flavour = process.env.HUTCH_DEBUG_BUILD === '1' ? 'Debug' : 'Release';
+  return join(packageRoot, 'build', flavour, 'hutch-monitor');
+}
+
+/** The monitor's argv (without argv[0]); the plan is on fd 3, the sync socket on fd 4. */
+export function monitorArgs(options: MonitorOptions): string[] {
+  if (!Number.isInteger(options.cloneFlags) || options.cloneFlags < 0 || options.cloneFlags & ~NAMESPACE_FLAGS) {
+    throw new TypeError('startMonitor: only namespace clone flags are accepted');
+  }
+  const args = ['--id', options.id, '--dir', options.dir, '--log', options.log];
+  args.push('--plan-fd', String(PLAN_FD), '--sync-fd', String(SYNC_FD));
+  if (options.cloneFlags !== 0) args.push('--clone-flags', String(options.cloneFlags));
+  if (options.join !== undefined) args.push('--join', String(options.join));
+  if (options.terminal) args.push('--terminal');
+  if (options.stdin) args.push('--stdin');
+  if (options.detach) args.push('--detach');
+  if (options.exitCommand !== undefined && options.exitCommand.length > 0) {
+    if (!options.exitCommand[0]?.startsWith('/')) {
+      throw new TypeError(`the exit command must be an absolute path: ${options.exitCommand[0]}`);
+    }
+    args.push('--exit-command', ...options.exitCommand);
+  }
+  return args;
+}
+
+/**
+ * Spawns hutch-monitor and waits for its report: the container is cloned and
+ * runs its plan (held at its first WaitParent step, if any, until sync.go()).
+ * Throws the SyscallError of a failed setup step (`error <errno> <syscall>`),
+ * a TypeError for a plan the monitor refused. Neither the monitor nor its
+ * pipes keep node's event loop alive; the attach socket does, while open.
+ */
+export async function startMonitor(options: MonitorOptions): Promise<StartedMonitor> {
+  const args = monitorArgs(options);
+  const encoded = options.plan.encode();
+  const path = monitorPath();
+  const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  const stdout = child.stdio[1] as Readable;
+  const stderr = child.stdio[2] as Readable;
+  const planPipe = child.stdio[PLAN_FD] as Writable;
+  const syncSocket = child.stdio[SYNC_FD] as Socket;
+
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => resolve({ code, signal }));
+  });
+  const spawnFailed = new Promise<never>((_, reject) => {
+    child.once('error', (error) => reject(withContext('monitor', `start ${path}`, error)));
+  });
+  spawnFailed.catch(() => undefined);
+  // EPIPE here means the monitor quit before reading: its report or status says why.
+  planPipe.on('error', () => undefined);
+  planPipe.end(encoded);
+  let diagnostics = '';
+  stderr.setEncoding('utf8');
+  stderr.on('data', (text: string) => {
+    if (diagnostics.length < 64 * 1024) diagnostics += text;
+  });
+
+  const line = await Promise.race([firstLine(stdout), spawnFailed]);
+  stdout.resume(); // the exit command may write there later: nobody reads it
+  if (line === null || !line.startsWith('pid ')) {
+    syncSocket.destroy();
+    const status = await Promise.race([exited, spawnFailed]);
+    throw startFailure(line, status.code, diagnostics.trim());
+  }
+  const containerPid = Number(line.slice(4));
+  if (child.pid === undefined || !Number.isInteger(containerPid) || containerPid <= 0) {
+    syncSocket.destroy();
+    throw new Error(`hutch-monitor: unexpected report ${JSON.stringify(line)}`);
+  }
+  child.unref();
+  for (const stream of [stdout, stderr] as Socket[]) stream.unref();
+  return { monitorPid: child.pid, containerPid, sync: new MonitorSync(options.plan, syncSocket), exited };
+}
+
+function startFailure(line: string | null, code: number | null, diagnostics: string): Error {
+  const report = line?.match(/^error (\d+) (\S+)(?: (.*))?$/);
+  if (report) return new SyscallError(Number(report[1]), report[2] as string, report[3]);
+  const message = diagnostics.replace(/^hutch-monitor: /, '');
+  if (message.startsWith('invalid plan')) return new TypeError(message);
+  return new Error(`hutch-monitor exited with status ${code}${message === '' ? '' : `: ${message}`}`);
+}
+
+/** The first line of stream, or null when it ends without one. */
+function firstLine(stream: Readable): Promise<string | null> {
+  return new Promise((resolve) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString('utf8');
+      const end = text.indexOf('\n');
+      if (end >= 0) {
+        stream.off('data', onData);
+        stream.off('end', onEnd);
+        stream.pause();
+        resolve(text.slice(0, end));
+      }
+    };
+    const onEnd = () => resolve(null);
+    stream.on('data', onData);
+    stream.once('end', onEnd);
+    stream.once('error', onEnd);
+  });
+}
+
+/**
+ * Node's end of the container's sync socket (a stream socket, so reports are
+ * read as 16-byte records). It holds the event loop only while someone waits.
+ */
+class MonitorSync implements PlanChildLike {
+  private pending: Buffer = Buffer.alloc(0);
+  private readonly reports: ChildReport[] = [];
+  private readonly waiters: ((report: ChildReport | null) => void)[] = [];
+  private ended = false;
+
+  constructor(
+    private readonly plan: Plan,
+    private readonly socket: Socket,
+  ) {
+    socket.unref();
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('end', () => this.end());
+    socket.on('close', () => this.end());
+    // ECONNRESET and the like: the child is gone, as with EOF.
+    socket.on('error', () => this.end());
+  }
+
+  go(): void {
+    // A child that went away already says so through done() or reached().
+    if (!this.ended) this.socket.write(Buffer.of(1));
+  }
+
+  async reached(tag: number): Promise<void> {
+    const report = await this.nextReport();
+    if (report === null) throw new Error('the container process exited before it was ready');
+    if (report.kind === 'failed') throw planFailure(this.plan, report);
+    if (report.tag !== tag) throw new Error(`plan child: expected notify ${tag}, got ${report.tag}`);
+  }
+
+  async done(): Promise<void> {
+    for (;;) {
+      const report = await this.nextReport();
+      if (report === null) return;
+      if (report.kind === 'failed') throw planFailure(this.plan, report);
+    }
+  }
+
+  /** The next report, or null once the child closed its end (exec or exit). */
+  private nextReport(): Promise<ChildReport | null> {
+    const report = this.reports.shift();
+    if (report !== undefined) return Promise.resolve(report);
+    if (this.ended) return Promise.resolve(null);
+    this.socket.ref();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  private deliver(report: ChildReport | null): void {
+    const waiter = this.waiters.shift();
+    if (this.waiters.length === 0) this.socket.unref();
+    if (waiter !== undefined) waiter(report);
+    else if (report !== null) this.reports.push(report);
+  }
+
+  private received(chunk: Buffer): void {
+    this.pending = Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= REPORT_SIZE) {
+      const record = this.pending.subarray(0, REPORT_SIZE);
+      this.pending = this.pending.subarray(REPORT_SIZE);
+      this.deliver({
+        kind: record.readInt32LE(0) === REPORT_FAILED ? 'failed' : 'notify',
+        step: record.readInt32LE(4),
+        errno: record.readInt32LE(8),
+        tag: record.readInt32LE(12),
+      });
+    }
+  }
+
+  private end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.socket.destroy();
+    while (this.waiters.length > 0) this.deliver(null);
+  }
+}
+
+/**
+ * A connection to DIR/attach: the container's output as it comes (nothing of
+ * what was written before we connected; that is in the log), its stdin and
+ * terminal size, and its exit status. Output is not flow-controlled here: a
+ * consumer that stops reading makes the streams buffer.
+ */
+export class AttachClient {
+  readonly stdout: Readable = new PassThrough();
+  readonly stderr: Readable = new PassThrough();
+  readonly exit: Promise<ExitStatus>;
+  private pending: Buffer = Buffer.alloc(0);
+  private settle: ((status: ExitStatus | Error) => void) | undefined;
+
+  private constructor(
+    private readonly socket: Socket,
+    private readonly dir: string,
+  ) {
+    this.exit = new Promise<ExitStatus>((resolve, reject) => {
+      this.settle = (status) => (status instanceof Error ? reject(status) : resolve(status));
+    });
+    this.exit.catch(() => undefined);
+    socket.on('data', (chunk: Buffer) => this.received(chunk));
+    socket.on('close', () => this.closed());
+    // ECONNRESET once the monitor is gone: handled as a close.
+    socket.on('error', () => undefined);
+  }
+
+  /** Connects to DIR/attach; the socket exists from before the container is cloned until after it exited. */
+  static async connect(dir: string): Promise<AttachClient> {
+    const path = join(dir, 'attach');
+    let dirFd: number | undefined;
+    let target = path;
+    if (Buffer.byteLength(path) > MAX_SOCKET_PATH) {
+      dirFd = openSync(dir, constants.O_RDONLY | constants.O_DIRECTORY);
+      target = `/proc/self/fd/${dirFd}/attach`;
+    }
+    try {
+      const socket = await new Promise<Socket>((resolve, reject) => {
+        const s = connect(target);
+        s.once('connect', () => {
+          s.off('error', reject);
+          resolve(s);
+        });
+        s.once('error', reject);
+      });
+      return new AttachClient(socket, dir);
+    } finally {
+      if (dirFd !== undefined) closeSync(dirFd);
+    }
+  }
+
+  /** Sends data to the container's stdin (ignored unless the monitor runs with --stdin). */
+  write(data: Buffer | string): void {
+    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
+    for (let at = 0; at < bytes.length; at += MAX_STDIN_FRAME) {
+      this.send(Frame.Stdin, bytes.subarray(at, at + MAX_STDIN_FRAME));
+    }
+  }
+
+  /** Closes the container's stdin once what was written reached it (a terminal gets its EOF character). */
+  endInput(): void {
+    this.send(Frame.StdinEof, Buffer.alloc(0));
+  }
+
+  /** Sets the terminal's size (TIOCSWINSZ); ignored without --terminal. */
+  resize(rows: number, cols: number): void {
+    const payload = Buffer.alloc(4);
+    payload.writeUInt16BE(rows, 0);
+    payload.writeUInt16BE(cols, 2);
+    this.send(Frame.Resize, payload);
+  }
+
+  close(): void {
+    this.socket.destroy();
+  }
+
+  private send(type: number, payload: Buffer): void {
+    if (this.socket.destroyed) return;
+    const header = Buffer.alloc(FRAME_HEADER);
+    header.writeUInt8(type, 0);
+    header.writeUInt32BE(payload.length, 1);
+    this.socket.write(Buffer.concat([header, payload]));
+  }
+
+  private received(chunk: Buffer): void {
+    this.pending = this.pending.length === 0 ? chunk : Buffer.concat([this.pending, chunk]);
+    while (this.pending.length >= FRAME_HEADER) {
+      const size = this.pending.readUInt32BE(1);
+      if (this.pending.length < FRAME_HEADER + size) break;
+      const type = this.pending.readUInt8(0);
+      const payload = this.pending.subarray(FRAME_HEADER, FRAME_HEADER + size);
+      this.pending = this.pending.subarray(FRAME_HEADER + size);
+      if (type === Frame.Stdout) (this.stdout as PassThrough).write(payload);
+      else if (type === Frame.Stderr) (this.stderr as PassThrough).write(payload);
+      else if (type === Frame.Exit) this.exited(parseStatus(payload.toString('utf8')));
+    }
+  }
+
+  private exited(status: ExitStatus | Error): void {
+    this.settle?.(status);
+    this.settle = undefined;
+    (this.stdout as PassThrough).end();
+    (this.stderr as PassThrough).end();
+  }
+
+  private closed(): void {
+    if (this.settle === undefined) return;
+    // Dropped (too slow) or the monitor died: the exit file may still know.
+    let recorded: ExitStatus | Error;
+    try {
+      const file = readExitFile(this.dir);
+      recorded =
+        file === undefined
+          ? new Error('hutch-monitor closed the attach socket without an exit status')
+          : { exitCode: file.exitCode, signal: file.signal };
+    } catch (error) {
+      recorded = error instanceof Error ? error : new Error(String(error));
+    }
+    this.exited(recorded);
+  }
+}
+
+/** DIR/exit, written atomically by the monitor once the container exited; undefined before. */
+export function readExitFile(
+  dir: string,
+): { exitCode: number | null; signal: number | null; finishedAt: string } | undefined {
+  let text: string;
+  try {
+    text = readFileSync(join(dir, 'exit'), 'utf8');
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  const status = parseStatus(text);
+  if (status instanceof Error) throw withContext('monitor', `read ${join(dir, 'exit')}`, status);
+  const finishedAt = (JSON.parse(text) as { finishedAt?: unknown }).finishedAt;
+  if (typeof finishedAt !== 'string') {
+    throw new Error(`${join(dir, 'exit')}: finishedAt is missing`);
+  }
+  return { ...status, finishedAt };
+}
+
+function parseStatus(text: string): ExitStatus | Error {
+  try {
+    const value = JSON.parse(text) as { exitCode?: unknown; signal?: unknown };
+    const exitCode = value.exitCode;
+    const signal = value.signal;
+    if ((exitCode === null || typeof exitCode === 'number') && (signal === null || typeof signal === 'number')) {
+      return { exitCode, signal };
+    }
+  } catch {
+    // reported below
+  }
+  return new Error(`bad exit status from hutch-monitor: ${JSON.stringify(text)}`);
+}

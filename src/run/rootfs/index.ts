@@ -1,0 +1,142 @@
+/**
+ * The rootfs driver contract: how a container's root file system is assembled
+ * from unpacked image layers (src/image/store/layers.ts) and taken apart
+ * again. One file per driver (overlay.ts, fuse-overlayfs.ts, copy.ts), each
+ * with the probe that `hutch info` lists and the run code chooses with
+ * (probe.ts), so the two cannot disagree.
+ *
+ * Drivers run in node: inside the user's session (root of its user namespace,
+ * in its mount namespace) when rootless, in the host's namespaces as real
+ * root. Their mounts are made there, as podman makes them in its pause
+ * process's namespace, so that every later hutch command (cp, commit, export)
+ * sees a container's files.
+ */
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
+import { PlanChild } from '../child.js';
+import type { Identity } from '../identity.js';
+import { singleIdMapping, writeIdMaps } from '../idmap.js';
+import { Clone, type Plan } from '../plan.js';
+
+export interface RootfsCheck {
+  ok: boolean;
+  detail: string;
+  fix?: string;
+}
+
+/** What the probes need to know about the host. */
+export interface RootfsHost {
+  identity: Identity;
+  /** hutch's storage directory; probes work in a fresh directory under its tmp/. */
+  storage: string;
+  /** $PATH, to find helper programs. */
+  pathVar: string | undefined;
+}
+
+export type RootfsDriverName = 'overlay' | 'fuse-overlayfs' | 'copy';
+
+/**
+ * A container's root file system. lowers are unpacked layer directories
+ * (`<storage>/layers/<hex>/diff`), the image's first layer first; upper and
+ * work are the container's own (same file system as each other), target the
+ * merged mount point. A scratch image (no layers) gets an empty lower made
+ * beside work (`<dirname(work)>/lower-empty`).
+ */
+export interface RootfsLayout {
+  lowers: string[];
+  upper: string;
+  work: string;
+  target: string;
+}
+
+export interface RootfsMountOptions {
+  /** true inside a user namespace (overlay metadata in user.* xattrs: userxattr). */
+  rootless: boolean;
+  /** Mount read-only (a view of the image, as for `hutch image mount`). */
+  readonly?: boolean;
+}
+
+export interface RootfsDriver {
+  name: RootfsDriverName;
+  /** Really tries what the driver needs; never throws. */
+  probe(host: RootfsHost): Promise<RootfsCheck>;
+  /**
+   * Assembles layout.target (created if missing). Writes land in layout.upper
+   * for the overlay drivers, in target itself for copy. Throws with nothing
+   * left mounted.
+   */
+  mount(layout: RootfsLayout, options: RootfsMountOptions): Promise<void>;
+  /** Takes target apart; idempotent (nothing mounted is not an error). Target stays, empty. */
+  unmount(target: string): Promise<void>;
+}
+
+export const FUSE_OVERLAYFS_FIX =
+  'install fuse-overlayfs (Debian/Ubuntu: sudo apt-get install fuse-overlayfs; Fedora: sudo dnf install fuse-overlayfs)';
+
+/** Linux 5.11 allows overlayfs in a user namespace (with userxattr since 5.11 too). */
+export function kernelAtLeast(major: number, minor: number, version = release()): boolean {
+  const match = /^(\d+)\.(\d+)/.exec(version);
+  if (match === null) return false;
+  const [have, haveMinor] = [Number(match[1]), Number(match[2])];
+  return have > major || (have === major && haveMinor >= minor);
+}
+
+/**
+ * Runs plan in a child with cloneFlags; with CLONE_NEWUSER the plan must
+ * start with waitParent(): the parent maps our own ids first. Resolves when
+ * the child exited 0, rejects with the failing step's error.
+ */
+export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Identity): Promise<void> {
+  const child = PlanChild.start(plan, cloneFlags);
+  try {
+    if ((cloneFlags & Clone.NEWUSER) !== 0) {
+      if (identity === undefined) throw new Error('runPlanChild: a user namespace needs the identity to map');
+      await writeIdMaps(child.pid, singleIdMapping(identity), {});
+      child.go();
+    }
+    await child.done();
+    const status = await child.wait();
+    if (status.code !== 0) {
+      throw new Error(
+        status.signal !== null
+          ? `the child was killed by signal ${status.signal}`
+          : `the child exited with status ${status.code}`,
+      );
+    }
+  } catch (error) {
+    await child.abort();
+    throw error;
+  }
+}
+
+/** Removes a probe directory, including the mode-0 work/work overlayfs leaves behind. */
+export function removeProbeDir(dir: string): void {
+  const openUp = (path: string): void => {
+    try {
+      chmodSync(path, 0o700);
+      for (const entry of readdirSync(path, { withFileTypes: true })) {
+        if (entry.isDirectory()) openUp(join(path, entry.name));
+      }
+    } catch {
+      // rmSync below reports nothing either: the probe result matters, not the cleanup.
+    }
+  };
+  openUp(dir);
+  rmSync(dir, { recursive: true, force: true });
+}
+
+/** A fresh directory under <storage>/tmp, on the file system the layers will live on. */
+export function makeProbeDir(storage: string, prefix: string): string {
+  mkdirSync(storage, { recursive: true, mode: 0o700 });
+  const tmp = join(storage, 'tmp');
+  mkdirSync(tmp, { recursive: true, mode: 0o700 });
+  return mkdtempSync(join(tmp, prefix));
+}
+
+/** The empty lower a scratch image mounts (overlay needs at least one lower). */
+export function emptyLower(layout: RootfsLayout): string {
+  const dir = join(layout.work, '..', 'lower-empty');
+  mkdirSync(dir, { recursive: true, mode: 0o755 });
+  return dir;
+}
