@@ -13,7 +13,8 @@
 //   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
 //     wrappers broadcast the change to every thread it believes exists, and the
 //     other threads do not exist in the child, so the wrappers would hang;
-//   - strchr, strlen, memcpy (pure functions, listed in signal-safety(7)).
+//   - strchr, strlen, memcpy (pure functions, listed in signal-safety(7));
+//   - sendmsg with SCM_RIGHTS (OpenConsole), a system call like send.
 // Nothing here allocates, takes a lock, or touches a JS value. Every failure
 // is sent to the parent as {step, errno} on the sync socket before _exit.
 #include "child.h"
@@ -155,6 +156,57 @@ int Seccomp(const ResolvedStep& step) {
              : 0;
 }
 
+// A terminal made in the container's own devpts (so `tty` names it there),
+// as runc's console socket does: the master goes to the monitor through the
+// socket, the slave becomes the container's stdio (fds 3-5, which the plan
+// then moves onto 0-2).
+int OpenConsole(int socket_fd) {
+  int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
+  if (master < 0) return errno;
+  int unlock = 0;
+  int err = 0;
+  int slave = -1;
+  if (ioctl(master, TIOCSPTLCK, &unlock) < 0) err = errno;
+  if (err == 0) {
+    slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
+    if (slave < 0) err = errno;
+  }
+  if (err == 0) {
+    char byte = 'M';
+    struct iovec iov = {&byte, 1};
+    char control[CMSG_SPACE(sizeof(int))];
+    memset(control, 0, sizeof control);
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    struct cmsghdr* header = CMSG_FIRSTHDR(&message);
+    header->cmsg_level = SOL_SOCKET;
+    header->cmsg_type = SCM_RIGHTS;
+    header->cmsg_len = CMSG_LEN(sizeof(int));
+    memcpy(CMSG_DATA(header), &master, sizeof(int));
+    while (sendmsg(socket_fd, &message, MSG_NOSIGNAL) < 0) {
+      if (errno != EINTR) {
+        err = errno;
+        break;
+      }
+    }
+  }
+  close(master);
+  close(socket_fd);
+  if (err != 0) {
+    if (slave >= 0) close(slave);
+    return err;
+  }
+  for (int fd = 3; fd <= 5; fd++) {
+    if (fd != slave && dup2(slave, fd) < 0) return errno;
+  }
+  if (slave > 5) close(slave);
+  return 0;
+}
+
 int Dup2(int from, int to) {
   if (from == to) return fcntl(from, F_SETFD, 0) < 0 ? errno : 0;
   return dup2(from, to) < 0 ? errno : 0;
@@ -284,6 +336,8 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
       return ioctl(static_cast<int>(step.num[0]), TIOCSCTTY, 0) < 0 ? errno : 0;
     case kOpExit:
       _exit(static_cast<int>(step.num[0]));
+    case kOpOpenConsole:
+      return OpenConsole(static_cast<int>(step.num[0]));
     default:
       return EINVAL;  // unreachable: the parent validated every op
   }

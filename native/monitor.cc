@@ -65,6 +65,10 @@ namespace {
 constexpr int kExitFailure = 125;
 // The plan expects the container's stdin, stdout and stderr on these fds.
 constexpr int kContainerStdin = 3, kContainerStdout = 4, kContainerStderr = 5;
+// With --terminal the child's end of the console socket (src/run/monitor.ts
+// CONSOLE_FD): its OpenConsole step sends the pty master it made in the
+// container's own /dev/pts through it.
+constexpr int kConsoleSocket = 99;
 constexpr size_t kReadChunk = 8192;
 constexpr size_t kFrameHeader = 5;
 constexpr size_t kClientMaxBuffered = 1 << 20;
@@ -253,6 +257,8 @@ struct Client {
   }
 };
 
+void SetNonBlocking(int fd);
+
 class Monitor {
  public:
   Monitor(const Options& options, int dirfd, int log_fd, int listen_fd, int signal_fd)
@@ -267,10 +273,17 @@ class Monitor {
     sources_.push_back({err, "stderr", kFrameStderr, true});
     stdin_fd_ = in;
   }
+  // The terminal's master arrives on console_fd once the child made it.
+  void AwaitTerminal(int console_fd) {
+    console_fd_ = console_fd;
+  }
   void SetTerminal(int master) {
     master_ = master;
     sources_.push_back({master, "stdout", kFrameStdout, true});
     if (options_.stdin_open) stdin_fd_ = master;
+    if (pending_size_.ws_row != 0 || pending_size_.ws_col != 0)
+      ioctl(master_, TIOCSWINSZ, &pending_size_);
+    FlushStdin();
   }
   void SetContainer(pid_t pid) {
     container_ = pid;
@@ -282,7 +295,7 @@ class Monitor {
   }
 
  private:
-  enum Kind { kListen, kSource, kStdin, kClient, kSignal };
+  enum Kind { kListen, kSource, kStdin, kClient, kSignal, kConsole };
 
   void Add(int fd, short events, Kind kind, size_t index) {
     poll_fds_.push_back({fd, events, 0});
@@ -307,6 +320,7 @@ class Monitor {
       Add(c.fd, events, kClient, i);
     }
     Add(signal_fd_, POLLIN, kSignal, 0);
+    if (console_fd_ >= 0) Add(console_fd_, POLLIN, kConsole, 0);
 
     int n = poll(poll_fds_.data(), poll_fds_.size(), -1);
     if (n < 0) {
@@ -336,6 +350,9 @@ class Monitor {
           break;
         case kSignal:
           Reap();
+          break;
+        case kConsole:
+          ReceiveTerminal();
           break;
       }
     }
@@ -452,16 +469,45 @@ class Monitor {
     if (!c.dead) c.in.erase(c.in.begin(), c.in.begin() + static_cast<ptrdiff_t>(at));
   }
 
+  // The pty master from the child's OpenConsole step, or EOF when the child
+  // failed (or exec'd) without sending one.
+  void ReceiveTerminal() {
+    char byte;
+    struct iovec iov = {&byte, 1};
+    char control[CMSG_SPACE(sizeof(int))];
+    struct msghdr message;
+    memset(&message, 0, sizeof message);
+    message.msg_iov = &iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control;
+    message.msg_controllen = sizeof control;
+    ssize_t n = recvmsg(console_fd_, &message, MSG_CMSG_CLOEXEC | MSG_DONTWAIT);
+    if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
+    struct cmsghdr* header = n > 0 ? CMSG_FIRSTHDR(&message) : nullptr;
+    if (header != nullptr && header->cmsg_level == SOL_SOCKET && header->cmsg_type == SCM_RIGHTS) {
+      int master;
+      memcpy(&master, CMSG_DATA(header), sizeof master);
+      SetNonBlocking(master);
+      SetTerminal(master);
+    }
+    close(console_fd_);
+    console_fd_ = -1;
+  }
+
+  bool TakesStdin() const {
+    return !stdin_eof_ && (stdin_fd_ >= 0 || (console_fd_ >= 0 && options_.stdin_open));
+  }
+
   void HandleFrame(Client& c, uint8_t type, const char* data, size_t size) {
     switch (type) {
       case kFrameStdin:
-        if (stdin_fd_ >= 0 && !stdin_eof_) {
+        if (TakesStdin()) {
           stdin_.insert(stdin_.end(), data, data + size);
           FlushStdin();
         }
         return;
       case kFrameStdinEof:
-        if (stdin_fd_ < 0 || stdin_eof_) return;
+        if (!TakesStdin()) return;
         if (master_ >= 0) {
           // A terminal has no EOF of its own: send its EOF character, as a
           // person typing ^D at the start of a line would.
@@ -473,13 +519,15 @@ class Monitor {
         FlushStdin();
         return;
       case kFrameResize:
-        if (size == 4 && master_ >= 0) {
+        if (size == 4) {
           const unsigned char* p = reinterpret_cast<const unsigned char*>(data);
           struct winsize ws;
           memset(&ws, 0, sizeof ws);
           ws.ws_row = static_cast<unsigned short>((p[0] << 8) | p[1]);
           ws.ws_col = static_cast<unsigned short>((p[2] << 8) | p[3]);
-          if (ioctl(master_, TIOCSWINSZ, &ws) < 0) {
+          if (master_ < 0) {
+            pending_size_ = ws;  // applied when the terminal arrives
+          } else if (ioctl(master_, TIOCSWINSZ, &ws) < 0) {
             dprintf(2, "hutch-monitor: resize the terminal: %s\n", strerror(errno));
           }
         }
@@ -654,6 +702,8 @@ class Monitor {
   int listen_fd_;
   int signal_fd_;
   int master_ = -1;
+  int console_fd_ = -1;
+  struct winsize pending_size_ = {0, 0, 0, 0};
   std::vector<Source> sources_;
   int stdin_fd_ = -1;
   std::vector<char> stdin_;
@@ -701,18 +751,6 @@ void SetNonBlocking(int fd) {
 void Place(int fd, int target) {
   if (dup3(fd, target, O_CLOEXEC) < 0) Fail(errno, "dup3");
   close(fd);
-}
-
-int OpenTerminal(const char** slave_name) {
-  int master = posix_openpt(O_RDWR | O_NOCTTY | O_CLOEXEC);
-  if (master < 0) Fail(errno, "posix_openpt");
-  if (grantpt(master) < 0) Fail(errno, "grantpt");
-  if (unlockpt(master) < 0) Fail(errno, "unlockpt");
-  static char name[128];
-  int err = ptsname_r(master, name, sizeof name);
-  if (err != 0) Fail(err, "ptsname_r");
-  *slave_name = name;
-  return master;
 }
 
 int Main(int argc, char** argv) {
@@ -771,16 +809,11 @@ int Main(int argc, char** argv) {
 
   Monitor monitor(options, dirfd, log_fd, listen_fd, signal_fd);
   if (options.terminal) {
-    const char* slave_name;
-    int master = OpenTerminal(&slave_name);
-    int slave = open(slave_name, O_RDWR | O_NOCTTY | O_CLOEXEC);
-    if (slave < 0) Fail(errno, "open", slave_name);
-    for (int fd = kContainerStdin; fd <= kContainerStderr; fd++) {
-      if (dup3(slave, fd, O_CLOEXEC) < 0) Fail(errno, "dup3");
-    }
-    close(slave);
-    SetNonBlocking(master);
-    monitor.SetTerminal(master);
+    int console[2];
+    if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) Fail(errno, "socketpair");
+    Place(console[1], kConsoleSocket);
+    SetNonBlocking(console[0]);
+    monitor.AwaitTerminal(console[0]);
   } else {
     int out[2], errs[2], in[2] = {-1, -1};
     if (pipe2(out, O_CLOEXEC) < 0 || pipe2(errs, O_CLOEXEC) < 0) Fail(errno, "pipe2");
@@ -815,6 +848,7 @@ int Main(int argc, char** argv) {
   // child's execve, the pipes at its exit.
   close(sync_fd);
   for (int fd = kContainerStdin; fd <= kContainerStderr; fd++) close(fd);
+  if (options.terminal) close(kConsoleSocket);
   storage = PlanStorage();
   monitor.SetContainer(static_cast<pid_t>(pid));
 

@@ -50,16 +50,18 @@ enum PlanOp : uint32_t {
   kOpCapAmbient = 23,        // a = mask to raise (the ambient set is cleared first)
   kOpKeepCaps = 24,          // a = 0 or 1 (PR_SET_KEEPCAPS)
   kOpNoNewPrivs = 25,
-  kOpSeccomp = 26,    // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
-  kOpDup2 = 27,       // a = old fd, b = new fd (close-on-exec cleared)
-  kOpCloseFrom = 28,  // a = lowest fd; flag kFlagCloexecOnly marks instead of closing
-  kOpWriteFile = 29,  // s0 path, blob = content
-  kOpExec = 30,       // s0 file, s1 PATH for lookup (if s0 has no '/'), list0 argv, list1 envp
-  kOpUmask = 31,      // a = mask
-  kOpSetrlimit = 32,  // a = resource, b = soft, c = hard (-1 = infinity)
-  kOpSetCtty = 33,    // a = fd (TIOCSCTTY)
-  kOpExit = 34,       // a = status: the plan ends here without exec
-  kOpMax = 35,
+  kOpSeccomp = 26,      // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
+  kOpDup2 = 27,         // a = old fd, b = new fd (close-on-exec cleared)
+  kOpCloseFrom = 28,    // a = lowest fd; flag kFlagCloexecOnly marks instead of closing
+  kOpWriteFile = 29,    // s0 path, blob = content
+  kOpExec = 30,         // s0 file, s1 PATH for lookup (if s0 has no '/'), list0 argv, list1 envp
+  kOpUmask = 31,        // a = mask
+  kOpSetrlimit = 32,    // a = resource, b = soft, c = hard (-1 = infinity)
+  kOpSetCtty = 33,      // a = fd (TIOCSCTTY)
+  kOpExit = 34,         // a = status: the plan ends here without exec
+  kOpOpenConsole = 35,  // a = unix socket fd: open a pty in this /dev/pts, send
+                        // its master there (SCM_RIGHTS), put the slave on fds 3-5
+  kOpMax = 36,
 };
 
 enum PlanFlag : uint32_t {

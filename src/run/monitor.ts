@@ -70,6 +70,8 @@ export const Frame = {
 } as const;
 
 const PLAN_FD = 3;
+/** With a terminal, the child's end of the socket its OpenConsole step sends the pty master on (native/monitor.cc). */
+const CONSOLE_FD = 99;
 const SYNC_FD = 4;
 const FRAME_HEADER = 5;
 /** The monitor refuses frames above 1 MiB; stdin goes in smaller ones. */
@@ -84,12 +86,14 @@ const NAMESPACE_FLAGS = Object.values(Clone).reduce((all, flag) => all | flag, C
 
 /**
  * Appends the steps that put the container's stdio in place: the monitor
- * leaves its stdin, stdout and stderr on fds 3, 4 and 5 (a pty slave on all
- * three with a terminal). Then nothing above 2 stays open but the sync socket,
+ * leaves its stdin, stdout and stderr on fds 3, 4 and 5; with a terminal the
+ * OpenConsole step puts there the slave of a pty it makes in the current
+ * /dev/pts. Then nothing above 2 stays open but the sync socket,
  * which closes at execve.
  */
 export function addContainerStdio(plan: Plan, options: { terminal: boolean }): Plan {
-  if (options.terminal) plan.setsid();
+  // The pty is made where the plan is now (after pivot_root: the container's own /dev/pts).
+  if (options.terminal) plan.openConsole(CONSOLE_FD).setsid();
   plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
   if (options.terminal) plan.setControllingTerminal(0);
   return plan.closeFrom(3);

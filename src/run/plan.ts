@@ -40,6 +40,7 @@ export enum PlanOp {
   Setrlimit = 32,
   SetCtty = 33,
   Exit = 34,
+  OpenConsole = 35,
 }
 
 export const PlanFlag = {
@@ -84,6 +85,7 @@ const syscallOf: Record<PlanOp, string> = {
   [PlanOp.Setrlimit]: 'setrlimit',
   [PlanOp.SetCtty]: 'ioctl',
   [PlanOp.Exit]: 'exit',
+  [PlanOp.OpenConsole]: 'open',
 };
 
 export interface PlanStep {
@@ -289,6 +291,10 @@ export class Plan {
   }
   exit(status: number): this {
     return this.add(PlanOp.Exit, { num: [status] });
+  }
+  /** Opens a pty in the current /dev/pts, sends its master on socketFd, puts the slave on fds 3-5. */
+  openConsole(socketFd: number): this {
+    return this.add(PlanOp.OpenConsole, { num: [socketFd], path: '/dev/ptmx' });
   }
 
   /** The system call and path that step `index` makes, for error messages. */

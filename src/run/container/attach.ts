@@ -52,7 +52,8 @@ export async function attach(
   }
   try {
     const status = await client.exit;
-    await Promise.race([outputs, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    // What the container wrote is all in already; give the pipes a moment to drain, no more.
+    await Promise.race([outputs, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     return status.exitCode ?? 128 + (status.signal ?? 0);
   } finally {
     if (raw) stdin.setRawMode(false);

@@ -155,16 +155,18 @@ function imageLowers(runtime: Runtime, container: Container): string[] {
   });
 }
 
+export interface StartOptions {
+  attach: boolean;
+  /** The terminal size to give a -t container before its command runs (attached runs). */
+  terminalSize?: { rows: number; cols: number } | undefined;
+}
+
 /**
  * Starts a created or exited container. With attach, connects to it before
  * letting it go. Throws (container left exited, nothing mounted) when the
  * command cannot be started; its exit status then is 126 or 127.
  */
-export async function startContainer(
-  runtime: Runtime,
-  container: Container,
-  options: { attach: boolean },
-): Promise<Started> {
+export async function startContainer(runtime: Runtime, container: Container, options: StartOptions): Promise<Started> {
   const { containers, identity, paths } = runtime;
   const id = container.config.id;
   const release = await containers.lock(id);
@@ -232,6 +234,9 @@ export async function startContainer(
     };
     containers.writeState(id, state);
     const client = options.attach ? await AttachClient.connect(current.runtimeDir) : undefined;
+    if (client !== undefined && spec.process.terminal && options.terminalSize !== undefined) {
+      client.resize(options.terminalSize.rows, options.terminalSize.cols);
+    }
     monitor.sync.go();
     try {
       await monitor.sync.done();

@@ -202,13 +202,18 @@ export async function createContainer(
   }
 }
 
+/** Our terminal's size, for a -t container. */
+export function terminalSize(): { rows: number; cols: number } | undefined {
+  return process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined;
+}
+
 /** `hutch run`: returns the exit status hutch should exit with (the container's, attached). */
 export async function runContainer(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
   const runtime = await openRuntime(env);
   const container = await createContainer(runtime, flags, env);
   let started;
   try {
-    started = await startContainer(runtime, container, { attach: !flags.detach });
+    started = await startContainer(runtime, container, { attach: !flags.detach, terminalSize: terminalSize() });
   } catch (error) {
     await cleanupContainer(runtime, container.config.id).catch(() => undefined);
     throw error;

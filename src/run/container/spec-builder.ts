@@ -172,7 +172,8 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
       cwd: options.workdir ?? (imageConfig.WorkingDir || '/'),
       uid: user.uid,
       gid: user.gid,
-      additionalGids: user.additionalGids,
+      // podman and docker list the primary group among the supplementary ones too.
+      additionalGids: [...new Set([user.gid, ...user.additionalGids])],
       terminal: options.tty,
       noNewPrivileges,
       capabilities,

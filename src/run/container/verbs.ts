@@ -16,7 +16,7 @@ import {
   waitForExit,
 } from './lifecycle.js';
 import { formatPs, psJson } from './ps.js';
-import { createContainer, type CreateFlags } from './run.js';
+import { createContainer, terminalSize, type CreateFlags } from './run.js';
 
 export async function createOnly(flags: CreateFlags): Promise<string> {
   const runtime = await openRuntime();
@@ -43,7 +43,7 @@ export async function startVerb(names: string[], options: { attach: boolean; int
     if (names.length !== 1)
       throw new HutchError('you can only attach to one container', { hint: 'start one container with -a' });
     const container = runtime.containers.find(names[0] as string);
-    const started = await startContainer(runtime, container, { attach: true });
+    const started = await startContainer(runtime, container, { attach: true, terminalSize: terminalSize() });
     const status = await attach(runtime, container, started.client, {
       tty: container.config.options.tty,
       interactive: options.interactive && container.config.options.interactive,

@@ -1,0 +1,314 @@
+/**
+ * `hutch exec`: a new process in a running container. A hutch-monitor of its
+ * own joins every namespace of the container's process (`--join PID`: user
+ * first, then ipc, uts, net, pid, mnt, cgroup), so the process it clones has
+ * the container's root (setns into a mount namespace moves root and cwd to the
+ * namespace's root, which pivot_root made the container's), sees the
+ * container's processes and hostname, and is a child of the container's pid
+ * namespace. Its plan is short: chdir, umask, stdio, credentials (user,
+ * capabilities, no_new_privs, seccomp) and execve.
+ *
+ * Each exec session has a directory `<container runtime dir>/exec/<id>/`
+ * (monitor.pid, attach, exit, exec.log), removed when an attached session
+ * ends; a detached one's stays until a later exec or the container's removal
+ * finds it finished.
+ */
+import { randomBytes } from 'node:crypto';
+import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { isAbsolute, join } from 'node:path';
+import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
+import { native } from '../../native.js';
+import { AttachClient, addContainerStdio, startMonitor } from '../monitor.js';
+import { Plan } from '../plan.js';
+import { containerCapabilities } from '../security/capabilities.js';
+import { credentialSteps } from '../security/credentials.js';
+import { seccompFor } from '../security/seccomp/default.js';
+import { openRuntime, type Runtime } from './lifecycle.js';
+import { collectEnv } from './run.js';
+import { buildSpec, execFailureStatus } from './spec-builder.js';
+import type { ProcessSpec } from './spec.js';
+import { processStartTime, type Container } from './store.js';
+
+export interface ExecFlags {
+  container: string;
+  command: string[];
+  interactive: boolean;
+  tty: boolean;
+  detach: boolean;
+  user: string | undefined;
+  env: string[];
+  envFile: string[];
+  workdir: string | undefined;
+  privileged: boolean;
+}
+
+/** podman's words (libpod's ErrCtrStateInvalid); hutch exits 125 where podman 4.3 exits 255. */
+export function requireRunning(container: Container): void {
+  if (container.state.status !== 'running') {
+    throw new HutchError('can only create exec sessions on running containers: container state improper', {
+      hint: `start it first (hutch start ${container.config.name})`,
+    });
+  }
+}
+
+/** `hutch exec`: returns the status to exit with (the command's; 126/127 when it cannot be run). */
+export async function execVerb(flags: ExecFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
+  if (flags.command.length === 0) throw new HutchError('exec: give the command to run after the container');
+  if (flags.workdir !== undefined && !isAbsolute(flags.workdir)) {
+    throw new HutchError(`invalid --workdir ${JSON.stringify(flags.workdir)}: the directory must be an absolute path`);
+  }
+  // Checked before the session is entered: a bad -e or --env-file is the user's, not the container's.
+  const extraEnv = collectEnv(flags, env);
+  const runtime = await openRuntime(env);
+  const container = runtime.containers.find(flags.container);
+  return execInContainer(runtime, container, { ...flags, extraEnv });
+}
+
+/** The process an exec runs: the container's spec with the exec's command, user, env, cwd and terminal. */
+export function execProcess(
+  runtime: Runtime,
+  container: Container,
+  flags: Pick<ExecFlags, 'command' | 'user' | 'workdir' | 'tty' | 'privileged'> & { extraEnv: string[] },
+): ProcessSpec {
+  const { options } = container.config;
+  const view: Container = {
+    ...container,
+    config: {
+      ...container.config,
+      options: {
+        ...options,
+        command: flags.command,
+        entrypoint: [],
+        user: flags.user ?? options.user,
+        env: [...options.env, ...flags.extraEnv],
+        workdir: flags.workdir ?? options.workdir,
+        tty: flags.tty,
+        init: false,
+        mounts: [],
+      },
+    },
+  };
+  const merged = join(container.dir, 'merged');
+  const spec = buildSpec({
+    container: view,
+    identity: runtime.identity,
+    rootfs: merged,
+    mounts: [],
+    etcFiles: { hosts: '', hostname: '', resolvConf: '' },
+    initBinary: runtime.paths.launcher,
+  });
+  const proc = spec.process;
+  if (flags.privileged && !options.privileged) {
+    // podman's exec --privileged: every capability; the container's seccomp profile stays.
+    const capabilities = containerCapabilities({
+      uid: proc.uid,
+      capAdd: options.capAdd,
+      capDrop: options.capDrop,
+      privileged: true,
+    });
+    return {
+      ...proc,
+      capabilities,
+      seccomp: seccompFor({ profile: seccompProfileOf(options.securityOpt), capabilities }),
+    };
+  }
+  return proc;
+}
+
+/** The seccomp profile a container runs with (--security-opt seccomp=…), as buildSpec reads it. */
+export function seccompProfileOf(securityOpt: readonly string[]): string {
+  let profile = 'default';
+  for (const opt of securityOpt) if (opt.startsWith('seccomp=')) profile = opt.slice('seccomp='.length);
+  return profile;
+}
+
+/** Whether this session lets processes change their supplementary groups (a single-id map denies it). */
+function setgroupsAllowed(): boolean {
+  try {
+    return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'allow';
+  } catch {
+    return false;
+  }
+}
+
+/** Removes the directories of exec sessions that have ended (their monitor wrote `exit`). */
+function removeEndedSessions(container: Container): void {
+  const root = join(container.runtimeDir, 'exec');
+  let names: string[];
+  try {
+    names = readdirSync(root);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    if (existsSync(join(root, name, 'exit'))) rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
+export async function execInContainer(
+  runtime: Runtime,
+  container: Container,
+  flags: Omit<ExecFlags, 'container' | 'env' | 'envFile'> & { extraEnv: string[] },
+): Promise<number> {
+  requireRunning(container);
+  if (processStartTime(container.state.pid) !== container.state.pidStartTime) {
+    throw new HutchError('can only create exec sessions on running containers: container state improper');
+  }
+  const proc = execProcess(runtime, container, flags);
+  const plan = new Plan().waitParent();
+  plan.chdir(proc.cwd);
+  plan.umask(proc.umask);
+  addContainerStdio(plan, { terminal: proc.terminal });
+  const ownUserns = container.config.options.userns === 'keep-id';
+  credentialSteps(plan, proc, { setgroupsAllowed: ownUserns || runtime.identity.root || setgroupsAllowed() });
+  const path = proc.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? null;
+  plan.exec(proc.args[0] as string, proc.args, proc.env, path);
+
+  removeEndedSessions(container);
+  const execId = randomBytes(32).toString('hex');
+  const dir = join(container.runtimeDir, 'exec', execId);
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  let monitor;
+  try {
+    monitor = await startMonitor({
+      id: `${container.config.id.slice(0, 12)}/exec`,
+      dir,
+      log: join(dir, 'exec.log'),
+      plan,
+      cloneFlags: 0,
+      join: container.state.pid,
+      terminal: proc.terminal,
+      stdin: flags.interactive,
+      detach: true,
+    });
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    const now = runtime.containers.read(container.config.id);
+    if (now === undefined || now.state.status !== 'running') {
+      throw new HutchError('can only create exec sessions on running containers: container state improper', {
+        cause: error,
+      });
+    }
+    throw withContext('exec', `join container ${container.config.name}`, error);
+  }
+  const client = flags.detach ? undefined : await AttachClient.connect(dir);
+  monitor.sync.go();
+  try {
+    await monitor.sync.done();
+  } catch (error) {
+    client?.close();
+    rmSync(dir, { recursive: true, force: true });
+    throw execFailure(error, proc);
+  }
+  if (client === undefined) {
+    process.stdout.write(`${execId}\n`);
+    return 0;
+  }
+  const pid = monitor.containerPid;
+  const start = processStartTime(pid);
+  try {
+    return await relay(client, {
+      tty: proc.terminal,
+      interactive: flags.interactive,
+      signal: (signal) => signalProcess(pid, start, signal),
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** podman's statuses for a process that could not be started: 127 not found, 126 cannot execute. */
+function execFailure(error: unknown, proc: ProcessSpec): unknown {
+  if (error instanceof SyscallError && error.syscall === 'execve') {
+    const command = proc.args[0] as string;
+    const status = execFailureStatus(error.code);
+    const what =
+      status === ExitCode.NotFound
+        ? `executable file \`${command}\` not found in $PATH`
+        : `\`${command}\` cannot be executed`;
+    return new HutchError(`${what}: ${error.message}`, { exitCode: status, cause: error });
+  }
+  if (error instanceof SyscallError && error.syscall === 'chdir') {
+    return new HutchError(`chdir to cwd (${JSON.stringify(proc.cwd)}) failed: ${error.message}`, {
+      exitCode: error.code === 'ENOENT' || error.code === 'ENOTDIR' ? ExitCode.NotFound : ExitCode.CannotExecute,
+      cause: error,
+    });
+  }
+  return withContext('exec', 'start the exec session', error);
+}
+
+/** Sends signal to pid if it is still the process that started at startTime (clock ticks). */
+function signalProcess(pid: number, startTime: number | undefined, signal: number): void {
+  let pidfd: number;
+  try {
+    pidfd = native.pidfdOpen(pid);
+  } catch {
+    return; // gone
+  }
+  try {
+    if (processStartTime(pid) !== startTime) return;
+    native.pidfdSendSignal(pidfd, signal);
+  } catch {
+    // exited meanwhile
+  } finally {
+    closeSync(pidfd);
+  }
+}
+
+const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
+const NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
+
+/**
+ * Our terminal and the session's process, until it exits: its output to ours,
+ * our stdin to it (-i), raw mode and the window size (-t), and signals
+ * forwarded (without a raw terminal; with one, keys reach it as input).
+ * Returns the status to exit with (128+N for signal N).
+ */
+export async function relay(
+  client: AttachClient,
+  options: { tty: boolean; interactive: boolean; signal: (signal: number) => void },
+): Promise<number> {
+  const stdin = process.stdin;
+  const raw = options.tty && options.interactive && stdin.isTTY === true;
+  const outputs = Promise.all([
+    new Promise<void>((resolve) => client.stdout.on('end', resolve).pipe(process.stdout, { end: false })),
+    new Promise<void>((resolve) => client.stderr.on('end', resolve).pipe(process.stderr, { end: false })),
+  ]);
+  const onData = (chunk: Buffer) => client.write(chunk);
+  const onEnd = () => client.endInput();
+  if (options.interactive) {
+    stdin.on('data', onData);
+    stdin.on('end', onEnd);
+  }
+  if (raw) stdin.setRawMode(true);
+  const resize = () => {
+    if (process.stdout.isTTY) client.resize(process.stdout.rows, process.stdout.columns);
+  };
+  if (options.tty) {
+    resize();
+    process.on('SIGWINCH', resize);
+  }
+  const proxies = new Map<NodeJS.Signals, () => void>();
+  if (!raw) {
+    for (const name of PROXIED) {
+      const handler = () => options.signal(NUMBERS[name] as number);
+      proxies.set(name, handler);
+      process.on(name, handler);
+    }
+  }
+  try {
+    const status = await client.exit;
+    await Promise.race([outputs, new Promise((resolve) => setTimeout(resolve, 1000))]);
+    return status.exitCode ?? 128 + (status.signal ?? 0);
+  } finally {
+    if (raw) stdin.setRawMode(false);
+    if (options.interactive) {
+      stdin.off('data', onData);
+      stdin.off('end', onEnd);
+      stdin.pause();
+    }
+    process.off('SIGWINCH', resize);
+    for (const [name, handler] of proxies) process.off(name, handler);
+    client.close();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * `hutch export [-o FILE] CONTAINER`: the container's root file system as a
+ * tar (export.ts writes it), to FILE (a temp file beside it, renamed into
+ * place once whole) or to stdout, which must not be a terminal (podman's
+ * rule). A stopped container's tree is mounted for the export.
+ */
+import { createWriteStream, renameSync, rmSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { HutchError } from '../../errors.js';
+import { withContainerRootfs } from './cp.js';
+import { exportRootfs } from './export.js';
+import { openRuntime } from './lifecycle.js';
+
+export async function exportVerb(
+  name: string,
+  output: string | undefined,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<void> {
+  if (output === undefined && process.stdout.isTTY === true) {
+    throw new HutchError('refusing to export to terminal. Use -o flag or redirect');
+  }
+  const runtime = await openRuntime(env);
+  const container = runtime.containers.find(name);
+  if (output === undefined) {
+    await withContainerRootfs(runtime, container, (rootfs) => writeTar(rootfs, process.stdout, false));
+    return;
+  }
+  const target = resolve(output);
+  const temp = join(dirname(target), `.${basename(target)}.hutch-${process.pid}.tmp`);
+  const file = await openFile(temp, output);
+  try {
+    await withContainerRootfs(runtime, container, (rootfs) => writeTar(rootfs, file, true));
+    renameSync(temp, target);
+  } catch (error) {
+    file.destroy();
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+function openFile(path: string, shown: string): Promise<Writable> {
+  return new Promise((resolvePromise, reject) => {
+    const stream = createWriteStream(path, { flags: 'wx', mode: 0o644 });
+    stream.once('open', () => resolvePromise(stream));
+    stream.once('error', (error) => reject(new HutchError(`creating file ${JSON.stringify(shown)}: ${error.message}`)));
+  });
+}
+
+async function writeTar(rootfs: string, to: Writable, end: boolean): Promise<void> {
+  await pipeline(exportRootfs(rootfs), to, { end });
+}

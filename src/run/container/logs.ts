@@ -1,0 +1,225 @@
+/**
+ * `hutch logs [-f] [-t] [--tail N] [--since T] [--until T] CONTAINER`: the
+ * container's log (ctr.log, podman's k8s-file format written by
+ * hutch-monitor: `TIMESTAMP STREAM P|F TEXT`, P for a piece of a line the
+ * next entry of the same stream continues) as the container wrote it: stdout
+ * lines to stdout, stderr lines to stderr, partial entries joined.
+ *
+ * -f follows until the container has exited and its monitor has written what
+ * was left in the pipes (its exit file, or the monitor gone). The text is kept
+ * as bytes: a monitor read may end in the middle of a UTF-8 character.
+ */
+import { closeSync, existsSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { HutchError } from '../../errors.js';
+import { readExitFile } from '../monitor.js';
+import { openRuntime } from './lifecycle.js';
+import type { Container, ContainerStore } from './store.js';
+
+export interface LogsFlags {
+  container: string;
+  follow: boolean;
+  timestamps: boolean;
+  /** -1: every line. */
+  tail: number;
+  since: string | undefined;
+  until: string | undefined;
+}
+
+export interface LogLine {
+  /** The timestamp of the line's first entry, as written. */
+  timestamp: string;
+  stream: 'stdout' | 'stderr';
+  /** Without the newline. */
+  text: Buffer;
+  /** false for a last piece the container never finished (it exited mid-line). */
+  complete: boolean;
+}
+
+/**
+ * Parses ctr.log incrementally: feed() bytes as they come, take the complete
+ * lines; end() gives what is left (unfinished lines of each stream).
+ */
+export class LogParser {
+  private rest: Buffer = Buffer.alloc(0);
+  private readonly partial = new Map<'stdout' | 'stderr', { timestamp: string; pieces: Buffer[] }>();
+
+  feed(chunk: Buffer): LogLine[] {
+    const data = this.rest.length === 0 ? chunk : Buffer.concat([this.rest, chunk]);
+    const lines: LogLine[] = [];
+    let start = 0;
+    for (;;) {
+      const end = data.indexOf(0x0a, start);
+      if (end < 0) break;
+      const line = this.entry(data.subarray(start, end));
+      if (line !== undefined) lines.push(line);
+      start = end + 1;
+    }
+    this.rest = Buffer.from(data.subarray(start));
+    return lines;
+  }
+
+  /** Lines the log ends in the middle of (a container that exited without a final newline). */
+  end(): LogLine[] {
+    const lines: LogLine[] = [];
+    for (const [stream, { timestamp, pieces }] of this.partial) {
+      lines.push({ timestamp, stream, text: Buffer.concat(pieces), complete: false });
+    }
+    this.partial.clear();
+    return lines;
+  }
+
+  private entry(raw: Buffer): LogLine | undefined {
+    // TIMESTAMP SP STREAM SP TAG [SP TEXT]
+    const first = raw.indexOf(0x20);
+    const second = first < 0 ? -1 : raw.indexOf(0x20, first + 1);
+    if (first < 0 || second < 0) return undefined;
+    const timestamp = raw.subarray(0, first).toString('latin1');
+    const stream = raw.subarray(first + 1, second).toString('latin1');
+    const third = raw.indexOf(0x20, second + 1);
+    const tag = raw.subarray(second + 1, third < 0 ? raw.length : third).toString('latin1');
+    if ((stream !== 'stdout' && stream !== 'stderr') || (tag !== 'P' && tag !== 'F')) return undefined;
+    const text = third < 0 ? Buffer.alloc(0) : Buffer.from(raw.subarray(third + 1));
+    const pending = this.partial.get(stream);
+    if (tag === 'P') {
+      if (pending === undefined) this.partial.set(stream, { timestamp, pieces: [text] });
+      else pending.pieces.push(text);
+      return undefined;
+    }
+    this.partial.delete(stream);
+    if (pending === undefined) return { timestamp, stream, text, complete: true };
+    return { timestamp: pending.timestamp, stream, text: Buffer.concat([...pending.pieces, text]), complete: true };
+  }
+}
+
+const DURATION_UNITS: Record<string, number> = {
+  ns: 1e-6,
+  us: 1e-3,
+  µs: 1e-3,
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+};
+
+/**
+ * --since/--until as podman takes them: a Go duration before now (10m,
+ * 1h30m), Unix seconds (1700000000, 1700000000.5), or an RFC 3339 time or
+ * date. Returns milliseconds since the epoch.
+ */
+export function parseLogTime(flag: string, value: string, now = Date.now()): number {
+  const duration = /^(?:\d+(?:\.\d+)?(?:ns|us|µs|ms|s|m|h))+$/.exec(value);
+  if (duration !== null) {
+    let ms = 0;
+    for (const part of value.matchAll(/(\d+(?:\.\d+)?)(ns|us|µs|ms|s|m|h)/g)) {
+      ms += Number(part[1]) * (DURATION_UNITS[part[2] as string] as number);
+    }
+    return now - ms;
+  }
+  if (/^\d+(\.\d+)?$/.test(value)) return Number(value) * 1000;
+  const parsed = /^\d{4}-\d{2}-\d{2}/.test(value) ? Date.parse(value) : NaN;
+  if (Number.isNaN(parsed)) {
+    throw new HutchError(`parsing ${flag} ${JSON.stringify(value)}: unable to interpret time value`, {
+      hint: 'give a duration (10m, 1h30m), Unix seconds, or an RFC 3339 time (2024-01-02T15:04:05Z)',
+    });
+  }
+  return parsed;
+}
+
+/** The monitor's `2026-11-25T13:00:00.123456789+00:00` as podman prints it: RFC 3339, zeros of the fraction trimmed, Z for UTC. */
+export function formatLogTimestamp(timestamp: string): string {
+  const match = /^(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})(?:\.(\d+))?(Z|[+-]\d{2}:\d{2})$/.exec(timestamp);
+  if (match === null) return timestamp;
+  const fraction = (match[2] ?? '').replace(/0+$/, '');
+  const zone = match[3] === '+00:00' || match[3] === '-00:00' ? 'Z' : (match[3] as string);
+  return `${match[1]}${fraction === '' ? '' : `.${fraction}`}${zone}`;
+}
+
+function write(stream: Writable, data: Buffer): Promise<void> {
+  if (stream.write(data)) return Promise.resolve();
+  return new Promise((resolve) => stream.once('drain', resolve));
+}
+
+const CHUNK = 64 * 1024;
+
+/** Has the container stopped for good, with everything its monitor will write in the log? */
+function finished(containers: ContainerStore, container: Container, notRunningSince: { at: number | undefined }): boolean {
+  const current = containers.read(container.config.id);
+  if (current === undefined) return true;
+  if (current.state.status === 'running') {
+    notRunningSince.at = undefined;
+    return false;
+  }
+  if (current.state.status === 'created') return true;
+  notRunningSince.at ??= Date.now();
+  let exit;
+  try {
+    exit = readExitFile(current.runtimeDir);
+  } catch {
+    exit = undefined;
+  }
+  const startedAt = current.state.startedAt === undefined ? 0 : Date.parse(current.state.startedAt);
+  if (exit !== undefined && Date.parse(exit.finishedAt) >= startedAt) return true;
+  const monitor = current.state.monitorPid;
+  if (monitor <= 0 || !existsSync(`/proc/${monitor}`)) return true;
+  // The monitor gives attached clients up to 5 s before it writes the exit file.
+  return Date.now() - notRunningSince.at > 6000;
+}
+
+export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
+  const since = flags.since === undefined ? undefined : parseLogTime('--since', flags.since);
+  const until = flags.until === undefined ? undefined : parseLogTime('--until', flags.until);
+  const runtime = await openRuntime(env);
+  const container = runtime.containers.find(flags.container);
+  const path = join(container.dir, 'ctr.log');
+  const parser = new LogParser();
+  const wanted = (line: LogLine) => {
+    if (since === undefined && until === undefined) return true;
+    const at = Date.parse(line.timestamp);
+    return (since === undefined || at >= since) && (until === undefined || at <= until);
+  };
+  const print = async (line: LogLine) => {
+    const prefix = flags.timestamps ? Buffer.from(`${formatLogTimestamp(line.timestamp)} `) : Buffer.alloc(0);
+    const newline = line.complete ? Buffer.from('\n') : Buffer.alloc(0);
+    await write(line.stream === 'stdout' ? process.stdout : process.stderr, Buffer.concat([prefix, line.text, newline]));
+  };
+
+  let fd: number | undefined;
+  const openLog = () => {
+    try {
+      fd = openSync(path, 'r');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+  };
+  const readAll = (): LogLine[] => {
+    if (fd === undefined) openLog();
+    if (fd === undefined) return [];
+    const lines: LogLine[] = [];
+    const buffer = Buffer.alloc(CHUNK);
+    for (;;) {
+      const n = readSync(fd, buffer, 0, CHUNK, null);
+      if (n === 0) return lines;
+      lines.push(...parser.feed(buffer.subarray(0, n)));
+    }
+  };
+  try {
+    let first = readAll();
+    if (!flags.follow) first.push(...parser.end());
+    first = first.filter(wanted);
+    if (flags.tail >= 0) first = flags.tail === 0 ? [] : first.slice(-flags.tail);
+    for (const line of first) await print(line);
+    if (!flags.follow) return;
+    const notRunningSince = { at: undefined as number | undefined };
+    for (;;) {
+      const done = finished(runtime.containers, container, notRunningSince);
+      for (const line of readAll()) if (wanted(line)) await print(line);
+      if (done) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    for (const line of parser.end()) if (wanted(line)) await print(line);
+  } finally {
+    if (fd !== undefined) closeSync(fd);
+  }
+}
