@@ -34,6 +34,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("getxattr", Napi::Function::New(env, Getxattr, "getxattr"));
   exports.Set("statfs", Napi::Function::New(env, Statfs, "statfs"));
   exports.Set("strerror", Napi::Function::New(env, Strerror, "strerror"));
+  exports.Set("makeRaw", Napi::Function::New(env, MakeRaw, "makeRaw"));
+  exports.Set("restoreTerminal", Napi::Function::New(env, RestoreTerminal, "restoreTerminal"));
   exports.Set("setxattr", Napi::Function::New(env, Setxattr, "setxattr"));
   exports.Set("listxattr", Napi::Function::New(env, Listxattr, "listxattr"));
   exports.Set("mknod", Napi::Function::New(env, Mknod, "mknod"));

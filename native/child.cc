@@ -195,6 +195,16 @@ int OpenConsole(int socket_fd) {
     }
   }
   close(master);
+  // Wait until the monitor holds the master (and set the window size): a
+  // command that writes and exits at once must not race it.
+  if (err == 0) {
+    char ack;
+    ssize_t n;
+    do {
+      n = recv(socket_fd, &ack, 1, 0);
+    } while (n < 0 && errno == EINTR);
+    if (n < 0) err = errno;
+  }
   close(socket_fd);
   if (err != 0) {
     if (slave >= 0) close(slave);

@@ -224,11 +224,13 @@ int main(int argc, char** argv) {
 
   const char* node = getenv("HUTCH_NODE");
   if (node == NULL || node[0] == '\0') node = "node";
-  char** args = calloc((size_t)argc + 2, sizeof *args);
+  char** args = calloc((size_t)argc + 3, sizeof *args);
   if (args == NULL) fail("start node", ENOMEM, NULL);
   args[0] = (char*)node;
-  args[1] = entry;
-  for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+  // Node 20 takes --env-file from anywhere in argv unless -- ends its own options.
+  args[1] = "--";
+  args[2] = entry;
+  for (int i = 1; i < argc; i++) args[i + 2] = argv[i];
   execvp(node, args);
   int err = errno;
   fprintf(stderr,

@@ -489,6 +489,10 @@ class Monitor {
       memcpy(&master, CMSG_DATA(header), sizeof master);
       SetNonBlocking(master);
       SetTerminal(master);
+      // The child waits for this before it goes on to exec.
+      char ack = 'A';
+      while (send(console_fd_, &ack, 1, MSG_NOSIGNAL) < 0 && errno == EINTR) {
+      }
     }
     close(console_fd_);
     console_fd_ = -1;

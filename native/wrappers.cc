@@ -18,6 +18,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -359,6 +360,35 @@ Napi::Value Mknod(const Napi::CallbackInfo& info) {
       0) {
     ThrowSyscallError(env, errno, "mknod", path);
   }
+  return env.Undefined();
+}
+
+// makeRaw(fd): cfmakeraw(3) on a terminal (node's raw mode keeps output
+// processing, so a container's own \r\n would become \r\r\n); returns the
+// settings to give back to restoreTerminal.
+Napi::Value MakeRaw(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "makeRaw(fd: number)");
+  struct termios saved;
+  if (tcgetattr(fd, &saved) < 0) ThrowSyscallError(env, errno, "tcgetattr");
+  struct termios raw = saved;
+  cfmakeraw(&raw);
+  if (tcsetattr(fd, TCSADRAIN, &raw) < 0) ThrowSyscallError(env, errno, "tcsetattr");
+  return Napi::Buffer<char>::Copy(env, reinterpret_cast<char*>(&saved), sizeof saved);
+}
+
+// restoreTerminal(fd, saved): the settings makeRaw returned.
+Napi::Value RestoreTerminal(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "restoreTerminal(fd: number, saved: Buffer)");
+  if (info.Length() < 2 || !info[1].IsBuffer())
+    throw Napi::TypeError::New(env, "restoreTerminal(fd: number, saved: Buffer)");
+  Napi::Buffer<char> saved = info[1].As<Napi::Buffer<char>>();
+  if (saved.Length() != sizeof(struct termios))
+    throw Napi::TypeError::New(env, "restoreTerminal: not a saved termios");
+  struct termios settings;
+  memcpy(&settings, saved.Data(), sizeof settings);
+  if (tcsetattr(fd, TCSADRAIN, &settings) < 0) ThrowSyscallError(env, errno, "tcsetattr");
   return env.Undefined();
 }
 

@@ -15,6 +15,8 @@ Napi::Value Flock(const Napi::CallbackInfo& info);
 Napi::Value Getxattr(const Napi::CallbackInfo& info);
 Napi::Value Statfs(const Napi::CallbackInfo& info);
 Napi::Value Strerror(const Napi::CallbackInfo& info);
+Napi::Value MakeRaw(const Napi::CallbackInfo& info);
+Napi::Value RestoreTerminal(const Napi::CallbackInfo& info);
 Napi::Value Setxattr(const Napi::CallbackInfo& info);
 Napi::Value Listxattr(const Napi::CallbackInfo& info);
 Napi::Value Mknod(const Napi::CallbackInfo& info);

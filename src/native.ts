@@ -54,6 +54,9 @@ export interface Native {
   getxattr(path: string, name: string): Buffer | null;
   statfs(path: string): FsStats;
   strerror(errno: number): string;
+  /** cfmakeraw(3) on a terminal; returns the settings restoreTerminal gives back. */
+  makeRaw(fd: number): Buffer;
+  restoreTerminal(fd: number, saved: Buffer): void;
   /** lsetxattr(2): never follows a symlink. */
   setxattr(path: string, name: string, value: Buffer): void;
   /** llistxattr(2): the names, [] where the file system has no xattrs. */

@@ -58,15 +58,17 @@ function addRmi(parent: Command, name: string, aliases: string[] = []): void {
     .description('remove images (untag names; delete images left without one)')
     .argument('[images...]', 'images to remove, by name or id')
     .option('-a, --all', 'remove every image')
-    .option('-f, --force', 'remove an image given by id even when it has several names')
+    .option('-f, --force', 'remove an image given by id even when it has several names, and the containers using it')
     .option('-i, --ignore', 'ignore images that do not exist')
     .action(async (images: string[], options: { all?: boolean; force?: boolean; ignore?: boolean }) => {
       const { removeImages } = await import('../image/images.js');
+      const { imageUsers } = await import('../run/container/prune.js');
       const result = await removeImages({
         images,
         all: options.all === true,
         force: options.force === true,
         ignore: options.ignore === true,
+        inUse: await imageUsers(),
       });
       for (const line of result.lines) process.stdout.write(`${line}\n`);
       const last = result.errors.at(-1);
@@ -86,6 +88,20 @@ function addInspect(parent: Command, name: string, description: string): void {
     .action(async (images: string[], options: { format?: string }) => {
       const { inspectImages, formatInspect } = await import('../image/images.js');
       process.stdout.write(formatInspect(await inspectImages(images), options.format));
+    });
+}
+
+/** `hutch inspect`: containers, images or volumes, looked up in that order (podman's --type all). */
+function addInspectAny(parent: Command): void {
+  parent
+    .command('inspect')
+    .description('show the configuration of containers, images or volumes, as JSON')
+    .argument('<names...>', 'containers, images or volumes, by name or id')
+    .option('-f, --format <format>', 'json (default), or a Go template such as {{.Id}} or {{.State.Status}}')
+    .option('-t, --type <type>', 'container, image, volume, or all (the first that has the name)', 'all')
+    .action(async (names: string[], options: { format?: string; type: string }) => {
+      const { printInspect } = await import('./container-tools.js');
+      await printInspect(names, options.type, options.format);
     });
 }
 
@@ -120,7 +136,9 @@ function addPrune(parent: Command): void {
       }
       const { pruneImages } = await import('../image/images.js');
       const { hexOf } = await import('../image/digest.js');
-      for (const id of await pruneImages({ all: options.all === true })) process.stdout.write(`${hexOf(id)}\n`);
+      const { imageUsers } = await import('../run/container/prune.js');
+      const removed = await pruneImages({ all: options.all === true, inUse: await imageUsers() });
+      for (const id of removed) process.stdout.write(`${hexOf(id)}\n`);
     });
 }
 
@@ -189,7 +207,7 @@ export function registerImages(program: Command): void {
   addImages(program, 'images');
   addTag(program);
   addRmi(program, 'rmi');
-  addInspect(program, 'inspect', 'show the configuration of images, as JSON');
+  addInspectAny(program);
   addSave(program);
   addLoad(program);
   addImport(program);

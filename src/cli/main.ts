@@ -3,12 +3,14 @@
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
 import { registerContainers } from './containers.js';
+import { registerContainerTools } from './container-tools.js';
 import { registerImages } from './images.js';
 import { registerInfo } from './info.js';
 import { registerLogin } from './login.js';
 import { registerRegistryVerbs } from './registry.js';
 import { reportError } from './report.js';
 import { registerUnshare } from './unshare.js';
+import { registerVolumes } from './volume.js';
 import { version } from '../package.js';
 
 export function buildProgram(): Command {
@@ -19,11 +21,13 @@ export function buildProgram(): Command {
     .exitOverride()
     .showSuggestionAfterError();
   registerContainers(program);
+  registerContainerTools(program);
   registerImages(program);
   registerInfo(program);
   registerLogin(program);
   registerRegistryVerbs(program);
   registerUnshare(program);
+  registerVolumes(program);
   return program;
 }
 

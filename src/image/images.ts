@@ -190,6 +190,26 @@ export interface RemoveOptions {
   force?: boolean;
   /** Ignore images that do not exist. */
   ignore?: boolean;
+  /**
+   * The containers made from an image (the container store answers; none
+   * when omitted). An image one uses is not deleted (exit 2, podman's), unless
+   * force, which removes those containers first.
+   */
+  inUse?: {
+    usersOf(imageId: Digest): string[];
+    removeUsers(imageId: Digest): Promise<void>;
+  };
+}
+
+/** podman's refusal to delete an image a container uses (exit 2). */
+export class ImageInUseError extends HutchError {
+  constructor(container: string) {
+    super(
+      `image used by ${container}: image is in use by a container: consider listing external containers and force-removing image`,
+      { exitCode: 2, hint: 'remove the container first (hutch rm), or use hutch rmi -f to remove it with the image' },
+    );
+    this.name = 'ImageInUseError';
+  }
 }
 
 export interface RemoveResult {
@@ -197,7 +217,7 @@ export interface RemoveResult {
   lines: string[];
   /** Failures, in order; the command continues past each. */
   errors: HutchError[];
-  /** podman's status: 0, 1 when the only failures are unknown images, 125 otherwise. */
+  /** podman's status: 0, 1 when the only failures are unknown images, 2 when an image is in use, 125 otherwise. */
   exitCode: number;
 }
 
@@ -218,7 +238,16 @@ export async function removeImages(
     const { images, damaged } = store.scan();
     const byId = new Map<Digest, Digest[]>();
     for (const image of images) byId.set(image.id, [...(byId.get(image.id) ?? []), image.manifestDescriptor.digest]);
-    for (const [id, digests] of byId) await deleteImage(store, digests, result, id);
+    for (const [id, digests] of byId) {
+      try {
+        await checkUsers(options, id);
+      } catch (error) {
+        if (!(error instanceof HutchError)) throw error;
+        result.errors.push(error);
+        continue;
+      }
+      await deleteImage(store, digests, result, id);
+    }
     for (const image of damaged) await deleteImage(store, [image.digest], result, image.digest);
   }
   for (const input of options.images) {
@@ -240,6 +269,7 @@ export async function removeImages(
           `unable to delete image "${hexOf(image.id)}" by ID with more than one tag ([${names.join(' ')}]): please force removal`,
         );
       } else {
+        await checkUsers(options, image.id);
         await deleteImage(
           store,
           group.map((i) => i.manifestDescriptor.digest),
@@ -255,9 +285,21 @@ export async function removeImages(
   }
   if (result.lines.some((l) => l.startsWith('Deleted: '))) await store.collectGarbage({ wait: true });
   if (result.errors.length > 0) {
-    result.exitCode = result.errors.every((e) => e instanceof ImageNotKnownError) ? 1 : 125;
+    result.exitCode = result.errors.every((e) => e instanceof ImageNotKnownError)
+      ? 1
+      : result.errors.some((e) => e instanceof ImageInUseError)
+        ? 2
+        : 125;
   }
   return result;
+}
+
+/** Refuses an image containers use, or with force removes them first. */
+async function checkUsers(options: RemoveOptions, id: Digest): Promise<void> {
+  const users = options.inUse?.usersOf(id) ?? [];
+  if (users.length === 0) return;
+  if (options.force !== true) throw new ImageInUseError(users[0] as string);
+  await options.inUse?.removeUsers(id);
 }
 
 async function untag(store: ImageStore, digest: Digest, name: string): Promise<void> {
@@ -286,10 +328,17 @@ async function deleteImage(store: ImageStore, digests: Digest[], result: RemoveR
 // image prune
 
 /** `hutch image prune [-a]`: removes nameless images (every image with all), then collects garbage. Returns the ids removed. */
-export async function pruneImages(options: { all?: boolean }, env: NodeJS.ProcessEnv = process.env): Promise<Digest[]> {
+export async function pruneImages(
+  options: { all?: boolean; inUse?: RemoveOptions['inUse'] },
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<Digest[]> {
   const { store } = await openUserStore(env);
   const { images } = store.scan();
-  const doomed = images.filter((image) => options.all === true || image.names.length === 0);
+  // Images that containers were made from stay, named or not (podman's prune).
+  const doomed = images.filter(
+    (image) =>
+      (options.all === true || image.names.length === 0) && (options.inUse?.usersOf(image.id).length ?? 0) === 0,
+  );
   const removed: Digest[] = [];
   if (doomed.length > 0) {
     const digests = new Set<string>(doomed.map((i) => i.manifestDescriptor.digest));

@@ -126,7 +126,9 @@ describe.skipIf(need.skip)('image store', () => {
     expect(ok(['image', 'inspect', '--format', '{{.Id}} {{.Config.Cmd}}', id.slice(7, 15)], box)).toBe(
       `${id.slice(7)} [sh]\n`,
     );
-    expect(fail(['inspect', 'nosuch'], box)).toBe('Error: nosuch: image not known');
+    expect(fail(['image', 'inspect', 'nosuch'], box)).toBe('Error: nosuch: image not known');
+    // hutch inspect looks for containers, images and volumes (podman's --type all).
+    expect(fail(['inspect', 'nosuch'], box)).toBe('Error: inspecting object: no such object: "nosuch"');
   });
 
   it('skopeo and umoci read the store as an OCI layout', () => {

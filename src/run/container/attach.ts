@@ -1,9 +1,11 @@
 /**
- * The terminal side of an attached container: its output to ours, our input
- * to it (-i), raw mode and window size (-t), and signals proxied to it
- * (without -t; with -t, keys like Ctrl-C reach it through the terminal).
+ * The terminal side of an attached container or exec session: its output to
+ * ours, our input to it (-i), raw mode and window size (-t), and signals
+ * proxied to it (without a raw terminal; with one, keys like Ctrl-C reach it
+ * as input).
  */
 import { HutchError } from '../../errors.js';
+import { native } from '../../native.js';
 import type { AttachClient } from '../monitor.js';
 import { signalContainer, type Runtime } from './lifecycle.js';
 import type { Container } from './store.js';
@@ -11,14 +13,14 @@ import type { Container } from './store.js';
 const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
 const NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
 
-/** Relays until the container exits; returns the status to exit with (128+N for signal N). */
-export async function attach(
-  runtime: Runtime,
-  container: Container,
-  client: AttachClient | undefined,
-  options: { tty: boolean; interactive: boolean },
+/**
+ * Relays until the process exits; returns the status to exit with (128+N
+ * for signal N). signal() receives the signals we get, to forward.
+ */
+export async function relay(
+  client: AttachClient,
+  options: { tty: boolean; interactive: boolean; signal: (signal: number) => void },
 ): Promise<number> {
-  if (client === undefined) throw new HutchError('attach: no connection to the container');
   const stdin = process.stdin;
   const raw = options.tty && options.interactive && stdin.isTTY === true;
   const outputs = Promise.all([
@@ -31,7 +33,9 @@ export async function attach(
     stdin.on('data', onData);
     stdin.on('end', onEnd);
   }
-  if (raw) stdin.setRawMode(true);
+  // cfmakeraw, not node's raw mode, which keeps output processing: the
+  // container's terminal already turned \n into \r\n.
+  const saved = raw ? native.makeRaw(0) : undefined;
   const resize = () => {
     if (process.stdout.isTTY) client.resize(process.stdout.rows, process.stdout.columns);
   };
@@ -41,29 +45,43 @@ export async function attach(
   }
   const proxies = new Map<NodeJS.Signals, () => void>();
   if (!raw) {
-    for (const signal of PROXIED) {
-      const handler = () => {
-        const current = runtime.containers.read(container.config.id);
-        if (current?.state.status === 'running') signalContainer(current, NUMBERS[signal] as number);
-      };
-      proxies.set(signal, handler);
-      process.on(signal, handler);
+    for (const name of PROXIED) {
+      const handler = () => options.signal(NUMBERS[name] as number);
+      proxies.set(name, handler);
+      process.on(name, handler);
     }
   }
   try {
     const status = await client.exit;
-    // What the container wrote is all in already; give the pipes a moment to drain, no more.
+    // What the process wrote is all in already; give the streams a moment to drain, no more.
     await Promise.race([outputs, new Promise((resolve) => setTimeout(resolve, 1000).unref())]);
     return status.exitCode ?? 128 + (status.signal ?? 0);
   } finally {
-    if (raw) stdin.setRawMode(false);
+    if (saved !== undefined) native.restoreTerminal(0, saved);
     if (options.interactive) {
       stdin.off('data', onData);
       stdin.off('end', onEnd);
       stdin.pause();
     }
     process.off('SIGWINCH', resize);
-    for (const [signal, handler] of proxies) process.off(signal, handler);
+    for (const [name, handler] of proxies) process.off(name, handler);
     client.close();
   }
+}
+
+/** relay() for a container started attached: signals go to its pid 1. */
+export async function attach(
+  runtime: Runtime,
+  container: Container,
+  client: AttachClient | undefined,
+  options: { tty: boolean; interactive: boolean },
+): Promise<number> {
+  if (client === undefined) throw new HutchError('attach: no connection to the container');
+  return relay(client, {
+    ...options,
+    signal: (signal) => {
+      const current = runtime.containers.read(container.config.id);
+      if (current?.state.status === 'running') signalContainer(current, signal);
+    },
+  });
 }

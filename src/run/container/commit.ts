@@ -41,17 +41,7 @@ export interface CommitFlags {
 }
 
 /** The instructions podman commit --change takes (ONBUILD aside). */
-const CHANGE_INSTRUCTIONS = [
-  'CMD',
-  'ENTRYPOINT',
-  'ENV',
-  'EXPOSE',
-  'LABEL',
-  'USER',
-  'VOLUME',
-  'WORKDIR',
-  'STOPSIGNAL',
-];
+const CHANGE_INSTRUCTIONS = ['CMD', 'ENTRYPOINT', 'ENV', 'EXPOSE', 'LABEL', 'USER', 'VOLUME', 'WORKDIR', 'STOPSIGNAL'];
 
 /** Checks each --change and applies them in order to config. */
 export function applyChanges(config: ImageRuntimeConfig, changes: readonly string[]): void {
@@ -116,7 +106,11 @@ function ociLayer(layer: Manifest['layers'][number]): Manifest['layers'][number]
     [MediaType.dockerLayerGzip]: MediaType.ociLayerGzip,
     'application/vnd.docker.image.rootfs.diff.tar': MediaType.ociLayer,
   };
-  const { urls: _urls, annotations: _annotations, ...rest } = layer as Manifest['layers'][number] & {
+  const {
+    urls: _urls,
+    annotations: _annotations,
+    ...rest
+  } = layer as Manifest['layers'][number] & {
     urls?: unknown;
     annotations?: unknown;
   };
@@ -125,10 +119,9 @@ function ociLayer(layer: Manifest['layers'][number]): Manifest['layers'][number]
 
 export async function commitVerb(flags: CommitFlags, env: NodeJS.ProcessEnv = process.env): Promise<Digest> {
   if (flags.pause) {
-    throw new HutchError(
-      'pausing is not supported: a rootless container here has no cgroup freezer to pause it with',
-      { hint: 'commit without -p (the container keeps running while its changes are read)' },
-    );
+    throw new HutchError('pausing is not supported: a rootless container here has no cgroup freezer to pause it with', {
+      hint: 'commit without -p (the container keeps running while its changes are read)',
+    });
   }
   if (flags.image !== undefined) normalizeTag(flags.image);
   const runtime = await openRuntime(env);

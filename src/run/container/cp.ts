@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { rootfsDriver } from '../rootfs/probe.js';
 import { copyFromContainer, copyToContainer } from './copy.js';
-import { openRuntime, type Runtime } from './lifecycle.js';
+import { imageLowers, openRuntime, type Runtime } from './lifecycle.js';
 import { parseMountinfo } from './mounts.js';
 import type { Container } from './store.js';
 
@@ -47,18 +47,6 @@ function isMountPoint(path: string): boolean {
     return false;
   }
   return parseMountinfo(readFileSync('/proc/self/mountinfo', 'utf8')).some((m) => m.mountPoint === real);
-}
-
-function imageLowers(runtime: Runtime, container: Container): string[] {
-  const image = runtime.images.resolveImage(container.config.image.id);
-  return image.config.rootfs.diff_ids.map((diffId) => {
-    if (!runtime.images.layers.has(diffId)) {
-      throw new HutchError(`layer ${diffId} of the container's image is not unpacked`, {
-        hint: 'hutch system check --repair unpacks it again from its blob',
-      });
-    }
-    return runtime.images.layers.path(diffId);
-  });
 }
 
 /**

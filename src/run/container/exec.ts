@@ -14,7 +14,7 @@
  * finds it finished.
  */
 import { randomBytes } from 'node:crypto';
-import { closeSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { closeSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
@@ -23,9 +23,10 @@ import { Plan } from '../plan.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { credentialSteps } from '../security/credentials.js';
 import { seccompFor } from '../security/seccomp/default.js';
-import { openRuntime, type Runtime } from './lifecycle.js';
+import { openRuntime, setgroupsAllowed, type Runtime } from './lifecycle.js';
+import { relay } from './attach.js';
 import { collectEnv } from './run.js';
-import { buildSpec, execFailureStatus } from './spec-builder.js';
+import { buildSpec, commandNotStarted } from './spec-builder.js';
 import type { ProcessSpec } from './spec.js';
 import { processStartTime, type Container } from './store.js';
 
@@ -122,15 +123,6 @@ export function seccompProfileOf(securityOpt: readonly string[]): string {
   return profile;
 }
 
-/** Whether this session lets processes change their supplementary groups (a single-id map denies it). */
-function setgroupsAllowed(): boolean {
-  try {
-    return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'allow';
-  } catch {
-    return false;
-  }
-}
-
 /** Removes the directories of exec sessions that have ended (their monitor wrote `exit`). */
 function removeEndedSessions(container: Container): void {
   const root = join(container.runtimeDir, 'exec');
@@ -182,7 +174,7 @@ export async function execInContainer(
       detach: true,
     });
   } catch (error) {
-    rmSync(dir, { recursive: true, force: true });
+    removeSession(dir);
     const now = runtime.containers.read(container.config.id);
     if (now === undefined || now.state.status !== 'running') {
       throw new HutchError('can only create exec sessions on running containers: container state improper', {
@@ -197,7 +189,11 @@ export async function execInContainer(
     await monitor.sync.done();
   } catch (error) {
     client?.close();
-    rmSync(dir, { recursive: true, force: true });
+    // The monitor still reaps the child and writes its exit file there: let it finish first.
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([monitor.exited, new Promise((resolve) => (timer = setTimeout(resolve, 2000)))]);
+    clearTimeout(timer);
+    removeSession(dir);
     throw execFailure(error, proc);
   }
   if (client === undefined) {
@@ -213,21 +209,23 @@ export async function execInContainer(
       signal: (signal) => signalProcess(pid, start, signal),
     });
   } finally {
-    rmSync(dir, { recursive: true, force: true });
+    // The monitor wrote the exit file before the exit frame; it writes nothing there after.
+    removeSession(dir);
+  }
+}
+
+function removeSession(dir: string): void {
+  try {
+    rmSync(dir, { recursive: true, force: true, maxRetries: 3, retryDelay: 20 });
+  } catch {
+    // a later exec removes what is left (removeEndedSessions)
   }
 }
 
 /** podman's statuses for a process that could not be started: 127 not found, 126 cannot execute. */
 function execFailure(error: unknown, proc: ProcessSpec): unknown {
-  if (error instanceof SyscallError && error.syscall === 'execve') {
-    const command = proc.args[0] as string;
-    const status = execFailureStatus(error.code);
-    const what =
-      status === ExitCode.NotFound
-        ? `executable file \`${command}\` not found in $PATH`
-        : `\`${command}\` cannot be executed`;
-    return new HutchError(`${what}: ${error.message}`, { exitCode: status, cause: error });
-  }
+  const notStarted = commandNotStarted(error, proc.args[0] as string);
+  if (notStarted !== undefined) return notStarted;
   if (error instanceof SyscallError && error.syscall === 'chdir') {
     return new HutchError(`chdir to cwd (${JSON.stringify(proc.cwd)}) failed: ${error.message}`, {
       exitCode: error.code === 'ENOENT' || error.code === 'ENOTDIR' ? ExitCode.NotFound : ExitCode.CannotExecute,
@@ -252,63 +250,5 @@ function signalProcess(pid: number, startTime: number | undefined, signal: numbe
     // exited meanwhile
   } finally {
     closeSync(pidfd);
-  }
-}
-
-const PROXIED: NodeJS.Signals[] = ['SIGINT', 'SIGTERM', 'SIGHUP', 'SIGQUIT', 'SIGUSR1', 'SIGUSR2'];
-const NUMBERS: Record<string, number> = { SIGHUP: 1, SIGINT: 2, SIGQUIT: 3, SIGUSR1: 10, SIGUSR2: 12, SIGTERM: 15 };
-
-/**
- * Our terminal and the session's process, until it exits: its output to ours,
- * our stdin to it (-i), raw mode and the window size (-t), and signals
- * forwarded (without a raw terminal; with one, keys reach it as input).
- * Returns the status to exit with (128+N for signal N).
- */
-export async function relay(
-  client: AttachClient,
-  options: { tty: boolean; interactive: boolean; signal: (signal: number) => void },
-): Promise<number> {
-  const stdin = process.stdin;
-  const raw = options.tty && options.interactive && stdin.isTTY === true;
-  const outputs = Promise.all([
-    new Promise<void>((resolve) => client.stdout.on('end', resolve).pipe(process.stdout, { end: false })),
-    new Promise<void>((resolve) => client.stderr.on('end', resolve).pipe(process.stderr, { end: false })),
-  ]);
-  const onData = (chunk: Buffer) => client.write(chunk);
-  const onEnd = () => client.endInput();
-  if (options.interactive) {
-    stdin.on('data', onData);
-    stdin.on('end', onEnd);
-  }
-  if (raw) stdin.setRawMode(true);
-  const resize = () => {
-    if (process.stdout.isTTY) client.resize(process.stdout.rows, process.stdout.columns);
-  };
-  if (options.tty) {
-    resize();
-    process.on('SIGWINCH', resize);
-  }
-  const proxies = new Map<NodeJS.Signals, () => void>();
-  if (!raw) {
-    for (const name of PROXIED) {
-      const handler = () => options.signal(NUMBERS[name] as number);
-      proxies.set(name, handler);
-      process.on(name, handler);
-    }
-  }
-  try {
-    const status = await client.exit;
-    await Promise.race([outputs, new Promise((resolve) => setTimeout(resolve, 1000))]);
-    return status.exitCode ?? 128 + (status.signal ?? 0);
-  } finally {
-    if (raw) stdin.setRawMode(false);
-    if (options.interactive) {
-      stdin.off('data', onData);
-      stdin.off('end', onEnd);
-      stdin.pause();
-    }
-    process.off('SIGWINCH', resize);
-    for (const [name, handler] of proxies) process.off(name, handler);
-    client.close();
   }
 }

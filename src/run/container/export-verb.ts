@@ -44,7 +44,10 @@ function openFile(path: string, shown: string): Promise<Writable> {
   return new Promise((resolvePromise, reject) => {
     const stream = createWriteStream(path, { flags: 'wx', mode: 0o644 });
     stream.once('open', () => resolvePromise(stream));
-    stream.once('error', (error) => reject(new HutchError(`creating file ${JSON.stringify(shown)}: ${error.message}`)));
+    // The temp file's name means nothing to the user: the error names the file asked for.
+    stream.once('error', (error) =>
+      reject(new HutchError(`creating file ${JSON.stringify(shown)}: ${error.message.replace(/, open '.*'$/, '')}`)),
+    );
   });
 }
 

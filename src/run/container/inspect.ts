@@ -76,10 +76,14 @@ function containerEnv(runtime: Runtime, container: Container): string[] {
   if (!env.some((e) => e.startsWith('HOME='))) {
     try {
       const spec = options.user ?? imageConfig.User;
-      const user = resolveUser(spec === '' ? undefined : spec, {
-        passwd: readContainerFile(runtime, container, '/etc/passwd'),
-        group: readContainerFile(runtime, container, '/etc/group'),
-      }, []);
+      const user = resolveUser(
+        spec === '' ? undefined : spec,
+        {
+          passwd: readContainerFile(runtime, container, '/etc/passwd'),
+          group: readContainerFile(runtime, container, '/etc/group'),
+        },
+        [],
+      );
       env.push(`HOME=${user.home}`);
     } catch {
       // a user the image does not know: the start will say so
@@ -243,7 +247,10 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       // podman 4 prints the entrypoint as one string.
       Entrypoint: entrypoint.join(' '),
       OnBuild: null,
-      Labels: Object.keys(options.labels).length === 0 ? (imageConfig.Labels ?? null) : { ...imageConfig.Labels, ...options.labels },
+      Labels:
+        Object.keys(options.labels).length === 0
+          ? (imageConfig.Labels ?? null)
+          : { ...imageConfig.Labels, ...options.labels },
       Annotations: {},
       StopSignal: stopSignal,
       Umask: '0022',
@@ -303,7 +310,9 @@ function findObject(runtime: Runtime, name: string, type: InspectType): Record<s
   if (type === 'all' || type === 'container') {
     const container = runtime.containers
       .list()
-      .find((c) => c.config.id === name || c.config.name === name || (name.length >= 3 && c.config.id.startsWith(name)));
+      .find(
+        (c) => c.config.id === name || c.config.name === name || (name.length >= 3 && c.config.id.startsWith(name)),
+      );
     if (container !== undefined) return inspectContainer(runtime, runtime.containers.find(name));
     if (type === 'container') return new HutchError(`inspecting object: no such container ${name}`);
   }
@@ -322,7 +331,9 @@ function findObject(runtime: Runtime, name: string, type: InspectType): Record<s
     return inspectVolume(runtime.paths.storage, name, volumeUsers(runtime)) as unknown as Record<string, unknown>;
   } catch {
     return new HutchError(
-      type === 'volume' ? `inspecting object: no such volume ${name}` : `inspecting object: no such object: ${JSON.stringify(name)}`,
+      type === 'volume'
+        ? `inspecting object: no such volume ${name}`
+        : `inspecting object: no such object: ${JSON.stringify(name)}`,
     );
   }
 }

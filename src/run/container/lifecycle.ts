@@ -8,7 +8,7 @@
  */
 import { closeSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
+import { HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
 import { resolvePaths, type Paths } from '../../paths.js';
 import type { ImageStore } from '../../image/store/store.js';
@@ -21,9 +21,9 @@ import { credentialSteps } from '../security/credentials.js';
 import { removeVolume } from '../volumes.js';
 import { mountSteps, prepareRootfs } from './mounts.js';
 import { ensureInRoot } from './paths.js';
-import { buildSpec, execFailureStatus } from './spec-builder.js';
+import { buildSpec, commandNotStarted } from './spec-builder.js';
 import type { ContainerSpec } from './spec.js';
-import { processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
+import { monitorAlive, processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
 
 export interface Runtime {
   identity: Identity;
@@ -104,7 +104,11 @@ export async function openRuntime(env: NodeJS.ProcessEnv = process.env): Promise
 }
 
 function writeEtcFiles(container: Container, hostname: string): ContainerSpec['etcFiles'] {
-  const userdata = join(container.dir, 'userdata');
+  return writeEtcFilesIn(join(container.dir, 'userdata'), hostname);
+}
+
+/** /etc/hosts, /etc/hostname and /etc/resolv.conf for a container, written in userdata (bind-mounted over the image's). */
+export function writeEtcFilesIn(userdata: string, hostname: string): ContainerSpec['etcFiles'] {
   const hosts = join(userdata, 'hosts');
   const hostnameFile = join(userdata, 'hostname');
   const resolvConf = join(userdata, 'resolv.conf');
@@ -118,7 +122,8 @@ function writeEtcFiles(container: Container, hostname: string): ContainerSpec['e
   return { hosts, hostname: hostnameFile, resolvConf };
 }
 
-function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
+/** The container's child: mounts, pivot_root, hostname, cwd, stdio, credentials, exec. */
+export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
   const plan = new Plan().waitParent();
   const prepared = prepareRootfs(spec, { cgroupNamespace: true, privateIpc: true });
   mountSteps(plan, spec, prepared);
@@ -140,7 +145,8 @@ function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: 
   return { plan, cloneFlags };
 }
 
-function imageLowers(runtime: Runtime, container: Container): string[] {
+/** The unpacked layer directories of the container's image, first layer first. */
+export function imageLowers(runtime: Runtime, container: Container): string[] {
   const image = runtime.images.resolveImage(container.config.image.id);
   return image.config.rootfs.diff_ids.map((diffId) => {
     if (!runtime.images.layers.has(diffId)) {
@@ -153,6 +159,17 @@ function imageLowers(runtime: Runtime, container: Container): string[] {
     }
     return runtime.images.layers.path(diffId);
   });
+}
+
+/**
+ * Waits until the monitor of the container's last run is gone (it unlinks its
+ * attach socket and writes its exit file on the way out, in the runtime
+ * directory the next start reuses). Its argv names the container (--id ID, or
+ * `container cleanup ID` once it exec'd that): a reused pid does not.
+ */
+export async function waitForMonitor(container: Container, timeoutMs = 10_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (monitorAlive(container) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
 }
 
 export interface StartOptions {
@@ -179,6 +196,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
     if (current.state.status === 'running') {
       throw new HutchError(`container ${container.config.name} is already running`);
     }
+    await waitForMonitor(current);
     await driver.mount(
       {
         lowers: imageLowers(runtime, current),
@@ -260,7 +278,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
 }
 
 /** Whether this session lets processes change their supplementary groups (a single-id map denies it). */
-function setgroupsAllowed(): boolean {
+export function setgroupsAllowed(): boolean {
   try {
     return readFileSync('/proc/self/setgroups', 'utf8').trim() === 'allow';
   } catch {
@@ -269,17 +287,8 @@ function setgroupsAllowed(): boolean {
 }
 
 /** The error of a container whose command could not start, with podman's exit statuses. */
-function startFailure(error: unknown, spec: ContainerSpec): unknown {
-  if (error instanceof SyscallError && error.syscall === 'execve') {
-    const command = spec.process.args[0] as string;
-    const status = execFailureStatus(error.code);
-    const what =
-      status === ExitCode.NotFound
-        ? `executable file \`${command}\` not found in $PATH`
-        : `\`${command}\` cannot be executed`;
-    return new HutchError(`${what}: ${error.message}`, { exitCode: status, cause: error });
-  }
-  return withContext('start', 'start the container', error);
+export function startFailure(error: unknown, spec: ContainerSpec): unknown {
+  return commandNotStarted(error, spec.process.args[0] as string) ?? withContext('start', 'start the container', error);
 }
 
 /**

@@ -136,15 +136,41 @@ export function formatLogTimestamp(timestamp: string): string {
   return `${match[1]}${fraction === '' ? '' : `.${fraction}`}${zone}`;
 }
 
-function write(stream: Writable, data: Buffer): Promise<void> {
-  if (stream.write(data)) return Promise.resolve();
-  return new Promise((resolve) => stream.once('drain', resolve));
+/** Writes with backpressure; false once the reader went away (EPIPE: `hutch logs … | head`). */
+function write(stream: Writable, data: Buffer): Promise<boolean> {
+  if (stream.destroyed || stream.writableEnded) return Promise.resolve(false);
+  if (stream.write(data)) return Promise.resolve(true);
+  return new Promise((resolve) => {
+    const done = (ok: boolean) => {
+      stream.off('drain', onDrain);
+      stream.off('close', onClose);
+      resolve(ok);
+    };
+    const onDrain = () => done(true);
+    const onClose = () => done(false);
+    stream.once('drain', onDrain);
+    stream.once('close', onClose);
+  });
+}
+
+/** A closed stdout or stderr ends the command quietly, as a closed pipe ends `cat`. */
+function quietOnClosedPipe(stream: Writable, closed: { value: boolean }): void {
+  const onError = (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+    closed.value = true;
+    stream.destroy();
+  };
+  stream.on('error', onError);
 }
 
 const CHUNK = 64 * 1024;
 
 /** Has the container stopped for good, with everything its monitor will write in the log? */
-function finished(containers: ContainerStore, container: Container, notRunningSince: { at: number | undefined }): boolean {
+function finished(
+  containers: ContainerStore,
+  container: Container,
+  notRunningSince: { at: number | undefined },
+): boolean {
   const current = containers.read(container.config.id);
   if (current === undefined) return true;
   if (current.state.status === 'running') {
@@ -182,8 +208,17 @@ export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = proces
   const print = async (line: LogLine) => {
     const prefix = flags.timestamps ? Buffer.from(`${formatLogTimestamp(line.timestamp)} `) : Buffer.alloc(0);
     const newline = line.complete ? Buffer.from('\n') : Buffer.alloc(0);
-    await write(line.stream === 'stdout' ? process.stdout : process.stderr, Buffer.concat([prefix, line.text, newline]));
+    if (closed.value) return;
+    const ok = await write(
+      line.stream === 'stdout' ? process.stdout : process.stderr,
+      Buffer.concat([prefix, line.text, newline]),
+    );
+    if (!ok) closed.value = true;
   };
+  const closed = { value: false };
+  // Kept for the life of the process: an EPIPE may come after the last write returned.
+  quietOnClosedPipe(process.stdout, closed);
+  quietOnClosedPipe(process.stderr, closed);
 
   let fd: number | undefined;
   const openLog = () => {
@@ -215,7 +250,7 @@ export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = proces
     for (;;) {
       const done = finished(runtime.containers, container, notRunningSince);
       for (const line of readAll()) if (wanted(line)) await print(line);
-      if (done) break;
+      if (done || closed.value) break;
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     for (const line of parser.end()) if (wanted(line)) await print(line);

@@ -4,7 +4,7 @@
  * command, environment, user, working directory and hostname.
  */
 import { closeSync, readFileSync } from 'node:fs';
-import { ExitCode, HutchError } from '../../errors.js';
+import { ExitCode, HutchError, SyscallError } from '../../errors.js';
 import type { Identity } from '../identity.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
@@ -187,4 +187,15 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
 /** The status a failed exec gives, as podman's runtime errors do: 127 not found, 126 cannot execute. */
 export function execFailureStatus(code: string): number {
   return code === 'ENOENT' || code === 'ENOTDIR' ? ExitCode.NotFound : ExitCode.CannotExecute;
+}
+
+/** A command that could not be started (its execve failed), in podman's words and statuses; undefined for other errors. */
+export function commandNotStarted(error: unknown, command: string): HutchError | undefined {
+  if (!(error instanceof SyscallError && error.syscall === 'execve')) return undefined;
+  const status = execFailureStatus(error.code);
+  const what =
+    status === ExitCode.NotFound
+      ? `executable file \`${command}\` not found in $PATH`
+      : `\`${command}\` cannot be executed`;
+  return new HutchError(`${what}: ${error.message}`, { exitCode: status, cause: error });
 }

@@ -280,12 +280,28 @@ export function processStartTime(pid: number): number | undefined {
   }
 }
 
-/** The state as the processes tell it: a running container whose process is gone has exited. */
+/** Whether the monitor of this container's current run is still there (its argv names the container). */
+export function monitorAlive(container: Container): boolean {
+  const pid = container.state.monitorPid;
+  if (pid <= 0) return false;
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'latin1').split('\0').includes(container.config.id);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The state as the processes tell it: a running container whose process is
+ * gone has exited, with the status its monitor recorded. Between the two (the
+ * monitor still draining its output) it is still running.
+ */
 function reconcile(container: Container): ContainerState {
   const { state } = container;
   if (state.status !== 'running') return state;
   if (state.pid > 0 && processStartTime(state.pid) === state.pidStartTime) return state;
   const exit = readExitFile(container.runtimeDir);
+  if (exit === undefined && monitorAlive(container)) return state;
   return {
     ...state,
     status: 'exited',

@@ -1,0 +1,248 @@
+// The container verbs around a container that exists: exec, logs, inspect,
+// top, cp, commit, export, restart and `container prune`, each also under
+// `hutch container`. Flags become typed options; the work is in
+// src/run/container (one file per verb), loaded when the verb runs.
+import { createInterface } from 'node:readline';
+import type { Command } from 'commander';
+import { HutchError } from '../errors.js';
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+function integer(flag: string, options: { allowMinusOne?: boolean } = {}): (value: string) => number {
+  return (value) => {
+    if (!/^\d+$/.test(value) && !(options.allowMinusOne === true && value === '-1')) {
+      throw new HutchError(`invalid argument ${JSON.stringify(value)} for "${flag}" flag: not a whole number`);
+    }
+    return Number(value);
+  };
+}
+
+/** A y/N question on the terminal, as podman asks before pruning. */
+export async function confirm(question: string): Promise<boolean> {
+  const rl = createInterface({ input: process.stdin, output: process.stdout });
+  try {
+    const answer = await new Promise<string>((resolve) => {
+      rl.question(question, resolve);
+      rl.once('close', () => resolve(''));
+    });
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    rl.close();
+  }
+}
+
+interface ExecValues {
+  interactive?: boolean;
+  tty?: boolean;
+  detach?: boolean;
+  user?: string;
+  env: string[];
+  envFile: string[];
+  workdir?: string;
+  privileged?: boolean;
+}
+
+function addExec(parent: Command): void {
+  parent
+    .command('exec')
+    .description('run a process in a running container')
+    .argument('<container>', 'name or id')
+    .argument('<command...>', 'the command and its arguments')
+    .option('-i, --interactive', 'keep stdin open')
+    .option('-t, --tty', 'allocate a pseudo-terminal')
+    .option('-d, --detach', 'run in the background and print the exec session id')
+    .option('-u, --user <user[:group]>', "run as this user (default: the container's)")
+    .option(
+      '-e, --env <KEY=VALUE>',
+      'set an environment variable (repeatable; KEY alone takes the host value)',
+      collect,
+      [],
+    )
+    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
+    .option('-w, --workdir <dir>', "the working directory (default: the container's)")
+    .option('--privileged', 'every capability for this process')
+    .passThroughOptions()
+    .action(async (container: string, command: string[], o: ExecValues) => {
+      const { execVerb } = await import('../run/container/exec.js');
+      process.exitCode = await execVerb({
+        container,
+        command,
+        interactive: o.interactive === true,
+        tty: o.tty === true,
+        detach: o.detach === true,
+        user: o.user,
+        env: o.env,
+        envFile: o.envFile,
+        workdir: o.workdir,
+        privileged: o.privileged === true,
+      });
+    });
+}
+
+function addLogs(parent: Command): void {
+  parent
+    .command('logs')
+    .description("print a container's output")
+    .argument('<container>', 'name or id')
+    .option('-f, --follow', 'keep printing until the container exits')
+    .option('-t, --timestamps', 'prefix each line with its time')
+    .option('--tail <lines>', 'only the last N lines (-1: all)', integer('--tail', { allowMinusOne: true }), -1)
+    .option('--since <time>', 'only lines since a time (RFC 3339, Unix seconds) or a duration ago (10m)')
+    .option('--until <time>', 'only lines until a time (RFC 3339, Unix seconds) or a duration ago (10m)')
+    .action(
+      async (
+        container: string,
+        o: { follow?: boolean; timestamps?: boolean; tail: number; since?: string; until?: string },
+      ) => {
+        const { logsVerb } = await import('../run/container/logs.js');
+        await logsVerb({
+          container,
+          follow: o.follow === true,
+          timestamps: o.timestamps === true,
+          tail: o.tail,
+          since: o.since,
+          until: o.until,
+        });
+      },
+    );
+}
+
+/** Prints what inspect found, then fails with the last name it did not (the others on stderr first). */
+export async function printInspect(names: string[], type: string, format: string | undefined): Promise<void> {
+  const { inspectObjects, parseInspectType } = await import('../run/container/inspect.js');
+  const result = await inspectObjects(names, { type: parseInspectType(type), format });
+  process.stdout.write(result.output);
+  const last = result.errors.at(-1);
+  if (last === undefined) return;
+  for (const error of result.errors.slice(0, -1)) process.stderr.write(`Error: ${error.message}\n`);
+  throw last;
+}
+
+function addContainerInspect(parent: Command): void {
+  parent
+    .command('inspect')
+    .description('show the configuration and state of containers, as JSON')
+    .argument('<containers...>', 'names or ids')
+    .option('-f, --format <format>', 'json (default), or a Go template such as {{.State.Status}}')
+    .action(async (names: string[], o: { format?: string }) => {
+      await printInspect(names, 'container', o.format);
+    });
+}
+
+function addTop(parent: Command): void {
+  parent
+    .command('top')
+    .description("list a container's processes")
+    .argument('<container>', 'name or id')
+    .argument(
+      '[descriptors...]',
+      'columns: user pid ppid pcpu etime tty time args comm group nice pgid state vsz rss …',
+    )
+    .passThroughOptions()
+    .action(async (container: string, descriptors: string[]) => {
+      const { topVerb } = await import('../run/container/top.js');
+      process.exitCode = await topVerb(container, descriptors);
+    });
+}
+
+function addCp(parent: Command): void {
+  parent
+    .command('cp')
+    .description('copy files between a container and the host (one side is CONTAINER:PATH)')
+    .argument('<source>', 'CONTAINER:PATH or a host path')
+    .argument('<destination>', 'CONTAINER:PATH or a host path')
+    .option('-a, --archive', 'keep owners (uid and gid) as they are in the source')
+    .option('-L, --follow-link', 'follow a symbolic link at the source')
+    .action(async (source: string, destination: string, o: { archive?: boolean; followLink?: boolean }) => {
+      const { cpVerb } = await import('../run/container/cp.js');
+      await cpVerb({ source, destination, archive: o.archive === true, followLink: o.followLink === true });
+    });
+}
+
+function addCommit(parent: Command): void {
+  parent
+    .command('commit')
+    .description("create an image from a container's changes")
+    .argument('<container>', 'name or id')
+    .argument('[image]', 'the name to give the image')
+    .option('-m, --message <message>', 'the history comment')
+    .option('-a, --author <author>', 'the author of the image')
+    .option(
+      '-c, --change <instruction>',
+      'apply CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR or STOPSIGNAL',
+      collect,
+      [],
+    )
+    .option('-p, --pause', 'pause the container while committing (not supported rootless: refused)')
+    .option('-q, --quiet', 'print only the image id (hutch prints nothing else anyway)')
+    .action(
+      async (
+        container: string,
+        image: string | undefined,
+        o: { message?: string; author?: string; change: string[]; pause?: boolean },
+      ) => {
+        const { commitVerb, formatCommitted } = await import('../run/container/commit.js');
+        const id = await commitVerb({
+          container,
+          image,
+          message: o.message,
+          author: o.author,
+          changes: o.change,
+          pause: o.pause === true,
+        });
+        process.stdout.write(formatCommitted(id));
+      },
+    );
+}
+
+function addExport(parent: Command): void {
+  parent
+    .command('export')
+    .description("write a container's root file system as a tar")
+    .argument('<container>', 'name or id')
+    .option('-o, --output <file>', 'the tar to write (default: stdout, which must not be a terminal)')
+    .action(async (container: string, o: { output?: string }) => {
+      const { exportVerb } = await import('../run/container/export-verb.js');
+      await exportVerb(container, o.output);
+    });
+}
+
+function addRestart(parent: Command): void {
+  parent
+    .command('restart')
+    .description('stop and start containers again')
+    .argument('<containers...>', 'names or ids')
+    .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the stop timeout, 10)', integer('--time'))
+    .action(async (names: string[], o: { time?: number }) => {
+      const { restartVerb } = await import('../run/container/restart.js');
+      await restartVerb(names, o.time);
+    });
+}
+
+function addPrune(parent: Command): void {
+  parent
+    .command('prune')
+    .description('remove every container that is not running')
+    .option('-f, --force', 'do not ask for confirmation')
+    .action(async (o: { force?: boolean }) => {
+      if (o.force !== true) {
+        const ok = await confirm(
+          'WARNING! This will remove all non running containers.\nAre you sure you want to continue? [y/N] ',
+        );
+        if (!ok) return;
+      }
+      const { pruneContainers } = await import('../run/container/prune.js');
+      for (const id of await pruneContainers()) process.stdout.write(`${id}\n`);
+    });
+}
+
+export function registerContainerTools(program: Command): void {
+  for (const add of [addExec, addLogs, addTop, addCp, addCommit, addExport, addRestart]) add(program);
+  const container =
+    program.commands.find((c) => c.name() === 'container') ??
+    program.command('container').description('manage containers');
+  for (const add of [addExec, addLogs, addContainerInspect, addTop, addCp, addCommit, addExport, addRestart, addPrune])
+    add(container);
+}

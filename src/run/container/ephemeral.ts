@@ -1,0 +1,111 @@
+/**
+ * A short-lived container that is not in the container store: a build step's
+ * RUN. Same isolation as `hutch run` (namespaces, pivot_root, default
+ * capabilities and seccomp filter, masked paths), on a rootfs layout the
+ * caller owns (the build's layers as lowers, the step's own upper), attached
+ * until it exits, then unmounted.
+ */
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Writable } from 'node:stream';
+import { AttachClient, startMonitor } from '../monitor.js';
+import type { RootfsDriver, RootfsLayout } from '../rootfs/index.js';
+import { containerCapabilities } from '../security/capabilities.js';
+import { seccompFor } from '../security/seccomp/default.js';
+import { containerPlan, setgroupsAllowed, writeEtcFilesIn } from './lifecycle.js';
+import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
+import { ensureInRoot } from './paths.js';
+import { commandNotStarted } from './spec-builder.js';
+import type { ContainerSpec, MountSpec, NetworkNamespace } from './spec.js';
+
+export interface EphemeralOptions {
+  /** Names the runtime and temp directories. */
+  id: string;
+  driver: RootfsDriver;
+  layout: RootfsLayout;
+  rootless: boolean;
+  /** Where the monitor's directory and the /etc files go (created, removed after). */
+  runtimeRoot: string;
+  hostname: string;
+  args: string[];
+  env: string[];
+  cwd: string;
+  uid: number;
+  gid: number;
+  additionalGids: number[];
+  mounts: MountSpec[];
+  network: NetworkNamespace;
+  /** The container's stdout and stderr go here as they come. */
+  stdout: Writable;
+  stderr: Writable;
+}
+
+/** Runs the command to its end; returns its exit status (128+N for signal N). */
+export async function runEphemeral(options: EphemeralOptions): Promise<number> {
+  const dir = mkdtempSync(join(options.runtimeRoot, `${options.id.slice(0, 12)}-`));
+  mkdirSync(join(dir, 'userdata'));
+  const { driver, layout } = options;
+  await driver.mount(layout, { rootless: options.rootless });
+  try {
+    const capabilities = containerCapabilities({ uid: options.uid, capAdd: [], capDrop: [], privileged: false });
+    const spec: ContainerSpec = {
+      id: options.id,
+      rootfs: layout.target,
+      readonlyRootfs: false,
+      hostname: options.hostname,
+      etcFiles: writeEtcFilesIn(join(dir, 'userdata'), options.hostname),
+      mounts: options.mounts,
+      devices: [...defaultDevices],
+      maskedPaths: [...defaultMaskedPaths],
+      readonlyPaths: [...defaultReadonlyPaths],
+      network: options.network,
+      userNamespace: undefined,
+      init: undefined,
+      process: {
+        args: options.args,
+        env: options.env,
+        cwd: options.cwd,
+        uid: options.uid,
+        gid: options.gid,
+        additionalGids: options.additionalGids,
+        terminal: false,
+        // Build steps may run setuid programs (su, sudo), as buildah's do.
+        noNewPrivileges: false,
+        capabilities,
+        seccomp: seccompFor({ profile: 'default', capabilities }),
+        rlimits: [],
+        umask: 0o022,
+      },
+    };
+    ensureInRoot(layout.target, spec.process.cwd, 'directory', { what: 'the working directory' });
+    const { plan, cloneFlags } = containerPlan(spec, options.rootless ? setgroupsAllowed() : true);
+    const monitor = await startMonitor({
+      id: options.id,
+      dir,
+      log: join(dir, 'log'),
+      plan,
+      cloneFlags,
+      terminal: false,
+      stdin: false,
+      detach: false,
+    });
+    const client = await AttachClient.connect(dir);
+    client.stdout.pipe(options.stdout, { end: false });
+    client.stderr.pipe(options.stderr, { end: false });
+    monitor.sync.go();
+    try {
+      await monitor.sync.done();
+    } catch (error) {
+      client.close();
+      await monitor.exited;
+      throw commandNotStarted(error, options.args[0] as string) ?? error;
+    }
+    const status = await client.exit;
+    client.close();
+    await monitor.exited;
+    return status.exitCode ?? 128 + (status.signal ?? 0);
+  } finally {
+    await driver.unmount(layout.target);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
