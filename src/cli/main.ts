@@ -7,6 +7,7 @@ import { registerContainerTools } from './container-tools.js';
 import { registerImages } from './images.js';
 import { registerInfo } from './info.js';
 import { registerLogin } from './login.js';
+import { registerNetwork } from './network.js';
 import { registerRegistryVerbs } from './registry.js';
 import { reportError } from './report.js';
 import { registerUnshare } from './unshare.js';
@@ -25,6 +26,7 @@ export function buildProgram(): Command {
   registerImages(program);
   registerInfo(program);
   registerLogin(program);
+  registerNetwork(program);
   registerRegistryVerbs(program);
   registerUnshare(program);
   registerVolumes(program);

@@ -315,11 +315,16 @@ describe.skipIf(need.skip)('hutch run', () => {
 
   it('a running container survives a SIGKILLed client, and its state stays right', async () => {
     const child = (await import('../helpers/hutch.js')).hutchAsync(
-      ['run', '--name', 'orphan', 'busybox', 'sh', '-c', 'sleep 2; exit 5'],
+      ['run', '--name', 'orphan', 'busybox', 'sh', '-c', 'echo up; sleep 2; exit 5'],
       box,
     );
-    // Kill the client once its container runs (the command sleeps 1 s).
-    for (let i = 0; i < 100 && !ok(['ps'], box).includes('orphan'); i++) await new Promise((r) => setTimeout(r, 50));
+    // Kill the client once its container's command runs: it printed its first line.
+    const started = (): boolean => {
+      const listed = hutch(['logs', 'orphan'], box);
+      return listed.status === 0 && listed.stdout.includes('up');
+    };
+    for (let i = 0; i < 100 && !started(); i++) await new Promise((r) => setTimeout(r, 50));
+    expect(started()).toBe(true);
     child.kill('SIGKILL');
     await new Promise((r) => child.on('close', r));
     expect(ok(['wait', 'orphan'], box)).toBe('5\n');

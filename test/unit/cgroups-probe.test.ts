@@ -123,6 +123,55 @@ describe('cgroup probe', () => {
     expect(report.selected).toBe('v2');
   });
 
+  it("climbs to the top of the delegated subtree (systemd's user@UID.service) for the controllers containers get", () => {
+    const own = `${SYSTEMD_USER}/app.slice/app-term.scope`;
+    const root = fakeHost({
+      procCgroup: `0::${own}\n`,
+      mountinfo: unifiedMountinfo,
+      cgroups: {
+        '/sys/fs/cgroup/user.slice/user-1000.slice': 'cpu io memory pids',
+        [`/sys/fs/cgroup${SYSTEMD_USER}`]: 'cpu io memory pids',
+        [`/sys/fs/cgroup${SYSTEMD_USER}/app.slice`]: 'memory pids',
+        [`/sys/fs/cgroup${own}`]: '',
+      },
+      delegated: [`/sys/fs/cgroup${SYSTEMD_USER}`, `/sys/fs/cgroup${SYSTEMD_USER}/app.slice`, `/sys/fs/cgroup${own}`],
+    });
+    const report = probeCgroups({ root, uid: user });
+    expect(report.delegationRoot).toBe(`/sys/fs/cgroup${SYSTEMD_USER}`);
+    expect(report.controllers).toEqual([]);
+    expect(report.delegatedControllers).toEqual(['cpu', 'io', 'memory', 'pids']);
+    expect(report.missing).toEqual([]);
+    expect(report.checks.delegation.detail).toBe(
+      `/sys/fs/cgroup${own} is writable by you (delegated: the subtree from /sys/fs/cgroup${SYSTEMD_USER})`,
+    );
+    expect(report.checks.controllers).toEqual({ ok: true, detail: 'cpu io memory pids' });
+    expect(report.drivers[0]).toEqual({
+      name: 'v2',
+      ok: true,
+      detail: `a container given limits gets a cgroup under /sys/fs/cgroup${SYSTEMD_USER}/hutch (every limit); without limits it shares hutch's cgroup`,
+    });
+  });
+
+  it('finds a plain chowned subtree of the hybrid v2 hierarchy, which offers no limits but a cgroup per container', () => {
+    const slice = '/sys/fs/cgroup/unified/hutch-test-1001.slice';
+    const root = fakeHost({
+      procCgroup: hybridProcCgroup.replace('0::/', '0::/hutch-test-1001.slice/tests.scope'),
+      mountinfo: hybridMountinfo,
+      cgroups: { '/sys/fs/cgroup/unified': 'hugetlb', [slice]: '', [`${slice}/tests.scope`]: '' },
+      delegated: [slice, `${slice}/tests.scope`],
+    });
+    const report = probeCgroups({ root, uid: user });
+    expect(report.layout).toBe('hybrid');
+    expect(report.delegationRoot).toBe(slice);
+    expect(report.missing).toEqual(['cpu', 'memory', 'pids', 'io']);
+    expect(report.checks.controllers.detail).toBe('available: none; missing: cpu memory pids io');
+    expect(report.checks.controllers.fix).toMatch(/systemd\.unified_cgroup_hierarchy=1/);
+    expect(report.selected).toBe('v2');
+    expect(report.drivers[0]?.detail).toBe(
+      `a container given limits gets a cgroup under ${slice}/hutch (no cpu, memory, pids, io limits); without limits it shares hutch's cgroup`,
+    );
+  });
+
   it('names the missing controllers of a delegated subtree, with the delegation fix', () => {
     const own = `${SYSTEMD_USER}/app.slice/app-term.scope`;
     const root = fakeHost({

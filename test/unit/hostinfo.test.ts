@@ -52,7 +52,9 @@ function healthyHost(): Omit<HostInfo, 'problems'> {
       delegated: true,
       v2DirOwner: 1000,
       delegatedAncestor: null,
+      delegationRoot: '/sys/fs/cgroup/u',
       controllers: ['cpu', 'io', 'memory', 'pids'],
+      delegatedControllers: ['cpu', 'io', 'memory', 'pids'],
       missing: [],
       checks: { layout: ok(), delegation: ok(), controllers: ok() },
       drivers: [

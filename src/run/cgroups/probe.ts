@@ -3,10 +3,14 @@
  * kernel's admin guide): the layout (v2 only, hybrid or v1), this process's
  * own v2 cgroup, whether it is delegated to us, and which controllers it has.
  * Everything is read below `root` so that tests can point it at a fake tree.
- * Reads only; resource limits themselves are a later feature.
+ * Reads only: src/run/cgroups/index.ts acts on these facts, so `hutch info`
+ * and a run decide alike.
  */
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+
+/** The cgroup under the delegation root that holds one cgroup per container (no processes of its own). */
+export const CONTAINERS_CGROUP = 'hutch';
 
 export type CgroupLayout = 'v2' | 'hybrid' | 'v1' | 'none';
 
@@ -35,9 +39,17 @@ export interface CgroupFacts {
   v2DirOwner: number | null;
   /** The nearest ancestor of v2Dir delegated to us, when v2Dir itself is not. */
   delegatedAncestor: string | null;
+  /**
+   * The topmost delegated cgroup that holds v2Dir (systemd's user@UID.service,
+   * or a subtree chowned to us): where container cgroups are made. Null unless
+   * v2Dir is delegated.
+   */
+  delegationRoot: string | null;
   /** cgroup.controllers of v2Dir. */
   controllers: string[];
-  /** WANTED_CONTROLLERS that v2Dir lacks. */
+  /** cgroup.controllers of delegationRoot (what its parent gives it); else those of v2Dir. */
+  delegatedControllers: string[];
+  /** WANTED_CONTROLLERS that delegatedControllers lacks. */
   missing: string[];
 }
 
@@ -150,6 +162,10 @@ function isDelegated(dir: string, uid: number): boolean {
   return uid === 0 && accessWritable(dir) && accessWritable(procs);
 }
 
+function readControllers(path: string): string[] {
+  return (readText(path) ?? '').split(/\s+/).filter((c) => c !== '');
+}
+
 function ownerOf(path: string): number | undefined {
   try {
     return statSync(path).uid;
@@ -182,12 +198,22 @@ export function readCgroupFacts(options: CgroupProbeOptions = {}): CgroupFacts {
   let delegated = false;
   let v2DirOwner: number | undefined;
   let delegatedAncestor: string | undefined;
+  let delegationRoot: string | undefined;
   let controllers: string[] = [];
+  let delegatedControllers: string[] = [];
   if (v2 !== undefined && v2Dir !== undefined) {
     delegated = isDelegated(onHost(v2Dir), uid);
     v2DirOwner = ownerOf(onHost(v2Dir));
-    controllers = (readText(onHost(join(v2Dir, 'cgroup.controllers'))) ?? '').split(/\s+/).filter((c) => c !== '');
-    if (!delegated) {
+    controllers = readControllers(onHost(join(v2Dir, 'cgroup.controllers')));
+    delegatedControllers = controllers;
+    if (delegated) {
+      delegationRoot = v2Dir;
+      // Up while the parent is ours too: the top of the subtree (the mount point of a cgroup namespace at most).
+      while (delegationRoot !== v2.mountPoint && isDelegated(onHost(dirname(delegationRoot)), uid)) {
+        delegationRoot = dirname(delegationRoot);
+      }
+      delegatedControllers = readControllers(onHost(join(delegationRoot, 'cgroup.controllers')));
+    } else {
       // A systemd user session whose shell runs outside user@UID.service: the subtree exists, we are not in it.
       for (let dir = v2Dir; dir !== v2.mountPoint && dir !== dirname(dir);) {
         dir = dirname(dir);
@@ -198,7 +224,7 @@ export function readCgroupFacts(options: CgroupProbeOptions = {}): CgroupFacts {
       }
     }
   }
-  const missing = WANTED_CONTROLLERS.filter((c) => !controllers.includes(c));
+  const missing = WANTED_CONTROLLERS.filter((c) => !delegatedControllers.includes(c));
   return {
     layout,
     v1Controllers,
@@ -208,15 +234,19 @@ export function readCgroupFacts(options: CgroupProbeOptions = {}): CgroupFacts {
     delegated,
     v2DirOwner: v2DirOwner ?? null,
     delegatedAncestor: delegatedAncestor ?? null,
+    delegationRoot: delegationRoot ?? null,
     controllers,
+    delegatedControllers,
     missing,
   };
 }
 
-const UNIFIED_FIX =
+export const UNIFIED_FIX =
   'boot with systemd.unified_cgroup_hierarchy=1 on the kernel command line to get cgroup v2 controllers';
-const DELEGATE_FIX =
+export const DELEGATE_FIX =
   "systemd: give user@.service Delegate=yes (see systemd.resource-control(5)); without systemd, as root: chown the user's cgroup to the user";
+
+export const SCOPE_FIX = 'start hutch inside your delegated subtree: systemd-run --user --scope hutch …';
 
 export interface CgroupChecks {
   layout: CgroupCheck;
@@ -258,12 +288,16 @@ export function checkCgroups(facts: CgroupFacts): CgroupChecks {
       fix: facts.v2Mount === null ? UNIFIED_FIX : DELEGATE_FIX,
     };
   } else if (facts.delegated) {
-    delegation = { ok: true, detail: `${facts.v2Dir} is writable by you (delegated)` };
+    const from =
+      facts.delegationRoot !== null && facts.delegationRoot !== facts.v2Dir
+        ? ` (delegated: the subtree from ${facts.delegationRoot})`
+        : ' (delegated)';
+    delegation = { ok: true, detail: `${facts.v2Dir} is writable by you${from}` };
   } else if (facts.delegatedAncestor !== null) {
     delegation = {
       ok: false,
       detail: `${facts.v2Dir} is not yours, though ${facts.delegatedAncestor} is delegated to you`,
-      fix: 'start hutch inside your delegated subtree: systemd-run --user --scope hutch …',
+      fix: SCOPE_FIX,
     };
   } else {
     delegation = {
@@ -281,9 +315,9 @@ export function checkCgroups(facts: CgroupFacts): CgroupChecks {
       fix: UNIFIED_FIX,
     };
   } else if (facts.missing.length === 0) {
-    controllers = { ok: true, detail: facts.controllers.join(' ') };
+    controllers = { ok: true, detail: facts.delegatedControllers.join(' ') };
   } else {
-    const have = facts.controllers.length > 0 ? facts.controllers.join(' ') : 'none';
+    const have = facts.delegatedControllers.length > 0 ? facts.delegatedControllers.join(' ') : 'none';
     controllers = {
       ok: false,
       detail: `available: ${have}; missing: ${facts.missing.join(' ')}`,
@@ -304,14 +338,21 @@ export const cgroupDrivers: readonly CgroupDriver[] = [
     name: 'v2',
     probe(facts) {
       if (facts.v2Dir === null) return { ok: false, detail: 'no cgroup v2 hierarchy for this process' };
-      if (!facts.delegated) return { ok: false, detail: `${facts.v2Dir} is not delegated to you` };
+      if (!facts.delegated || facts.delegationRoot === null)
+        return { ok: false, detail: `${facts.v2Dir} is not delegated to you` };
       const limits = facts.missing.length === 0 ? 'every limit' : `no ${facts.missing.join(', ')} limits`;
-      return { ok: true, detail: `a cgroup per container under ${facts.v2Dir} (${limits})` };
+      return {
+        ok: true,
+        detail: `a container given limits gets a cgroup under ${join(facts.delegationRoot, CONTAINERS_CGROUP)} (${limits}); without limits it shares hutch's cgroup`,
+      };
     },
   },
   {
     name: 'none',
-    probe: () => ({ ok: true, detail: 'containers share your cgroup: no resource limits, no cgroup of their own' }),
+    probe: () => ({
+      ok: true,
+      detail: 'containers share your cgroup: no resource limits, no pause, no cgroup of their own',
+    }),
   },
 ];
 

@@ -1,20 +1,19 @@
 /**
  * The ways a container gets a network, in order of preference: a user-mode
  * network stack attached to a tap device in the container's namespace
- * (slirp4netns, pasta), or none (loopback only).
+ * (slirp4netns, pasta), or none (loopback only). `hutch info` lists these, and
+ * a run without --network takes the first that is usable (defaultNetworkMode),
+ * through the same check.
  */
-import { findOnPath } from '../idmap.js';
-import { deviceAccess, versionLine } from '../tools.js';
+import { versionLine } from '../tools.js';
+import { checkTapHelper, type NetworkHost } from './tap.js';
+
+export type { NetworkHost } from './tap.js';
 
 export interface NetworkCheck {
   ok: boolean;
   detail: string;
   fix?: string;
-}
-
-export interface NetworkHost {
-  /** $PATH, to find the helper programs. */
-  pathVar: string | undefined;
 }
 
 export type NetworkDriverName = 'slirp4netns' | 'pasta' | 'none';
@@ -24,30 +23,13 @@ export interface NetworkDriver {
   probe(host: NetworkHost): Promise<NetworkCheck>;
 }
 
-const TUN = '/dev/net/tun';
-
 /** A user-mode stack: the program on PATH and a tap device to attach to. */
 async function probeTapHelper(program: string, debianPackage: string, host: NetworkHost): Promise<NetworkCheck> {
-  const path = findOnPath(program, host.pathVar);
-  if (path === undefined) {
-    return {
-      ok: false,
-      detail: `${program} not found on PATH`,
-      fix: `install ${debianPackage} (Debian/Ubuntu: sudo apt-get install ${debianPackage})`,
-    };
-  }
-  const version = await versionLine(path, program);
-  const tun = deviceAccess(TUN);
-  if (!tun.ok) {
-    return {
-      ok: false,
-      detail: `${version} at ${path}, but ${tun.detail}`,
-      fix: tun.detail.endsWith('does not exist')
-        ? 'as root: modprobe tun'
-        : `as root: chmod 666 ${TUN} (to keep it: a udev rule KERNEL=="tun", MODE="0666")`,
-    };
-  }
-  return { ok: true, detail: `${version} at ${path}` };
+  const check = checkTapHelper(program, debianPackage, host);
+  if (check.path === undefined) return { ok: false, detail: check.problem, ...(check.fix ? { fix: check.fix } : {}) };
+  const version = await versionLine(check.path, program);
+  if (!check.ok) return { ok: false, detail: `${version} at ${check.path}, but ${check.problem}`, fix: check.fix };
+  return { ok: true, detail: `${version} at ${check.path}` };
 }
 
 /** In order of preference; the first whose probe is ok is used. */
@@ -65,4 +47,11 @@ export interface NetworkReport {
 export async function probeNetwork(host: NetworkHost): Promise<NetworkReport> {
   const drivers = await Promise.all(networkDrivers.map(async (d) => ({ name: d.name, ...(await d.probe(host)) })));
   return { drivers, selected: drivers.find((d) => d.ok)?.name ?? 'none' };
+}
+
+/** What a run without --network uses: the first driver `hutch info` would select. */
+export function defaultNetworkMode(host: NetworkHost): NetworkDriverName {
+  if (checkTapHelper('slirp4netns', 'slirp4netns', host).ok) return 'slirp4netns';
+  if (checkTapHelper('pasta', 'passt', host).ok) return 'pasta';
+  return 'none';
 }
