@@ -75,6 +75,8 @@ constexpr size_t kClientMaxBuffered = 1 << 20;
 constexpr size_t kClientMaxFrame = 1 << 20;
 // Clients are not read while this much stdin waits for the container.
 constexpr size_t kStdinHighWater = 64 << 10;
+// How long a client that took the cleanup on itself gets to finish it.
+constexpr int kCleanupWaitMs = 60000;
 // After the exit frame, how long slow clients get to read what is queued.
 constexpr int kFinalFlushMs = 5000;
 // At exit, what is left in a pipe is drained up to this much (a process the
@@ -84,12 +86,14 @@ constexpr uint64_t kNamespaceFlags = CLONE_NEWNS | CLONE_NEWCGROUP | CLONE_NEWUT
                                      CLONE_NEWUSER | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWTIME;
 
 enum FrameType : uint8_t {
-  kFrameStdin = 0,     // client -> monitor: data for the container's stdin
-  kFrameStdout = 1,    // monitor -> client
-  kFrameStderr = 2,    // monitor -> client
-  kFrameExit = 3,      // monitor -> client: JSON exit status, then close
-  kFrameStdinEof = 4,  // client -> monitor: close the container's stdin
-  kFrameResize = 5,    // client -> monitor: u16 rows, u16 cols (big endian)
+  kFrameStdin = 0,         // client -> monitor: data for the container's stdin
+  kFrameStdout = 1,        // monitor -> client
+  kFrameStderr = 2,        // monitor -> client
+  kFrameExit = 3,          // monitor -> client: JSON exit status, then close
+  kFrameStdinEof = 4,      // client -> monitor: close the container's stdin
+  kFrameResize = 5,        // client -> monitor: u16 rows, u16 cols (big endian)
+  kFrameCleanupTaken = 6,  // client -> monitor: it runs the cleanup itself after the exit
+  kFrameCleanupDone = 7,   // client -> monitor: it did; the exit command is not needed
 };
 
 struct Options {
@@ -251,6 +255,8 @@ struct Client {
   std::vector<char> in;  // bytes of an incomplete frame
   bool reading = true;   // false once the client shut down its sending side
   bool dead = false;
+  bool takes_cleanup = false;
+  bool cleaned_up = false;
 
   size_t Pending() const {
     return out.size() - out_at;
@@ -536,6 +542,12 @@ class Monitor {
           }
         }
         return;
+      case kFrameCleanupTaken:
+        c.takes_cleanup = true;
+        return;
+      case kFrameCleanupDone:
+        c.cleaned_up = true;
+        return;
       default:
         Drop(c, "it sent an unknown frame type");
         return;
@@ -642,6 +654,7 @@ class Monitor {
     status += "}";
     Broadcast(kFrameExit, status.data(), status.size());
     FlushClientsUntil(kFinalFlushMs);
+    bool cleaned_up = AwaitClientCleanup();
     for (Client& c : clients_) {
       if (c.dead) continue;
       // Unread input would turn our close into ECONNRESET on the client's side.
@@ -660,7 +673,7 @@ class Monitor {
     close(signal_fd_);
     close(dirfd_);
 
-    if (options_.exit_command == nullptr) _exit(0);
+    if (options_.exit_command == nullptr || cleaned_up) _exit(0);
     // The exit command starts as a normal process: not a subreaper, default
     // signal dispositions, nothing blocked, no fd of ours (all close-on-exec).
     prctl(PR_SET_CHILD_SUBREAPER, 0, 0, 0, 0);
@@ -674,6 +687,42 @@ class Monitor {
     dprintf(2, "hutch-monitor: %s: exec the exit command %s: %s\n", options_.id,
             options_.exit_command[0], strerror(errno));
     _exit(kExitFailure);
+  }
+
+  // An attached `hutch run` cleans up after its container itself: starting
+  // node again for the exit command would double the cost of a short run.
+  // It said so before the container ran; wait for its word that it is done,
+  // and run the exit command anyway if it hangs up first (killed) or takes
+  // longer than kCleanupWaitMs (stopped), since cleaning up twice is harmless.
+  bool AwaitClientCleanup() {
+    stdin_eof_ = true;  // nothing more goes to the container
+    struct timespec start;
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    for (;;) {
+      std::vector<struct pollfd> fds;
+      std::vector<size_t> which;
+      for (size_t i = 0; i < clients_.size(); i++) {
+        Client& c = clients_[i];
+        if (c.dead || !c.takes_cleanup) continue;
+        if (c.cleaned_up) return true;
+        fds.push_back({c.fd, POLLIN, 0});
+        which.push_back(i);
+      }
+      if (fds.empty()) return false;
+      struct timespec now;
+      clock_gettime(CLOCK_MONOTONIC, &now);
+      long elapsed = (now.tv_sec - start.tv_sec) * 1000 + (now.tv_nsec - start.tv_nsec) / 1000000;
+      if (elapsed >= kCleanupWaitMs) return false;
+      int n = poll(fds.data(), fds.size(), static_cast<int>(kCleanupWaitMs - elapsed));
+      if (n < 0 && errno != EINTR) return false;
+      for (size_t i = 0; i < fds.size(); i++) {
+        if (fds[i].revents == 0) continue;
+        Client& c = clients_[which[i]];
+        ReadClient(c, fds[i].revents);
+        // A client that shut down its sending side without a word never will.
+        if (!c.dead && !c.reading && !c.cleaned_up) Drop(c, nullptr);
+      }
+    }
   }
 
   void FlushClientsUntil(int timeout_ms) {

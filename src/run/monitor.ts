@@ -67,6 +67,8 @@ export const Frame = {
   Exit: 3,
   StdinEof: 4,
   Resize: 5,
+  CleanupTaken: 6,
+  CleanupDone: 7,
 } as const;
 
 const PLAN_FD = 3;
@@ -297,6 +299,7 @@ export class AttachClient {
   readonly exit: Promise<ExitStatus>;
   private pending: Buffer = Buffer.alloc(0);
   private settle: ((status: ExitStatus | Error) => void) | undefined;
+  private cleanupTaken = false;
 
   private constructor(
     private readonly socket: Socket,
@@ -357,7 +360,30 @@ export class AttachClient {
     this.send(Frame.Resize, payload);
   }
 
+  /**
+   * Tells the monitor that this client cleans up after the container (before
+   * it is let go): the monitor then skips its exit command, a second node
+   * start-up, once cleanupDone() says so, and runs it if this client goes
+   * away without saying so.
+   */
+  takeCleanup(): void {
+    this.cleanupTaken = true;
+    this.send(Frame.CleanupTaken, Buffer.alloc(0));
+  }
+
+  /** The cleanup this client took is done; closes the connection. */
+  cleanupDone(): void {
+    this.send(Frame.CleanupDone, Buffer.alloc(0));
+    this.socket.ref();
+    this.socket.end();
+  }
+
+  /** Closes; a client that took the cleanup stays connected (without holding node) until cleanupDone() or exit. */
   close(): void {
+    if (this.cleanupTaken) {
+      this.socket.unref();
+      return;
+    }
     this.socket.destroy();
   }
 

@@ -252,10 +252,41 @@ describe('hutch-monitor', () => {
     expect(extra).toEqual([]);
   });
 
+  it('skips the exit command for a client that took the cleanup and did it, not for one that went away', async () => {
+    const exitCommand = (dir: string) => ['/bin/sh', '-c', 'touch "$0/exit-command-ran"', dir];
+    const done = scratch();
+    let started = await startMonitor(options(done, containerPlan(['true']), { exitCommand: exitCommand(done) }));
+    const client = await AttachClient.connect(done);
+    client.takeCleanup();
+    started.sync.go();
+    expect(await client.exit).toEqual({ exitCode: 0, signal: null });
+    client.cleanupDone();
+    expect(await started.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(join(done, 'exit-command-ran'))).toBe(false);
+
+    const gone = scratch();
+    started = await startMonitor(options(gone, containerPlan(['true']), { exitCommand: exitCommand(gone) }));
+    // A client killed after taking the cleanup: it hangs up once it has the exit frame.
+    const raw = connect(join(gone, 'attach'));
+    await new Promise((resolve) => raw.once('connect', resolve));
+    raw.write(Buffer.from([6, 0, 0, 0, 0]));
+    const exitFrame = new Promise<void>((resolve) => raw.on('data', (chunk: Buffer) => chunk.includes(3) && resolve()));
+    started.sync.go();
+    await exitFrame;
+    raw.destroy();
+    expect(await started.exited).toEqual({ code: 0, signal: null });
+    expect(existsSync(join(gone, 'exit-command-ran'))).toBe(true);
+  });
+
   it('drops an attach client that stops reading, and keeps serving the others', async () => {
     const dir = scratch();
     const size = 3_000_000;
-    const plan = containerPlan(['sh', '-c', `head -c ${size} /dev/zero | tr '\\0' x`]);
+    // Paced (100 kB every 10 ms): a reading client must keep up, not win a race against the CPU scheduler.
+    const plan = containerPlan([
+      'sh',
+      '-c',
+      `for i in $(seq 30); do head -c ${size / 30} /dev/zero | tr '\\0' x; sleep 0.01; done`,
+    ]);
     const started = await startMonitor(options(dir, plan));
     const slow = connect(join(dir, 'attach'));
     await new Promise((resolve) => slow.once('connect', resolve));

@@ -176,6 +176,8 @@ export interface StartOptions {
   attach: boolean;
   /** The terminal size to give a -t container before its command runs (attached runs). */
   terminalSize?: { rows: number; cols: number } | undefined;
+  /** The attached caller runs cleanupContainer itself after the exit (AttachClient.takeCleanup). */
+  takeCleanup?: boolean;
 }
 
 /**
@@ -255,6 +257,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
     if (client !== undefined && spec.process.terminal && options.terminalSize !== undefined) {
       client.resize(options.terminalSize.rows, options.terminalSize.cols);
     }
+    if (client !== undefined && options.takeCleanup === true) client.takeCleanup();
     monitor.sync.go();
     try {
       await monitor.sync.done();

@@ -213,7 +213,11 @@ export async function runContainer(flags: RunFlags, env: NodeJS.ProcessEnv = pro
   const container = await createContainer(runtime, flags, env);
   let started;
   try {
-    started = await startContainer(runtime, container, { attach: !flags.detach, terminalSize: terminalSize() });
+    started = await startContainer(runtime, container, {
+      attach: !flags.detach,
+      terminalSize: terminalSize(),
+      takeCleanup: !flags.detach,
+    });
   } catch (error) {
     await cleanupContainer(runtime, container.config.id).catch(() => undefined);
     throw error;
@@ -224,5 +228,6 @@ export async function runContainer(flags: RunFlags, env: NodeJS.ProcessEnv = pro
   }
   const status = await attach(runtime, container, started.client, { tty: flags.tty, interactive: flags.interactive });
   await cleanupContainer(runtime, container.config.id);
+  started.client?.cleanupDone();
   return status;
 }

@@ -4,6 +4,9 @@
  * lives with its mount (overlay.ts, fuse-overlayfs.ts, copy.ts) and really
  * tries what the driver needs, so `hutch info` and the run code choose alike.
  */
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { release } from 'node:os';
+import { join } from 'node:path';
 import { copyDriver } from './copy.js';
 import { fuseOverlayfsDriver } from './fuse-overlayfs.js';
 import type { RootfsCheck, RootfsDriver, RootfsDriverName, RootfsHost } from './index.js';
@@ -51,9 +54,16 @@ export function selectRootfsDriver(
 ): Promise<RootfsDriver> {
   const known = chosen.get(host.storage);
   if (known !== undefined) return known;
+  const remembered = rememberedChoice(host);
+  if (remembered !== undefined) {
+    const driver = Promise.resolve(remembered);
+    chosen.set(host.storage, driver);
+    return driver;
+  }
   const choosing = (async () => {
     for (const driver of rootfsDrivers) {
       if (!(await driver.probe(host)).ok) continue;
+      rememberChoice(host, driver);
       if (driver.name === 'copy' && !warned) {
         warned = true;
         (options.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(COPY_WARNING);
@@ -64,6 +74,55 @@ export function selectRootfsDriver(
   })();
   chosen.set(host.storage, choosing);
   return choosing;
+}
+
+/**
+ * What the probes found holds for as long as the session (the same kernel,
+ * user namespace and helpers) lives, so the choice is kept in a file for
+ * the commands after this one: probing mounts an overlay, which costs a
+ * process and tens of milliseconds on every `hutch run`. Real root has no
+ * session; it probes once per process.
+ */
+function choiceKey(host: RootfsHost): string | undefined {
+  const session = host.identity.session;
+  if (session === undefined) return undefined;
+  try {
+    // Field 22 of /proc/PID/stat, after the parenthesised command name: the start time tells a reused pid apart.
+    const stat = readFileSync(`/proc/${session}/stat`, 'utf8');
+    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
+    return `${release()} session ${session}:${startTime} path ${host.pathVar ?? ''}`;
+  } catch {
+    return undefined;
+  }
+}
+
+function choiceFile(host: RootfsHost): string {
+  return join(host.storage, 'tmp', 'rootfs-driver.json');
+}
+
+function rememberedChoice(host: RootfsHost): RootfsDriver | undefined {
+  const key = choiceKey(host);
+  if (key === undefined) return undefined;
+  try {
+    const saved = JSON.parse(readFileSync(choiceFile(host), 'utf8')) as { key?: unknown; driver?: unknown };
+    if (saved.key !== key) return undefined;
+    return rootfsDrivers.find((d) => d.name === saved.driver && d.name !== 'copy');
+  } catch {
+    return undefined;
+  }
+}
+
+function rememberChoice(host: RootfsHost, driver: RootfsDriver): void {
+  const key = choiceKey(host);
+  if (key === undefined) return;
+  try {
+    const file = choiceFile(host);
+    mkdirSync(join(host.storage, 'tmp'), { recursive: true, mode: 0o700 });
+    writeFileSync(`${file}.${process.pid}`, JSON.stringify({ key, driver: driver.name }));
+    renameSync(`${file}.${process.pid}`, file);
+  } catch {
+    // Only a saving of time: the next command probes again.
+  }
 }
 
 /** The driver of that name (a container records the one that mounted it). */
