@@ -10,22 +10,11 @@
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { busyboxTar } from './lib/busybox.mjs';
 import { main, requireUnprivileged, which } from './lib/harness.mjs';
-import { cacheDir, hutchBin, hutchUser, podmanUser, run } from './lib/fixtures.mjs';
-import { existsSync, readdirSync } from 'node:fs';
+import { hutchBin, hutchUser, podmanUser, run } from './lib/fixtures.mjs';
 
 requireUnprivileged('bench/run.mjs');
-
-/** The busybox rootfs tar the tests cache (test/helpers/images.ts), or why there is none. */
-function busyboxTar() {
-  const found = existsSync(cacheDir)
-    ? readdirSync(cacheDir).find((n) => /^busybox-rootfs-.*\.tar$/.test(n))
-    : undefined;
-  if (found === undefined) {
-    throw new Error(`no busybox rootfs tar in ${cacheDir}: run the tests once (bash scripts/test) to make it`);
-  }
-  return join(cacheDir, found);
-}
 
 await main(() => {
   const work = mkdtempSync(join(tmpdir(), 'hutch-bench-run-'));
@@ -71,6 +60,22 @@ await main(() => {
         command: ['bwrap', '--unshare-all', '--ro-bind', rootfs, '/', '--proc', '/proc', '--dev', '/dev', '/bin/true'],
         available: () => (which('bwrap') === null ? 'bubblewrap is not installed (Debian package bubblewrap)' : null),
         note: 'namespaces, a bind-mounted root, /proc and /dev: no store, no overlay, no monitor',
+      },
+      {
+        name: 'unshare',
+        command: [
+          'unshare',
+          '--user',
+          '--map-root-user',
+          '--mount',
+          '--pid',
+          '--fork',
+          '--net',
+          '--uts',
+          '--ipc',
+          'true',
+        ],
+        note: 'the same namespaces made by util-linux unshare, and nothing else: the floor of the kernel work',
       },
       {
         name: 'node -e 0',

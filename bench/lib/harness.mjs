@@ -57,6 +57,8 @@ import { parseArgs } from 'node:util';
  * @property {() => void | Promise<void>} [setup] Before anything else.
  * @property {() => void | Promise<void>} [teardown] Always runs, last.
  * @property {number} [timeoutMs] Per trial; a trial that takes longer fails its driver. Default 120 s.
+ * @property {{ runs?: number, warmup?: number, rssRuns?: number }} [defaults] Rounds for this scenario when
+ *   the command line does not say (slow trials want fewer).
  */
 
 /**
@@ -605,6 +607,11 @@ export async function main(scenarioOrFactory) {
     return;
   }
   const scenario = typeof scenarioOrFactory === 'function' ? await scenarioOrFactory() : scenarioOrFactory;
+  // A scenario whose trials take seconds asks for fewer rounds; a flag given on the command line wins.
+  const given = (flag) => process.argv.slice(2).some((a) => a === flag || a.startsWith(`${flag}=`));
+  if (scenario.defaults?.runs !== undefined && !given('--runs')) options.runs = scenario.defaults.runs;
+  if (scenario.defaults?.warmup !== undefined && !given('--warmup')) options.warmup = scenario.defaults.warmup;
+  if (scenario.defaults?.rssRuns !== undefined && !given('--rss-runs')) options.rssRuns = scenario.defaults.rssRuns;
   const report = await runScenario(scenario, options);
   let files = null;
   let writeError = null;

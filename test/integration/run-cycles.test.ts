@@ -3,7 +3,7 @@
  * the session, no monitors or container processes, no files in the store.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ok, sandbox, type Sandbox } from '../helpers/hutch.js';
@@ -18,10 +18,19 @@ function leftovers(box: Sandbox): string[] {
   const out = spawnSync('pgrep', ['-a', '-u', String(process.getuid?.()), '-f', 'hutch-monitor|container cleanup'], {
     encoding: 'utf8',
   }).stdout;
+  // A cleanup's command line names only the container: tell ours by the runtime directory in its environment.
+  const runtimeDir = `XDG_RUNTIME_DIR=${box.env.XDG_RUNTIME_DIR}`;
+  const ours = (pid: string) => {
+    try {
+      return readFileSync(`/proc/${pid}/environ`, 'latin1').split('\0').includes(runtimeDir);
+    } catch {
+      return false;
+    }
+  };
   return out
     .split('\n')
-    .filter((l) => l.includes(box.runtime) || l.includes('container cleanup'))
-    .filter(Boolean);
+    .filter(Boolean)
+    .filter((l) => l.includes(box.runtime) || ours(l.split(' ')[0] as string));
 }
 
 async function settled(box: Sandbox): Promise<string[]> {
