@@ -65,7 +65,7 @@ export function registerNetwork(program: Command): void {
       if (o.quiet === true) process.stdout.write(list.map((n) => `${n.Name}\n`).join(''));
       else if (o.format === 'json') process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
       else if (o.format !== undefined && o.format !== '' && o.format !== 'table')
-        process.stdout.write(list.map((n) => `${renderTemplate(o.format as string, n)}\n`).join(''));
+        process.stdout.write(list.map((n) => renderTemplate(o.format as string, n)).join(''));
       else
         process.stdout.write(
           tabulate([
@@ -85,7 +85,7 @@ export function registerNetwork(program: Command): void {
       const { renderTemplate } = await import('../image/images.js');
       const found = await networkInspect(names);
       if (o.format !== undefined && o.format !== '' && o.format !== 'json')
-        process.stdout.write(found.map((n) => `${renderTemplate(o.format as string, n)}\n`).join(''));
+        process.stdout.write(found.map((n) => renderTemplate(o.format as string, n)).join(''));
       else process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
     });
 

@@ -284,15 +284,18 @@ describe.skipIf(need.skip)('hutch run', () => {
     expect(run('--userns=keep-id', 'busybox', 'id', '-u').stdout).toBe(`${process.getuid?.()}\n`);
   });
 
-  it('--network none: only a loopback interface; other modes say they are not supported yet', () => {
-    const dev = run('busybox', 'cat', '/proc/net/dev').stdout;
-    expect(
-      dev
-        .split('\n')
+  it('--network none: only a loopback interface; the default is slirp4netns (tap0); a bad mode is refused', () => {
+    const devices = (...args: string[]) =>
+      run(...args, 'busybox', 'cat', '/proc/net/dev')
+        .stdout.split('\n')
         .filter((l) => l.includes(':'))
-        .map((l) => l.split(':')[0]?.trim()),
-    ).toEqual(['lo']);
-    expect(fail(['run', '--rm', '--network', 'slirp4netns', 'busybox', 'true'], box)).toMatch(/not supported yet/);
+        .map((l) => l.split(':')[0]?.trim())
+        .sort();
+    expect(devices('--network', 'none')).toEqual(['lo']);
+    expect(devices()).toEqual(['lo', 'tap0']);
+    expect(fail(['run', '--rm', '--network', 'nonsense:x', 'busybox', 'true'], box)).toMatch(
+      /invalid --network "nonsense:x": unknown network mode/,
+    );
   });
 
   it('-d prints the id; stop sends the stop signal then SIGKILL; kill; start; wait; rm', () => {
