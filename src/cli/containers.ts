@@ -1,6 +1,7 @@
 // The container verbs: flags to typed options, nothing else.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
+import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
 import { parseBool } from './registry.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -15,7 +16,7 @@ function integer(flag: string): (value: string) => number {
   };
 }
 
-interface ContainerFlagValues {
+interface ContainerFlagValues extends LimitOptionValues {
   name?: string;
   env: string[];
   envFile: string[];
@@ -48,7 +49,7 @@ interface ContainerFlagValues {
 
 /** The flags `run` and `create` share, as podman spells them. */
 function containerFlags(command: Command): Command {
-  return command
+  return addLimitFlags(command)
     .option('--name <name>', 'a name for the container')
     .option(
       '-e, --env <KEY=VALUE>',
@@ -127,6 +128,7 @@ function toFlags(image: string, command: string[], o: ContainerFlagValues) {
     label: o.label,
     pull: o.pull as 'missing' | 'always' | 'never',
     tlsVerify: o.tlsVerify,
+    resources: limitsFromOptions(o),
   };
 }
 

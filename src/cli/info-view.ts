@@ -85,6 +85,7 @@ export function formatText(info: HostInfo): string {
     ...network.drivers.flatMap((d) => check(d.name, d)),
     `  selected: ${network.selected}`,
     'cgroups:',
+    `  containers: ${cgroups.drivers.find((d) => d.name === cgroups.selected)?.detail ?? 'unknown'}`,
     ...check('layout', cgroups.checks.layout),
     `  cgroup: ${cgroups.v2Dir ?? 'none'}${cgroups.v2Path === null ? '' : ` (0::${cgroups.v2Path})`}`,
     ...check('delegated', cgroups.checks.delegation),

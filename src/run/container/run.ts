@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { HutchError } from '../../errors.js';
 import { createProgress, progressMode } from '../../image/progress.js';
 import type { ResolvedImage } from '../../image/store/store.js';
+import { checkEnforceable, type Limits } from '../cgroups/index.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
 import { attach } from './attach.js';
 import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
@@ -43,6 +44,8 @@ export interface CreateFlags {
   label: string[];
   pull: 'missing' | 'always' | 'never';
   tlsVerify: boolean;
+  /** --memory, --cpus, --pids-limit, …, parsed. */
+  resources: Limits;
 }
 
 export interface RunFlags extends CreateFlags {
@@ -149,6 +152,8 @@ export async function createContainer(
       },
     );
   }
+  // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
+  checkEnforceable(flags.resources);
   const image = await imageFor(runtime, flags, env);
   const requests: MountRequest[] = [
     ...flags.volume.map((v) => parseVolumeFlag(v)),
@@ -179,6 +184,7 @@ export async function createContainer(
     stopSignal: flags.stopSignal,
     stopTimeout: flags.stopTimeout,
     labels: parseLabels(flags.label),
+    resources: flags.resources,
   };
   const driver = await selectRootfsDriver({
     identity: runtime.identity,

@@ -16,6 +16,7 @@ import { HutchError } from '../../errors.js';
 import type { Digest } from '../../image/digest.js';
 import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
 import { acquireLock } from '../../image/store/lock.js';
+import type { CgroupState, Limits } from '../cgroups/index.js';
 import { readExitFile } from '../monitor.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
 import type { MountSpec } from './spec.js';
@@ -63,6 +64,8 @@ export interface ContainerOptions {
   stopSignal: string | undefined;
   stopTimeout: number | undefined;
   labels: Record<string, string>;
+  /** --memory, --cpus, --pids-limit, …: written to the container's cgroup at each start. */
+  resources?: Limits;
 }
 
 export interface ContainerState {
@@ -80,6 +83,8 @@ export interface ContainerState {
   /** Why the last start failed, if it did. */
   error: string | undefined;
   restartCount: number;
+  /** The container's own cgroup while it runs (src/run/cgroups); none where the host gives it none. */
+  cgroup?: CgroupState | undefined;
 }
 
 export interface Container {
