@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addNetworkFlags, networkFlags, type NetworkFlagValues } from './network-flags.js';
+import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
 import { parseBool } from './registry.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -16,7 +17,7 @@ function integer(flag: string): (value: string) => number {
   };
 }
 
-interface ContainerFlagValues extends NetworkFlagValues {
+interface ContainerFlagValues extends NetworkFlagValues, LimitOptionValues {
   name?: string;
   env: string[];
   envFile: string[];
@@ -48,7 +49,7 @@ interface ContainerFlagValues extends NetworkFlagValues {
 
 /** The flags `run` and `create` share, as podman spells them. */
 function containerFlags(command: Command): Command {
-  return addNetworkFlags(command)
+  return addLimitFlags(addNetworkFlags(command))
     .option('--name <name>', 'a name for the container')
     .option(
       '-e, --env <KEY=VALUE>',
@@ -126,6 +127,7 @@ function toFlags(image: string, command: string[], o: ContainerFlagValues) {
     label: o.label,
     pull: o.pull as 'missing' | 'always' | 'never',
     tlsVerify: o.tlsVerify,
+    resources: limitsFromOptions(o),
   };
 }
 

@@ -86,6 +86,7 @@ export function formatText(info: HostInfo): string {
     `  selected: ${network.selected}`,
     `  default for run: ${network.default}${network.drivers.find((d) => d.name === network.default)?.ok === false ? ' (not usable here: give --network none, or fix it)' : ''}`,
     'cgroups:',
+    `  containers: ${cgroups.drivers.find((d) => d.name === cgroups.selected)?.detail ?? 'unknown'}`,
     ...check('layout', cgroups.checks.layout),
     `  cgroup: ${cgroups.v2Dir ?? 'none'}${cgroups.v2Path === null ? '' : ` (0::${cgroups.v2Path})`}`,
     ...check('delegated', cgroups.checks.delegation),

@@ -10,6 +10,7 @@ import { registerLogin } from './login.js';
 import { registerNetwork } from './network.js';
 import { registerRegistryVerbs } from './registry.js';
 import { reportError } from './report.js';
+import { registerResources } from './resources.js';
 import { registerUnshare } from './unshare.js';
 import { registerVolumes } from './volume.js';
 import { version } from '../package.js';
@@ -28,6 +29,7 @@ export function buildProgram(): Command {
   registerLogin(program);
   registerNetwork(program);
   registerRegistryVerbs(program);
+  registerResources(program);
   registerUnshare(program);
   registerVolumes(program);
   return program;

@@ -8,9 +8,9 @@
  * XDG_DATA_HOME on its tmpfs.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 const [hutch, busyboxTar] = process.argv.slice(2) as [string, string];
 
@@ -125,11 +125,14 @@ mkdirSync(out, { recursive: true });
 const count = 'i=0; while :; do i=$((i+1)); echo $i > /out/count; sleep 0.1; done';
 run(...runArgs(`-d --name counter --pids-limit 50 -v ${out}:/out busybox`, 'sh', '-c', count));
 pause(1500);
+const exec = run('exec', 'counter', 'cat', '/proc/self/cgroup');
 const paused = run('pause', 'counter');
 const atPause = counter(join(out, 'count'));
 pause(1500);
 const whilePaused = counter(join(out, 'count'));
 const inspectPaused = json(run('inspect', 'counter'));
+const psPaused = run('ps');
+const execPaused = run('exec', 'counter', 'true');
 const table = run('stats', '--no-stream', 'counter');
 const unpaused = run('unpause', 'counter');
 pause(1500);
@@ -143,14 +146,32 @@ result.pause = {
   whilePaused,
   afterUnpause,
   inspectPaused,
+  ps: psPaused.stdout,
+  exec: { status: exec.status, stdout: exec.stdout, stderr: exec.stderr },
+  execPaused: { status: execPaused.status, stderr: execPaused.stderr },
   table: table.stdout,
   kill: { status: kill.status },
   inspectAfter: json(run('inspect', 'counter')),
 };
 
-// Without limits there is no cgroup to pause: a clear refusal.
+// Without limits a container still gets a cgroup of its own here: stats and pause work for it.
 run(...runArgs('-d --name plain busybox', 'sleep', '30'));
-result.plain = run('pause', 'plain');
+const plainInspect = json(run('inspect', 'plain')) as { State: { CgroupPath: string } }[];
+const plainPause = run('pause', 'plain');
+const plainRm = run('rm', '-f', 'plain');
+result.plain = {
+  cgroup: plainInspect[0]?.State.CgroupPath,
+  pause: { status: plainPause.status, stderr: plainPause.stderr },
+  rm: plainRm.status,
+};
+// Every container has exited or is gone: their cgroups went with them (cleanup, rm -f, stop, kill).
+pause(1000);
+const parent = dirname(plainInspect[0]?.State.CgroupPath ?? '/nonexistent/x');
+result.leftCgroups = existsSync(parent)
+  ? readdirSync(parent, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+  : null;
 
 // The guest, and its tmpfs with everything hutch wrote, goes away: nothing to remove.
 result.steps = steps.map((s) => ({ args: s.args.join(' '), status: s.status, ms: s.ms }));

@@ -7,7 +7,7 @@
  *
  * A boot takes a directory of its own under the host's tmp dir: the jobs
  * (run.sh from a leaf of the delegated subtree, flat.sh from the root of a
- * subtree without a leaf), whatever files they need, and afterwards their
+ * subtree without a leaf, undelegated.sh from a cgroup of root's), whatever files they need, and afterwards their
  * output (JOB.out, JOB.err, JOB.status) and the init's log. Everything else
  * the jobs write must go to the guest's tmpfs (/tmp): hostfs writes as the
  * host user and cannot chown to subordinate ids.
@@ -73,6 +73,8 @@ export interface GuestOptions {
   run: string;
   /** flat.sh: run afterwards from the root of a delegated subtree that has no leaf. */
   flat?: string;
+  /** undelegated.sh: run last from a cgroup that belongs to root (no delegation at all). */
+  undelegated?: string;
   /** More files for the jobs, by name, in the boot's directory (/run/guest in the guest). */
   files?: Record<string, string | Buffer>;
   /** A sparse scratch disk of this many MiB, /dev/ubda in the guest (readable by the user). */
@@ -92,6 +94,7 @@ export interface JobResult {
 export interface GuestRun {
   run: JobResult;
   flat: JobResult | undefined;
+  undelegated: JobResult | undefined;
   /** The boot's directory on the host, with the jobs' other outputs. */
   dir: string;
   /** The kernel console and init's log, for failure messages. */
@@ -124,6 +127,7 @@ export async function bootGuest(options: GuestOptions): Promise<GuestRun> {
   const dir = mkdtempSync(join(tmpdir(), 'hutch-guest-'));
   writeFileSync(join(dir, 'run.sh'), options.run);
   if (options.flat !== undefined) writeFileSync(join(dir, 'flat.sh'), options.flat);
+  if (options.undelegated !== undefined) writeFileSync(join(dir, 'undelegated.sh'), options.undelegated);
   for (const [name, content] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), content);
   const args = [
     `mem=${options.memory ?? '768M'}`,
@@ -184,6 +188,7 @@ export async function bootGuest(options: GuestOptions): Promise<GuestRun> {
   return {
     run,
     flat: readJob(dir, 'flat'),
+    undelegated: readJob(dir, 'undelegated'),
     dir,
     console: log,
     seconds: (Date.now() - started) / 1000,

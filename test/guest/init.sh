@@ -8,7 +8,8 @@
 # user's job running in a leaf of it (an unprivileged process may not cross into it). Then
 # it runs, as that user, GUEST_DIR/run.sh from the leaf and GUEST_DIR/flat.sh (if any) from
 # the root of a second delegated subtree with no leaf (hutch must move itself out first),
-# leaves their output and status in GUEST_DIR, and powers off.
+# and GUEST_DIR/undelegated.sh (if any) from a cgroup that is not the user's (a host without
+# delegation), leaves their output and status in GUEST_DIR, and powers off.
 #
 # From the kernel command line (unknown NAME=VALUE parameters become init's environment):
 # HUTCH_GUEST_DIR, HUTCH_GUEST_REPO (the checkout), HUTCH_GUEST_UID, HUTCH_GUEST_GID,
@@ -66,6 +67,9 @@ delegate() {
 slice=/sys/fs/cgroup/hutch-test-$uid.slice
 flat=/sys/fs/cgroup/hutch-flat-$uid.slice
 delegate "$slice" && delegate "$slice/tests.scope" && delegate "$flat"
+# Left to root, as on a host whose systemd does not delegate.
+undelegated=/sys/fs/cgroup/hutch-none-$uid.slice
+mkdir -p "$undelegated"
 
 runtime=/run/user/$uid
 mkdir -p "$runtime" && chown "$uid:$gid" "$runtime" && chmod 700 "$runtime"
@@ -82,4 +86,5 @@ run() {
 }
 run run "$slice/tests.scope"
 run flat "$flat"
+run undelegated "$undelegated"
 power_off

@@ -14,41 +14,29 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError } from '../../src/errors.js';
-import { prepareContainersParent, subtreeOf } from '../../src/run/cgroups/delegation.js';
 import {
   addProcess,
   createContainerCgroup,
   freeze,
-  hasLimits,
   isFrozen,
   isPopulated,
   killAll,
-  oomKilled,
   readStats,
   removeContainerCgroup,
-  updateLimits,
   type CgroupState,
   type Limits,
 } from '../../src/run/cgroups/index.js';
-import { readCgroupFacts, WANTED_CONTROLLERS } from '../../src/run/cgroups/probe.js';
-import { makeCgroup, readCgroupFile, readEvents } from '../../src/run/cgroups/v2.js';
+import { readCgroupFacts } from '../../src/run/cgroups/probe.js';
+import { readCgroupFile, readEvents } from '../../src/run/cgroups/v2.js';
 
 const MiB = 1024 * 1024;
 const BUSYBOX = '/bin/busybox';
 
-/** A cgroup as container start makes it; without limits (this host's case) the same leaf, limits aside. */
+/** A cgroup as container start makes it, limits or not. */
 async function cgroupFor(name: string, limits: Limits): Promise<CgroupState> {
-  const id = `test-${name}-${randomBytes(4).toString('hex')}`;
-  if (hasLimits(limits)) {
-    const state = await createContainerCgroup(id, limits);
-    if (state === undefined) throw new Error('createContainerCgroup returned no cgroup for limits');
-    return state;
-  }
-  const subtree = subtreeOf(readCgroupFacts());
-  if (subtree === undefined) throw new Error('no delegated cgroup subtree');
-  const path = join(prepareContainersParent(subtree, [], WANTED_CONTROLLERS), id);
-  makeCgroup(path);
-  return { driver: 'v2', path, limits };
+  const state = await createContainerCgroup(`test-${name}-${randomBytes(4).toString('hex')}`, limits);
+  if (state === undefined) throw new Error('createContainerCgroup returned no cgroup in a delegated subtree');
+  return state;
 }
 
 interface Workload {
@@ -127,8 +115,17 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { created: state.path, memoryMax };
   },
 
-  async none() {
-    return { state: (await createContainerCgroup('test-none', {})) ?? null };
+  /** No limits: still a cgroup of its own where a subtree is delegated (stats, pause, cgroup.kill), nothing written. */
+  async plain() {
+    const state = await createContainerCgroup(`test-plain-${randomBytes(4).toString('hex')}`, {});
+    if (state === undefined) return { state: null };
+    const result = {
+      path: state.path,
+      events: readEvents(state.path),
+      pidsMax: readCgroupFile(state.path, 'pids.max'),
+    };
+    await removeContainerCgroup(state);
+    return { ...result, removed: readEvents(state.path) === undefined };
   },
 
   /** The freezer stops a counter; thawing resumes it. */
@@ -182,48 +179,6 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     return { exit, removed: readEvents(state.path) === undefined };
   },
 
-  /** --memory 32m and 100 MB allocated: the OOM killer, seen in memory.events. */
-  async oom() {
-    const { state, w } = await started(
-      'oom',
-      { memory: 32 * MiB },
-      `exec ${BUSYBOX} dd if=/dev/zero of=/dev/null bs=100M count=1`,
-    );
-    const exit = await within(w.exited, 60_000, 'the allocation');
-    const result = {
-      exit,
-      oomKilled: oomKilled(state),
-      memoryMax: readCgroupFile(state.path, 'memory.max')?.trim(),
-      swapMax: readCgroupFile(state.path, 'memory.swap.max')?.trim(),
-      events: readCgroupFile(state.path, 'memory.events'),
-    };
-    await removeContainerCgroup(state);
-    return result;
-  },
-
-  /** --pids-limit 20 against a fork loop: contained, and stoppable. */
-  async pids() {
-    // `command eval` keeps busybox sh alive when a fork fails, so the loop goes on pressing against the limit.
-    const { state, w } = await started(
-      'pids',
-      { pidsLimit: 20 },
-      `while :; do command eval '${BUSYBOX} sleep 30 &'; done 2>/dev/null`,
-    );
-    await sleep(2000);
-    const stats = readStats(state);
-    const events = readCgroupFile(state.path, 'pids.events');
-    const loopAlive = w.child.exitCode === null && w.child.signalCode === null;
-    const t0 = Date.now();
-    killAll(state, 9);
-    const exit = await within(w.exited, 10_000, 'the fork loop exiting');
-    const deadline = Date.now() + 10_000;
-    while (isPopulated(state) && Date.now() < deadline) await sleep(10);
-    const stoppedMs = Date.now() - t0;
-    const populated = isPopulated(state);
-    await removeContainerCgroup(state);
-    return { pidsCurrent: stats.pidsCurrent, pidsMax: stats.pidsMax, events, loopAlive, exit, stoppedMs, populated };
-  },
-
   /** --cpus 0.5 against a busy loop, beside the same loop unlimited. */
   async cpu() {
     const loop = 'while :; do :; done';
@@ -236,38 +191,6 @@ const scenarios: Record<string, () => Promise<unknown>> = {
     const throttled = readStats(half.state).cpuThrottledPeriods;
     await finish(half.state, half.w);
     return { unlimited, limited, cpuMax, throttled };
-  },
-
-  /** hutch update: a lower quota on a running loop, and a limit for a controller not used before. */
-  async update() {
-    const { state, w } = await started('update', { cpus: 0.8 }, 'while :; do :; done');
-    const before = await cpuShare(state, 2000);
-    const next = await updateLimits(state, { cpus: 0.2, pidsLimit: 30 });
-    const after = await cpuShare(next, 3000);
-    const result = {
-      before,
-      after,
-      limits: next.limits,
-      cpuMax: readCgroupFile(state.path, 'cpu.max')?.trim(),
-      pidsMax: readCgroupFile(state.path, 'pids.max')?.trim(),
-    };
-    await finish(state, w);
-    return result;
-  },
-
-  /** Two readings of a working container: the numbers move. */
-  async stats() {
-    const { state, w } = await started(
-      'stats',
-      process.argv.includes('--no-limits') ? {} : { memory: 64 * MiB, pidsLimit: 100 },
-      `while :; do ${BUSYBOX} dd if=/dev/zero of=/dev/null bs=8M count=50 2>/dev/null; done`,
-    );
-    await sleep(800);
-    const first = readStats(state);
-    await sleep(1500);
-    const second = readStats(state);
-    await finish(state, w);
-    return { first, second };
   },
 
   /** --device-read-bps on the scratch disk (/dev/ubda) against the same read unlimited. */

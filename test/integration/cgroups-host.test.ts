@@ -9,7 +9,7 @@
  * (cgroups-guest.test.ts).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -17,7 +17,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
-import { leaveRoot, prepareContainersParent, subtreeOf } from '../../src/run/cgroups/delegation.js';
+import { leaveRoot, prepareContainersParent } from '../../src/run/cgroups/delegation.js';
 import {
   addProcess,
   createContainerCgroup,
@@ -30,8 +30,8 @@ import {
   removeContainerCgroup,
   type CgroupState,
 } from '../../src/run/cgroups/index.js';
-import { probeCgroups, readCgroupFacts, WANTED_CONTROLLERS } from '../../src/run/cgroups/probe.js';
-import { makeCgroup, moveProcess, processesOf, readCgroupFile, readEvents } from '../../src/run/cgroups/v2.js';
+import { probeCgroups, readCgroupFacts } from '../../src/run/cgroups/probe.js';
+import { moveProcess, processesOf, readCgroupFile, readEvents } from '../../src/run/cgroups/v2.js';
 import { errorLines, hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
 import { hutchBin, repoRoot, requires } from '../helpers/requires.js';
@@ -53,13 +53,11 @@ const delegated = delegation();
 const BUSYBOX = '/bin/busybox';
 let count = 0;
 
-/** A container cgroup without limits (this host can enforce none): the leaf start would make, limits aside. */
-function leaf(): CgroupState {
-  const subtree = subtreeOf(readCgroupFacts());
-  if (subtree === undefined) throw new Error('no delegated subtree');
-  const path = join(prepareContainersParent(subtree, [], WANTED_CONTROLLERS), `test-host-${process.pid}-${++count}`);
-  makeCgroup(path);
-  return { driver: 'v2', path, limits: {} };
+/** A container cgroup without limits (this host can enforce none), as start makes it. */
+async function leaf(): Promise<CgroupState> {
+  const state = await createContainerCgroup(`test-host-${process.pid}-${++count}`, {});
+  if (state === undefined) throw new Error('no cgroup in a delegated subtree');
+  return state;
 }
 
 interface Workload {
@@ -113,9 +111,17 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
     expect(report.drivers[0]?.detail).toContain(`${report.delegationRoot}/hutch`);
   });
 
-  it('gives a container without limits no cgroup of its own', async () => {
-    expect(await createContainerCgroup('test-none', {})).toBeUndefined();
-    expect(await createContainerCgroup('test-none', { pidsLimit: -1, cpus: 0 })).toBeUndefined();
+  it('gives every container a cgroup of its own under ROOT/hutch, limits or not ("no limit" values need no controller)', async () => {
+    const root = readCgroupFacts().delegationRoot as string;
+    for (const limits of [{}, { pidsLimit: -1, cpus: 0 }]) {
+      const state = track((await createContainerCgroup(`test-plain-${process.pid}-${++count}`, limits)) as CgroupState);
+      expect(state.path).toBe(join(root, 'hutch', `test-plain-${process.pid}-${count}`));
+      expect(readEvents(state.path)).toEqual({ populated: false, frozen: false });
+      await removeContainerCgroup(state);
+      expect(readEvents(state.path)).toBeUndefined();
+    }
+    // Nothing runs in the delegation root any more: it hands controllers on.
+    expect(processesOf(root)).toEqual([]);
   });
 
   it('refuses --memory it cannot enforce with the reason and the fix (exit 125), or enforces it', async () => {
@@ -145,7 +151,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
   });
 
   it('freezes a counter and thaws it (cgroup.freeze, cgroup.events)', async () => {
-    const state = track(leaf());
+    const state = track(await leaf());
     const file = join(work, 'counter');
     const w = workload(state, `i=0; while :; do i=$((i+1)); echo $i > ${file}; ${BUSYBOX} sleep 0.05; done`);
     expect(await until(() => counter(file) > 3)).toBe(true);
@@ -163,7 +169,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
   });
 
   it('kills everything a process forked with cgroup.kill, then removes the cgroup (idempotently)', async () => {
-    const state = track(leaf());
+    const state = track(await leaf());
     const w = workload(state, `${BUSYBOX} sleep 300 & ${BUSYBOX} sleep 300 & wait`);
     expect(await until(() => processesOf(state.path).length === 3)).toBe(true);
     expect(readEvents(state.path)).toEqual({ populated: true, frozen: false });
@@ -177,7 +183,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
   });
 
   it('sends other signals to every process of the cgroup, not only the first', async () => {
-    const state = track(leaf());
+    const state = track(await leaf());
     const w = workload(state, `${BUSYBOX} sleep 300 & ${BUSYBOX} sleep 300 & wait`);
     expect(await until(() => processesOf(state.path).length === 3)).toBe(true);
     killAll(state, 15);
@@ -188,7 +194,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
   });
 
   it('kills what is left, frozen or not, when it removes a cgroup', async () => {
-    const state = track(leaf());
+    const state = track(await leaf());
     const w = workload(state, `trap '' TERM; ${BUSYBOX} sleep 300 & ${BUSYBOX} sleep 300 & wait`);
     expect(await until(() => processesOf(state.path).length === 3)).toBe(true);
     await freeze(state, true);
@@ -198,7 +204,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
   });
 
   it('reads CPU time that moves, and no memory or pids numbers without those controllers', async () => {
-    const state = track(leaf());
+    const state = track(await leaf());
     const w = workload(state, 'while :; do :; done');
     await sleep(300);
     const first = readStats(state);
@@ -259,12 +265,12 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
     it('freezes, kills and refuses the same from inside the user namespace', () => {
       const result = spawnSync(
         hutchBin,
-        ['unshare', 'node', bundle, 'none', 'refuse', 'pause', 'kill', 'remove', '--no-limits'],
+        ['unshare', 'node', bundle, 'plain', 'refuse', 'pause', 'kill', 'remove', '--no-limits'],
         { env: box.env, encoding: 'utf8' },
       );
       expect(result.status, result.stderr).toBe(0);
       const runs = JSON.parse(result.stdout);
-      expect(runs.none.state).toBeNull();
+      expect(runs.plain).toMatchObject({ removed: true, events: { populated: false, frozen: false } });
       const facts = readCgroupFacts();
       if (!facts.delegatedControllers.includes('memory')) {
         expect(runs.refuse).toMatchObject({ exitCode: 125, error: expect.stringMatching(/^cannot enforce --memory/) });
@@ -276,31 +282,104 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
       expect(runs.remove).toMatchObject({ removed: true, exit: { signal: 'SIGKILL' } });
     });
 
-    /** Whether `hutch run` has the limit flags yet (the lead wires src/run/cgroups into it). */
-    const wired = () => /--memory </.test(spawnSync(hutchBin, ['run', '--help'], { encoding: 'utf8' }).stdout);
+    const root = () => readCgroupFacts().delegationRoot as string;
+    const containerCgroups = () =>
+      readdirSync(join(root(), 'hutch'), { withFileTypes: true })
+        .filter((e) => e.isDirectory() && /^[0-9a-f]{64}$/.test(e.name))
+        .map((e) => e.name);
 
-    it('hutch run --memory: one line with the reason, the fix, exit 125; pause without a cgroup is refused', async (context) => {
-      if (!wired()) {
-        console.warn('skipping: hutch run has no --memory yet');
-        context.skip();
-      }
+    it('hutch run --memory: one line with the reason and the fix, exit 125, nothing left behind', async () => {
       ok(['import', await busyboxRootfsTar(), 'busybox'], box);
       const facts = readCgroupFacts();
-      if (!facts.delegatedControllers.includes('memory')) {
-        const refused = hutch(['run', '--rm', '--memory', '32m', 'busybox', 'true'], box);
-        expect(refused.status).toBe(125);
-        expect(errorLines(refused.stderr)).toHaveLength(1);
-        expect(refused.stderr).toMatch(/^Error: cannot enforce --memory \(cgroup v2 memory controller\): /m);
-        expect(refused.stderr).toMatch(/^hint: /m);
-        expect(ok(['ps', '-a', '-q'], box)).toBe('');
-      }
-      ok(['run', '-d', '--name', 'plain', 'busybox', 'sleep', '30'], box);
-      const paused = hutch(['pause', 'plain'], box);
+      // This host binds memory to cgroup v1 (HOST.md); a host that delegates memory enforces it (the guest test).
+      if (facts.delegatedControllers.includes('memory')) return;
+      const before = containerCgroups();
+      const refused = hutch(['run', '--rm', '--name', 'refused', '--memory', '32m', 'busybox', 'true'], box);
+      expect(refused.status).toBe(125);
+      expect(errorLines(refused.stderr)).toHaveLength(1);
+      expect(refused.stderr).toMatch(/^Error: cannot enforce --memory \(cgroup v2 memory controller\): /m);
+      expect(refused.stderr).toMatch(/^hint: /m);
+      const created = hutch(['create', '--pids-limit', '20', 'busybox', 'true'], box);
+      expect(created.status).toBe(125);
+      expect(created.stderr).toMatch(/^Error: cannot enforce --pids-limit \(cgroup v2 pids controller\): /m);
+      expect(ok(['ps', '-a', '-q'], box)).toBe('');
+      expect(containerCgroups()).toEqual(before);
+    });
+
+    it('a container without limits gets a cgroup: exec joins it, pause, ps, inspect, stats, kill through cgroup.kill', async () => {
+      ok(['import', await busyboxRootfsTar(), 'busybox'], box);
+      const file = '/tmp/count';
+      const loop = `i=0; while :; do i=$((i+1)); echo $i > ${file}; sleep 0.05; done`;
+      const id = ok(['run', '-d', '--name', 'plain', 'busybox', 'sh', '-c', loop], box).trim();
+      const inspect = () => JSON.parse(ok(['inspect', 'plain'], box))[0];
+      const cgroup = inspect().State.CgroupPath as string;
+      expect(cgroup).toBe(join(root(), 'hutch', id));
+      expect(inspect().HostConfig).toMatchObject({ Memory: 0, NanoCpus: 0, PidsLimit: 0 });
+      // The container's cgroup namespace is rooted at its own cgroup; exec's process joins that cgroup.
+      expect(ok(['exec', 'plain', 'cat', '/proc/self/cgroup'], box)).toBe('0::/\n');
+      ok(['exec', '-d', 'plain', 'sh', '-c', 'sleep 300 & sleep 300'], box);
+      expect(await until(() => processesOf(cgroup).length >= 4)).toBe(true);
+      const count = () => Number(ok(['exec', 'plain', 'cat', file], box).trim());
+
+      expect(ok(['pause', 'plain'], box)).toBe('plain\n');
+      expect(readEvents(cgroup)).toEqual({ populated: true, frozen: true });
+      expect(inspect().State).toMatchObject({ Status: 'paused', Paused: true, Running: true });
+      expect(ok(['ps'], box)).toMatch(/ Paused +plain\n/);
+      expect(JSON.parse(ok(['ps', '--format', 'json'], box))[0].State).toBe('paused');
+      const paused = hutch(['exec', 'plain', 'true'], box);
       expect(paused.status).toBe(125);
-      expect(errorLines(paused.stderr)).toEqual([
-        'Error: cannot pause container plain: it has no cgroup of its own (it was started without resource limits)',
+      expect(errorLines(paused.stderr)).toEqual(['Error: container plain is paused: container state improper']);
+      const again = hutch(['pause', 'plain'], box);
+      expect(again.status).toBe(125);
+      expect(errorLines(again.stderr)).toEqual([
+        `Error: ${id.slice(0, 12)} is already paused: container state improper`,
       ]);
-      ok(['rm', '-f', 'plain'], box);
+      expect(ok(['unpause', 'plain'], box)).toBe('plain\n');
+      const thawed = count();
+      expect(await until(() => count() > thawed + 2)).toBe(true);
+
+      const stats = JSON.parse(ok(['stats', '--no-stream', '--format', 'json', 'plain'], box));
+      expect(stats[0]).toMatchObject({ id: id.slice(0, 12), name: 'plain' });
+      expect(stats[0].raw.cpuTimeUsec).toBeGreaterThan(0);
+
+      // SIGKILL through cgroup.kill: the exec'd sleeps and their parent go with the container.
+      expect(ok(['kill', 'plain'], box)).toBe('plain\n');
+      expect(await until(() => inspect().State.Status === 'exited')).toBe(true);
+      expect(inspect().State).toMatchObject({ ExitCode: 137, OOMKilled: false, CgroupPath: '' });
+      expect(await until(() => !existsSync(cgroup))).toBe(true);
+      ok(['rm', 'plain'], box);
+    });
+
+    it('rm -f and stop of a paused container leave no cgroup and no process', async () => {
+      ok(['import', await busyboxRootfsTar(), 'busybox'], box);
+      const a = ok(['run', '-d', 'busybox', 'sh', '-c', 'sleep 300 & sleep 300'], box).trim();
+      const b = ok(['run', '-d', 'busybox', 'sleep', '300'], box).trim();
+      ok(['pause', a, b], box);
+      ok(['rm', '-f', a], box);
+      expect(existsSync(join(root(), 'hutch', a))).toBe(false);
+      ok(['stop', '-t', '1', b], box);
+      expect(existsSync(join(root(), 'hutch', b))).toBe(false);
+      expect(JSON.parse(ok(['inspect', b], box))[0].State).toMatchObject({ Status: 'exited', Paused: false });
+      ok(['rm', b], box);
+    });
+
+    it('pause, stats and update refuse a container that is not running, with exit 125', async () => {
+      ok(['import', await busyboxRootfsTar(), 'busybox'], box);
+      ok(['create', '--name', 'idle', 'busybox', 'true'], box);
+      for (const args of [
+        ['pause', 'idle'],
+        ['unpause', 'idle'],
+        ['update', '--cpus', '1', 'idle'],
+      ]) {
+        const refused = hutch(args, box);
+        expect(refused.status).toBe(125);
+        expect(errorLines(refused.stderr)).toEqual([
+          expect.stringMatching(
+            /^Error: can only \w+ running containers\. [0-9a-f]{12} is in state created: container state improper$/,
+          ),
+        ]);
+      }
+      ok(['rm', 'idle'], box);
     });
   });
 });

@@ -4,6 +4,7 @@ import { HutchError } from '../../src/errors.js';
 import {
   blkioToIoWeight,
   hasLimits,
+  hostConfigResources,
   limitsFromFlags,
   limitWrites,
   mergeLimits,
@@ -214,5 +215,37 @@ describe('limits as cgroup v2 files', () => {
       ['memory.swap.max', '--memory-swap'],
       ['pids.max', '--pids-limit'],
     ]);
+  });
+
+  it("shows the limits in inspect's HostConfig with docker's names and units", () => {
+    expect(hostConfigResources({})).toMatchObject({
+      Memory: 0,
+      MemorySwap: 0,
+      NanoCpus: 0,
+      PidsLimit: 0,
+      CpusetCpus: '',
+    });
+    expect(
+      hostConfigResources({
+        memory: 32 * MiB,
+        cpus: 0.5,
+        pidsLimit: 20,
+        cpusetCpus: '0-1',
+        deviceReadBps: [{ device: '/dev/sda', rate: MiB }],
+      }),
+    ).toMatchObject({
+      Memory: 32 * MiB,
+      MemorySwap: 64 * MiB,
+      NanoCpus: 500_000_000,
+      CpuPeriod: 100_000,
+      CpuQuota: 50_000,
+      PidsLimit: 20,
+      CpusetCpus: '0-1',
+      BlkioDeviceReadBps: [{ Path: '/dev/sda', Rate: MiB }],
+    });
+    expect(hostConfigResources({ memory: 32 * MiB, memorySwap: -1, pidsLimit: -1 })).toMatchObject({
+      MemorySwap: -1,
+      PidsLimit: 0,
+    });
   });
 });

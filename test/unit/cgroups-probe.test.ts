@@ -148,7 +148,7 @@ describe('cgroup probe', () => {
     expect(report.drivers[0]).toEqual({
       name: 'v2',
       ok: true,
-      detail: `a container given limits gets a cgroup under /sys/fs/cgroup${SYSTEMD_USER}/hutch (every limit); without limits it shares hutch's cgroup`,
+      detail: `every container gets a cgroup of its own under /sys/fs/cgroup${SYSTEMD_USER}/hutch: pause, stats, kill of all its processes, every limit`,
     });
   });
 
@@ -168,7 +168,7 @@ describe('cgroup probe', () => {
     expect(report.checks.controllers.fix).toMatch(/systemd\.unified_cgroup_hierarchy=1/);
     expect(report.selected).toBe('v2');
     expect(report.drivers[0]?.detail).toBe(
-      `a container given limits gets a cgroup under ${slice}/hutch (no cpu, memory, pids, io limits); without limits it shares hutch's cgroup`,
+      `every container gets a cgroup of its own under ${slice}/hutch: pause, stats, kill of all its processes, no cpu, memory, pids, io limits`,
     );
   });
 
@@ -213,6 +213,10 @@ describe('cgroup probe', () => {
     );
     expect(report.checks.controllers.fix).toMatch(/systemd\.unified_cgroup_hierarchy=1/);
     expect(report.selected).toBe('none');
+    // hutch info's "containers:" line says what that means, and why.
+    expect(report.drivers[1]?.detail).toBe(
+      `containers share your cgroup: no resource limits, no pause, no stats (/sys/fs/cgroup/unified is not delegated to you (its owner is uid 0))`,
+    );
   });
 
   it('classifies a cgroup v1 host, which has no v2 hierarchy at all', () => {

@@ -1,19 +1,24 @@
 /**
- * Resource limits for containers: what container start, cleanup and the
- * resource verbs call. A container asked to be limited gets a cgroup v2 leaf
- * in the subtree delegated to the user (delegation.ts), its limits written
- * before its first instruction runs; one without limits shares hutch's cgroup
- * (the "none" driver). A limit this host cannot enforce is refused with the
- * reason and the fix (none.ts), never accepted and ignored.
+ * Resource limits for containers: what container start, cleanup, exec and the
+ * resource verbs call. Where a cgroup v2 subtree is delegated to the user,
+ * every container gets a leaf of it (delegation.ts), its limits written
+ * before its first instruction runs; where none is, a container without
+ * limits shares hutch's cgroup (the "none" driver) and one with limits is
+ * refused with the reason and the fix (none.ts), never accepted and ignored.
  *
- * The order container start must keep (the monitor's clone waits for "go"):
+ * The order a start keeps (the monitor's clone waits for "go"; the container
+ * unshares its cgroup namespace only after it, so the namespace's root is the
+ * container's own cgroup):
  *
  *   createContainerCgroup(id, limits)   before the monitor: a refusal stops the start early
  *   startMonitor(…)                     the container is cloned, waits at its first step
  *   addProcess(state, containerPid)     into its cgroup while it waits
  *   sync.go()                           it runs: its children are born in the cgroup
  *   …
- *   oomKilled(state), removeContainerCgroup(state)   at cleanup, once it exited
+ *   releaseContainerCgroup(state)       at cleanup, once it exited: OOMKilled recorded, cgroup removed
+ *
+ * A build step's short-lived container (no store entry) keeps the same order
+ * with removeContainerCgroup(state) once it exited.
  */
 import { statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
@@ -46,7 +51,14 @@ import {
   writeCgroupFile,
 } from './v2.js';
 
-export { hasLimits, limitsFromFlags, type DeviceRate, type LimitFlagValues, type Limits } from './limits.js';
+export {
+  hasLimits,
+  hostConfigResources,
+  limitsFromFlags,
+  type DeviceRate,
+  type LimitFlagValues,
+  type Limits,
+} from './limits.js';
 export type { Stats } from './stats.js';
 
 /** A container's cgroup, as kept in its state.json. */
@@ -126,21 +138,38 @@ function lacking(dir: string, needed: Map<Controller, string[]>): Controller[] {
 }
 
 /**
- * The cgroup of a container about to start. Undefined when `limits` restrict
- * nothing: the container then shares hutch's cgroup. Otherwise a new leaf
- * under the delegated subtree with the limits written, or a HutchError (exit
- * 125) that names the missing controller or layout and how to get it.
+ * Throws the refusal (a HutchError, exit 125, naming the missing controller
+ * and the fix) when `limits` restrict something this host cannot enforce.
+ * Reads only: create calls it before the container exists, so a refusal
+ * leaves nothing behind.
  */
-export async function createContainerCgroup(id: string, limits: Limits): Promise<CgroupState | undefined> {
-  if (!hasLimits(limits)) return undefined;
+export function checkEnforceable(limits: Limits): void {
+  if (!hasLimits(limits)) return;
   checkLimits(limits);
   checkCpus(limits);
   const facts = readCgroupFacts();
-  const needed = neededControllers(limits);
-  const refused = refusal(facts, needed, kernelControllers(facts));
+  const refused = refusal(facts, neededControllers(limits), kernelControllers(facts));
   if (refused !== undefined) throw refused;
-  const subtree = subtreeOf(facts);
-  if (subtree === undefined) throw new Error('cgroups: a delegated subtree was promised by the facts');
+}
+
+/**
+ * The cgroup of a container (or a build step) about to start: a new leaf
+ * ROOT/hutch/<id> of the subtree delegated to the user, with the limits
+ * written. Where a subtree is delegated every container gets one, limits or
+ * not, so that stats, pause and cgroup.kill work for all. Undefined only where
+ * none is delegated and `limits` restrict nothing: the container then shares
+ * hutch's cgroup. A limit that cannot be enforced is a HutchError (exit 125)
+ * naming the missing controller and how to get it; nothing is left behind.
+ */
+export async function createContainerCgroup(id: string, limits: Limits): Promise<CgroupState | undefined> {
+  checkEnforceable(limits);
+  const limited = hasLimits(limits);
+  const subtree = subtreeOf(readCgroupFacts());
+  if (subtree === undefined) {
+    if (limited) throw new Error('cgroups: a delegated subtree was promised by the facts');
+    return undefined;
+  }
+  const needed = limited ? neededControllers(limits) : new Map<Controller, string[]>();
   const parent = prepareContainersParent(subtree, [...needed.keys()], WANTED_CONTROLLERS);
   const path = join(parent, id);
   makeCgroup(path);
@@ -148,7 +177,8 @@ export async function createContainerCgroup(id: string, limits: Limits): Promise
     const missing = lacking(path, needed);
     if (missing.length > 0)
       throw new HutchError(`the cgroup ${path} did not get the ${missing.join(', ')} controllers`);
-    applyLimits(path, limits);
+    // "No limit" values (-1, cpus 0) are the kernel's defaults: nothing to write, no controller needed.
+    if (limited) applyLimits(path, limits);
   } catch (error) {
     await removeCgroup(path).catch(() => undefined);
     throw error;
@@ -187,6 +217,16 @@ export function isFrozen(state: CgroupState): boolean {
   return readEvents(state.path)?.frozen === true;
 }
 
+/** Whether a container is paused: running, with its cgroup frozen (podman's "paused" state). */
+export function isPaused(state: { status: string; cgroup?: CgroupState | undefined }): boolean {
+  return state.status === 'running' && state.cgroup !== undefined && isFrozen(state.cgroup);
+}
+
+/** Whether a running container's processes met the OOM killer so far, or its last run's did. */
+export function wasOomKilled(state: { oomKilled: boolean; cgroup?: CgroupState | undefined }): boolean {
+  return state.oomKilled || (state.cgroup !== undefined && oomKilled(state.cgroup));
+}
+
 /** Whether any process still runs in the container's cgroup. */
 export function isPopulated(state: CgroupState): boolean {
   return readEvents(state.path)?.populated === true;
@@ -204,6 +244,21 @@ export function readStats(state: CgroupState): Stats {
 /** Whether the OOM killer killed a process of the container (memory.events oom_kill). False once the cgroup is gone. */
 export function oomKilled(state: CgroupState): boolean {
   return (parseKeyed(readCgroupFile(state.path, 'memory.events')).get('oom_kill') ?? 0) > 0;
+}
+
+/**
+ * At a container's cleanup (it has exited): records whether the OOM killer
+ * struck (memory.events, read before the cgroup goes), removes the cgroup
+ * (killing what may be left, such as a daemon the container forked), and
+ * forgets it. Idempotent; a state without a cgroup comes back as it is.
+ */
+export async function releaseContainerCgroup<S extends { cgroup?: CgroupState | undefined; oomKilled: boolean }>(
+  state: S,
+): Promise<S> {
+  if (state.cgroup === undefined) return state;
+  const oom = oomKilled(state.cgroup);
+  await removeContainerCgroup(state.cgroup);
+  return { ...state, oomKilled: state.oomKilled || oom, cgroup: undefined };
 }
 
 /**

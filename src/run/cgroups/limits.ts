@@ -300,6 +300,33 @@ export function checkLimits(limits: Limits): void {
   }
 }
 
+/**
+ * The limits as podman's `inspect` shows them in HostConfig (docker's names
+ * and units: bytes, NanoCpus = CPUs × 10⁹, CpuQuota per CpuPeriod µs); 0, ""
+ * or null where none is set. MemorySwap is what is in force: twice --memory
+ * when only --memory was given, as docker and podman default it.
+ */
+export function hostConfigResources(limits: Limits): Record<string, unknown> {
+  const positive = (value: number | undefined) => (value === undefined || value === UNLIMITED ? 0 : value);
+  const memory = positive(limits.memory);
+  const swap = limits.memorySwap !== undefined ? limits.memorySwap : memory > 0 ? 2 * memory : 0;
+  const cpus = limits.cpus ?? 0;
+  return {
+    Memory: memory,
+    MemorySwap: swap,
+    MemoryReservation: positive(limits.memoryReservation),
+    NanoCpus: Math.round(cpus * 1e9),
+    CpuPeriod: cpus > 0 ? CPU_PERIOD : 0,
+    CpuQuota: cpus > 0 ? Math.round(cpus * CPU_PERIOD) : 0,
+    CpuWeight: limits.cpuWeight ?? 0,
+    CpusetCpus: limits.cpusetCpus ?? '',
+    PidsLimit: positive(limits.pidsLimit),
+    BlkioWeight: limits.blkioWeight ?? 0,
+    BlkioDeviceReadBps:
+      limits.deviceReadBps === undefined ? null : limits.deviceReadBps.map((d) => ({ Path: d.device, Rate: d.rate })),
+  };
+}
+
 // ---- limits as cgroup v2 files -------------------------------------------------------------
 
 /** One write to a cgroup interface file, and the flag it comes from. */

@@ -332,7 +332,7 @@ export interface CgroupDriver {
   probe(facts: CgroupFacts): CgroupCheck;
 }
 
-/** In order of preference; the first whose probe is ok is used. */
+/** In order of preference; the first whose probe is ok is used (src/run/cgroups/index.ts decides the same way). */
 export const cgroupDrivers: readonly CgroupDriver[] = [
   {
     name: 'v2',
@@ -340,19 +340,26 @@ export const cgroupDrivers: readonly CgroupDriver[] = [
       if (facts.v2Dir === null) return { ok: false, detail: 'no cgroup v2 hierarchy for this process' };
       if (!facts.delegated || facts.delegationRoot === null)
         return { ok: false, detail: `${facts.v2Dir} is not delegated to you` };
-      const limits = facts.missing.length === 0 ? 'every limit' : `no ${facts.missing.join(', ')} limits`;
+      const have = WANTED_CONTROLLERS.filter((c) => facts.delegatedControllers.includes(c));
+      const limits =
+        facts.missing.length === 0
+          ? 'every limit'
+          : `${have.length > 0 ? `${have.join(', ')} limits; ` : ''}no ${facts.missing.join(', ')} limits`;
       return {
         ok: true,
-        detail: `a container given limits gets a cgroup under ${join(facts.delegationRoot, CONTAINERS_CGROUP)} (${limits}); without limits it shares hutch's cgroup`,
+        detail: `every container gets a cgroup of its own under ${join(facts.delegationRoot, CONTAINERS_CGROUP)}: pause, stats, kill of all its processes, ${limits}`,
       };
     },
   },
   {
     name: 'none',
-    probe: () => ({
-      ok: true,
-      detail: 'containers share your cgroup: no resource limits, no pause, no cgroup of their own',
-    }),
+    probe: (facts) => {
+      const why = checkCgroups(facts).delegation;
+      return {
+        ok: true,
+        detail: `containers share your cgroup: no resource limits, no pause, no stats${why.ok ? '' : ` (${why.detail})`}`,
+      };
+    },
   },
 ];
 

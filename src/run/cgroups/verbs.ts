@@ -9,15 +9,28 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError } from '../../errors.js';
 import { tabulate } from '../../image/images.js';
 import { openRuntime, type Runtime } from '../container/lifecycle.js';
-import type { Container, ContainerState } from '../container/store.js';
+import type { Container } from '../container/store.js';
+import { subtreeOf } from './delegation.js';
 import { freeze, isFrozen, readStats, updateLimits, type CgroupState, type Limits } from './index.js';
+import { checkCgroups, readCgroupFacts } from './probe.js';
 import { statsJson, statsRow, statsTable, type Stats } from './stats.js';
-
-type StateWithCgroup = ContainerState & { cgroup?: CgroupState };
 
 /** The container's cgroup, if it was started with one. */
 export function cgroupOf(container: Container): CgroupState | undefined {
-  return (container.state as StateWithCgroup).cgroup;
+  return container.state.cgroup;
+}
+
+/** Why containers get no cgroup of their own here (hutch info's cgroups section), or why this one has none. */
+function whyNoCgroup(): { reason: string; hint: string } {
+  const facts = readCgroupFacts();
+  if (subtreeOf(facts) !== undefined) {
+    return {
+      reason: 'it was started when no cgroup could be made for it',
+      hint: 'restart it: containers started now get a cgroup of their own',
+    };
+  }
+  const { delegation } = checkCgroups(facts);
+  return { reason: delegation.detail, hint: delegation.fix ?? 'hutch info shows what the cgroups lack' };
 }
 
 function short(container: Container): string {
@@ -33,10 +46,11 @@ function runningCgroup(container: Container, verb: string): CgroupState {
   }
   const cgroup = cgroupOf(container);
   if (cgroup === undefined) {
+    const why = whyNoCgroup();
     throw new HutchError(
-      `cannot ${verb} container ${container.config.name}: it has no cgroup of its own (it was started without resource limits)`,
+      `cannot ${verb} container ${container.config.name}: it has no cgroup of its own: ${why.reason}`,
       {
-        hint: 'a container gets its own cgroup when it is started with a limit (e.g. --pids-limit 4096); hutch info shows whether your cgroups allow one',
+        hint: why.hint,
       },
     );
   }
@@ -92,8 +106,7 @@ export async function updateVerb(name: string, limits: Limits): Promise<void> {
     if (container === undefined) throw new HutchError(`container ${found.config.name} was removed`);
     const cgroup = runningCgroup(container, 'update');
     const next = await updateLimits(cgroup, limits);
-    const state: StateWithCgroup = { ...container.state, cgroup: next };
-    runtime.containers.writeState(container.config.id, state);
+    runtime.containers.writeState(container.config.id, { ...container.state, cgroup: next });
   } finally {
     release();
   }
@@ -142,7 +155,7 @@ export async function statsVerb(names: string[], options: StatsOptions): Promise
     const { list, without } = watched(runtime, names);
     if (without > 0 && !noted) {
       process.stderr.write(
-        `hutch stats: ${without} running container${without === 1 ? ' has' : 's have'} no cgroup of ${without === 1 ? 'its' : 'their'} own (started without limits): not shown\n`,
+        `hutch stats: ${without} running container${without === 1 ? ' has' : 's have'} no cgroup of ${without === 1 ? 'its' : 'their'} own (${whyNoCgroup().reason}): not shown\n`,
       );
       noted = true;
     }

@@ -18,6 +18,7 @@ import { closeSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { isAbsolute, join } from 'node:path';
 import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
+import { addProcess, isPaused } from '../cgroups/index.js';
 import { AttachClient, addContainerStdio, startMonitor } from '../monitor.js';
 import { Plan } from '../plan.js';
 import { containerCapabilities } from '../security/capabilities.js';
@@ -48,6 +49,12 @@ export function requireRunning(container: Container): void {
   if (container.state.status !== 'running') {
     throw new HutchError('can only create exec sessions on running containers: container state improper', {
       hint: `start it first (hutch start ${container.config.name})`,
+    });
+  }
+  // Its process would join a frozen cgroup and hang there until the container is unpaused.
+  if (isPaused(container.state)) {
+    throw new HutchError(`container ${container.config.name} is paused: container state improper`, {
+      hint: `unpause it first (hutch unpause ${container.config.name})`,
     });
   }
 }
@@ -182,6 +189,18 @@ export async function execInContainer(
       });
     }
     throw withContext('exec', `join container ${container.config.name}`, error);
+  }
+  // Counted against the container's limits, paused and killed with it: into its cgroup before it runs.
+  const { cgroup } = container.state;
+  if (cgroup !== undefined) {
+    try {
+      addProcess(cgroup, monitor.containerPid);
+    } catch (error) {
+      // Still held before its first step: it must not run outside the container's limits.
+      process.kill(monitor.containerPid, 'SIGKILL');
+      removeSession(dir);
+      throw error;
+    }
   }
   const client = flags.detach ? undefined : await AttachClient.connect(dir);
   monitor.sync.go();

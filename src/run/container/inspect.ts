@@ -13,6 +13,7 @@ import { hexOf } from '../../image/digest.js';
 import { formatInspect, inspectJson } from '../../image/images.js';
 import { ImageNotKnownError } from '../../image/store/store.js';
 import { portMap, storedRequest } from '../network/index.js';
+import { hostConfigResources, isPaused, wasOomKilled } from '../cgroups/index.js';
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
 import { openRuntime, parseSignal, type Runtime } from './lifecycle.js';
@@ -151,6 +152,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
     // no command: Path and Args stay empty
   }
   const running = state.status === 'running';
+  const paused = isPaused(state);
   const userdata = join(container.dir, 'userdata');
   const { mounts, binds, tmpfs } = mountsOf(runtime, container);
   let stopSignal = 15;
@@ -170,11 +172,11 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
     Args: args.slice(1),
     State: {
       OciVersion: '1.0.2',
-      Status: state.status,
+      Status: paused ? 'paused' : state.status,
       Running: running,
-      Paused: false,
+      Paused: paused,
       Restarting: false,
-      OOMKilled: state.oomKilled,
+      OOMKilled: wasOomKilled(state),
       Dead: false,
       Pid: running ? state.pid : 0,
       ConmonPid: running ? state.monitorPid : 0,
@@ -182,6 +184,8 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       Error: state.error ?? '',
       StartedAt: time(state.startedAt),
       FinishedAt: time(state.finishedAt),
+      // The container's cgroup directory while it runs ('' without one).
+      CgroupPath: running ? (state.cgroup?.path ?? '') : '',
     },
     Image: hexOf(config.image.id),
     ImageDigest: config.image.manifest,
@@ -279,6 +283,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       SecurityOpt: options.securityOpt,
       Tmpfs: tmpfs,
       UsernsMode: options.userns ?? '',
+      ...hostConfigResources(options.resources ?? {}),
     },
   };
 }

@@ -12,6 +12,15 @@ import { HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
 import { resolvePaths, type Paths } from '../../paths.js';
 import type { ImageStore } from '../../image/store/store.js';
+import {
+  addProcess,
+  createContainerCgroup,
+  freeze,
+  isFrozen,
+  killAll,
+  releaseContainerCgroup,
+  type CgroupState,
+} from '../cgroups/index.js';
 import { currentIdentity, type Identity } from '../identity.js';
 import { formatIdMap } from '../idmap.js';
 import { AttachClient, addContainerStdio, startMonitor, type StartedMonitor } from '../monitor.js';
@@ -139,7 +148,9 @@ export function writeEtcFilesIn(
 
 /** The container's child: mounts, pivot_root, hostname, cwd, stdio, credentials, exec. */
 export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
-  const plan = new Plan().waitParent();
+  // The cgroup namespace is unshared once the parent has put the child in its cgroup (runc's order), so
+  // that the namespace's root, and the cgroup2 mounted at /sys/fs/cgroup, is the container's own cgroup.
+  const plan = new Plan().waitParent().unshare(Clone.NEWCGROUP);
   // --network container:NAME: entered before the mounts (the path is in the host's /proc, sysfs is the target's).
   if (spec.network.mode === 'join') plan.setns(spec.network.path, Clone.NEWNET);
   const prepared = prepareRootfs(spec, { cgroupNamespace: true, privateIpc: true });
@@ -156,7 +167,7 @@ export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): {
   } else {
     plan.exec(spec.process.args[0] as string, spec.process.args, spec.process.env, path);
   }
-  let cloneFlags = Clone.NEWNS | Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC | Clone.NEWCGROUP;
+  let cloneFlags = Clone.NEWNS | Clone.NEWPID | Clone.NEWUTS | Clone.NEWIPC;
   if (spec.network.mode === 'new') cloneFlags |= Clone.NEWNET;
   if (spec.userNamespace !== undefined) cloneFlags |= Clone.NEWUSER;
   return { plan, cloneFlags };
@@ -209,6 +220,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
   const merged = join(container.dir, 'merged');
   const driver = rootfsDriver(container.config.rootfsDriver);
   let mounted = false;
+  let cgroup: CgroupState | undefined;
   try {
     const current = containers.read(id);
     if (current === undefined) throw new HutchError(`container ${container.config.name} was removed`);
@@ -216,6 +228,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       throw new HutchError(`container ${container.config.name} is already running`);
     }
     await waitForMonitor(current);
+    cgroup = await createContainerCgroup(id, current.config.options.resources ?? {});
     await driver.mount(
       {
         lowers: imageLowers(runtime, current),
@@ -260,6 +273,8 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       detach: true,
       exitCommand: [paths.launcher, 'container', 'cleanup', id],
     });
+    // Limits hold from the container's first instruction: it waits for go() until it is in its cgroup.
+    if (cgroup !== undefined) addProcess(cgroup, monitor.containerPid);
     if (spec.userNamespace !== undefined) {
       // Root of the session may write any map within the session's own ranges.
       writeFileSync(`/proc/${monitor.containerPid}/uid_map`, formatIdMap(spec.userNamespace.uidMap));
@@ -279,6 +294,8 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       signal: undefined,
       error: undefined,
       network,
+      oomKilled: false,
+      cgroup,
     };
     containers.writeState(id, state);
     const client = options.attach ? await AttachClient.connect(current.runtimeDir) : undefined;
@@ -297,8 +314,9 @@ export async function startContainer(runtime: Runtime, container: Container, opt
   } catch (error) {
     const failed = containers.read(id);
     if (failed !== undefined && failed.state.status !== 'running') {
-      // Never started: nothing of it runs, so nothing else will unmount it.
+      // Never started: nothing of it runs, so nothing else will unmount it or remove its cgroup.
       if (mounted) await driver.unmount(merged).catch(() => undefined);
+      if (cgroup !== undefined) await releaseContainerCgroup({ cgroup, oomKilled: false }).catch(() => undefined);
     } else if (failed !== undefined) {
       containers.writeState(id, { ...failed.state, status: 'exited', error: (error as Error).message });
     }
@@ -335,7 +353,7 @@ export async function cleanupContainer(runtime: Runtime, id: string): Promise<vo
     const container = containers.read(id);
     if (container === undefined || container.state.status === 'running') return;
     container.state = await withoutNetwork(container.state);
-    containers.writeState(id, container.state);
+    containers.writeState(id, await releaseContainerCgroup(container.state));
     const driver = rootfsDriver(container.config.rootfsDriver);
     await driver.unmount(join(container.dir, 'merged'));
     if (container.config.options.autoRemove) await removeLocked(runtime, container, { volumes: true });
@@ -378,6 +396,11 @@ export function signalContainer(container: Container, signal: number): void {
       `can only kill running containers. ${container.config.id.slice(0, 12)} is in state ${container.state.status}: container state improper`,
     );
   }
+  // SIGKILL through cgroup.kill takes every process of the container at once: none escapes by forking.
+  if (signal === 9 && container.state.cgroup !== undefined) {
+    killAll(container.state.cgroup, 9);
+    return;
+  }
   let pidfd: number;
   try {
     pidfd = native.pidfdOpen(container.state.pid);
@@ -402,6 +425,9 @@ export async function stopContainer(runtime: Runtime, container: Container, time
     );
     const timeout = timeoutSeconds ?? container.config.options.stopTimeout ?? 10;
     signalContainer(container, stopSignal);
+    // A paused container gets its stop signal once thawed, as podman's stop does.
+    const { cgroup } = container.state;
+    if (cgroup !== undefined && isFrozen(cgroup)) await freeze(cgroup, false);
     let after = await waitForExit(runtime, container.config.id, timeout * 1000);
     if (after?.state.status === 'running') {
       signalContainer(after, 9);
@@ -435,6 +461,7 @@ export async function removeContainer(
     if (current === undefined) return;
     const driver = rootfsDriver(current.config.rootfsDriver);
     await driver.unmount(join(current.dir, 'merged'));
+    await releaseContainerCgroup(current.state);
     await removeLocked(runtime, current, options);
   } finally {
     release();

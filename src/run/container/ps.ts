@@ -1,9 +1,11 @@
 /** `hutch ps`: the containers as podman lists them (table or JSON). */
 import { humanDuration, tabulate } from '../../image/images.js';
+import { isPaused } from '../cgroups/index.js';
 import type { Container } from './store.js';
 
 export function statusText(container: Container, now = Date.now()): string {
   const { state } = container;
+  if (isPaused(state)) return 'Paused';
   if (state.status === 'running' && state.startedAt !== undefined) {
     return `Up ${humanDuration(now - Date.parse(state.startedAt))}`;
   }
@@ -54,7 +56,7 @@ export function psJson(container: Container): Record<string, unknown> {
     ],
     Created: Math.floor(Date.parse(config.created) / 1000),
     CreatedAt: config.created,
-    State: state.status,
+    State: isPaused(state) ? 'paused' : state.status,
     Status: statusText(container),
     Pid: state.status === 'running' ? state.pid : 0,
     ExitCode: state.exitCode ?? 0,

@@ -13,6 +13,7 @@ import {
   parseNetworkRequest,
   type NetworkFlags,
 } from '../network/index.js';
+import { checkEnforceable, type Limits } from '../cgroups/index.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
 import { attach } from './attach.js';
 import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
@@ -51,6 +52,8 @@ export interface CreateFlags {
   label: string[];
   pull: 'missing' | 'always' | 'never';
   tlsVerify: boolean;
+  /** --memory, --cpus, --pids-limit, …, parsed. */
+  resources: Limits;
 }
 
 export interface RunFlags extends CreateFlags {
@@ -147,6 +150,8 @@ export async function createContainer(
   flags: CreateFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Container> {
+  // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
+  checkEnforceable(flags.resources);
   const image = await imageFor(runtime, flags, env);
   const networkRequest = parseNetworkRequest(
     flags.network,
@@ -184,6 +189,7 @@ export async function createContainer(
     stopSignal: flags.stopSignal,
     stopTimeout: flags.stopTimeout,
     labels: parseLabels(flags.label),
+    resources: flags.resources,
   };
   const driver = await selectRootfsDriver({
     identity: runtime.identity,

@@ -16,6 +16,7 @@ import { HutchError } from '../../errors.js';
 import type { Digest } from '../../image/digest.js';
 import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
 import { acquireLock } from '../../image/store/lock.js';
+import type { CgroupState, Limits } from '../cgroups/index.js';
 import { readExitFile } from '../monitor.js';
 import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
@@ -67,6 +68,8 @@ export interface ContainerOptions {
   stopSignal: string | undefined;
   stopTimeout: number | undefined;
   labels: Record<string, string>;
+  /** --memory, --cpus, --pids-limit, …: written to the container's cgroup at each start. */
+  resources?: Limits;
 }
 
 export interface ContainerState {
@@ -86,6 +89,8 @@ export interface ContainerState {
   restartCount: number;
   /** The network attached to the running container (helper, ports), until its cleanup detaches it. */
   network?: NetworkState;
+  /** The container's own cgroup while it runs (src/run/cgroups); none where the host gives it none. */
+  cgroup?: CgroupState | undefined;
 }
 
 export interface Container {
