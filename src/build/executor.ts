@@ -144,7 +144,9 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     }
     const last = await (session.results.get(plan.target) as Promise<StageResult>);
     output.note(`COMMIT${options.tags.length > 0 ? ` ${options.tags.join(' ')}` : ''}`);
-    const id = await commitBuiltImage(store, last.state, options, session.created());
+    // The last step's time: a build whose every step was cached makes the same image again.
+    const created = last.state.history.at(-1)?.created ?? session.created();
+    const id = await commitBuiltImage(store, last.state, options, created);
     output.done(undefined, hexOf(id).slice(0, 12));
     for (const tag of options.tags) output.note(`Successfully tagged ${normalizeTag(tag)}`);
     const unused = global.unconsumed();

@@ -28,6 +28,7 @@ import {
 import { BuildfileError } from './containerfile/parser.js';
 import { BuildContext, checkDestination, type CopySource, type SourceRef } from './context.js';
 import { copyCreatedBy, nopCreatedBy, runCreatedBy } from './history.js';
+import type { CacheEntry } from './cache.js';
 import { imageKey, type BuildSession, type StageResult } from './session.js';
 import { cloneState, scratchState, sha256, stateOfImage, type ImageState, type LayerRef } from './state.js';
 import { archiveKind, ChecksumError, download, unpackArchive } from './steps/add.js';
@@ -138,23 +139,30 @@ export class StageBuilder {
     return layerPaths(this.session.store, this.state.layers);
   }
 
-  /** A config-only step: history entry without a layer; the chain key moves on. */
-  private configStep(resolved: ResolvedInstruction, createdBy: string): void {
-    this.state.history.push({ created: this.session.created(), created_by: createdBy, empty_layer: true });
-    this.state.chainKey = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
-    this.session.output.done(this.label, 'config');
-  }
-
-  private addLayer(layer: LayerRef, createdBy: string, key: string, cached: boolean): void {
-    this.state.layers.push(layer);
-    this.state.history.push({ created: this.session.created(), created_by: createdBy });
-    this.state.chainKey = key;
-    this.session.output.done(this.label, cached ? `Using cache ${key}` : layer.diffId.slice(7, 19));
-  }
-
-  /** The cached layer for key, unless --no-cache. */
-  private cached(key: string): LayerRef | 'empty' | undefined {
+  /** The cache entry of a step, unless --no-cache. */
+  private cached(key: string): CacheEntry | undefined {
     return this.session.options.noCache ? undefined : this.session.cache.lookup(key);
+  }
+
+  /**
+   * A step is done: its layer (if it made one) and history entry added, the
+   * chain key moved on to its key. A new step is recorded in the cache; a
+   * cached one keeps the time it was first made.
+   */
+  private finishStep(key: string, createdBy: string, layer: LayerRef | undefined, hit: CacheEntry | undefined): void {
+    const created = hit?.created ?? this.session.created();
+    if (hit === undefined) this.session.cache.record(key, { layer, created });
+    if (layer !== undefined) this.state.layers.push(layer);
+    this.state.history.push({ created, created_by: createdBy, ...(layer === undefined ? { empty_layer: true } : {}) });
+    this.state.chainKey = key;
+    const what = hit !== undefined ? `Using cache ${key}` : layer === undefined ? 'config' : layer.diffId.slice(7, 19);
+    this.session.output.done(this.label, what);
+  }
+
+  /** A config-only step: a history entry without a layer. */
+  private configStep(resolved: ResolvedInstruction, createdBy: string): void {
+    const key = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
+    this.finishStep(key, createdBy, undefined, this.cached(key));
   }
 
   private async dispatch(resolved: ResolvedInstruction, instruction: Instruction): Promise<void> {
@@ -256,13 +264,7 @@ export class StageBuilder {
     const key = sha256(`${this.state.chainKey}\nWORKDIR\n${path}\n${user}`);
     const createdBy = nopCreatedBy(`WORKDIR ${path}`);
     const hit = this.cached(key);
-    if (hit === 'empty') {
-      this.state.history.push({ created: session.created(), created_by: createdBy, empty_layer: true });
-      this.state.chainKey = key;
-      session.output.done(this.label, `Using cache ${key}`);
-      return;
-    }
-    if (hit !== undefined) return this.addLayer(hit, createdBy, key, true);
+    if (hit !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
     const owner = this.user(resolved.node.position);
     const workspace = StepWorkspace.create(session.store, session.driver, session.rootless, this.lowers);
     try {
@@ -276,17 +278,9 @@ export class StageBuilder {
       const real = realRoot(root);
       for (const dir of created) lchownSync(hostJoin(real, dir), owner.uid, owner.gid);
       await workspace.unmount();
-      if (created.length === 0) {
-        session.cache.record(key, 'empty');
-        this.state.history.push({ created: session.created(), created_by: createdBy, empty_layer: true });
-        this.state.chainKey = key;
-        session.output.done(this.label, 'config');
-        return;
-      }
+      if (created.length === 0) return this.finishStep(key, createdBy, undefined, undefined);
       const layer = await workspace.commit(session.store, session.options.timestamp);
-      const ref = { diffId: layer.diffId, blob: layer.blob };
-      session.cache.record(key, ref);
-      this.addLayer(ref, createdBy, key, false);
+      this.finishStep(key, createdBy, { diffId: layer.diffId, blob: layer.blob }, undefined);
     } finally {
       await workspace.dispose();
     }
@@ -326,7 +320,7 @@ export class StageBuilder {
     );
     const createdBy = runCreatedBy(args, this.scope.declaredArgs().filter(([k]) => !this.scope.env().some((e) => e.startsWith(`${k}=`))));
     const hit = this.cached(key);
-    if (hit !== undefined && hit !== 'empty') return this.addLayer(hit, createdBy, key, true);
+    if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
     const workspace = StepWorkspace.create(session.store, session.driver, session.rootless, this.lowers);
     try {
       const mounts: MountSpec[] = [];
@@ -373,9 +367,7 @@ export class StageBuilder {
       const mountPoints = [...MOUNT_POINTS, ...mounts.map((m) => m.destination)];
       workspace.removeMountPoints(mountPoints);
       const layer = await workspace.commit(session.store, session.options.timestamp, mountPoints);
-      const ref = { diffId: layer.diffId, blob: layer.blob };
-      session.cache.record(key, ref);
-      this.addLayer(ref, createdBy, key, false);
+      this.finishStep(key, createdBy, { diffId: layer.diffId, blob: layer.blob }, undefined);
     } finally {
       await workspace.dispose();
     }
@@ -484,7 +476,7 @@ export class StageBuilder {
       const what = sources.length + urls.length + resolved.inline.length > 1 ? 'multi' : sources[0]?.type === 'directory' ? 'dir' : 'file';
       const createdBy = copyCreatedBy(kind, what, sha256(hashParts.join('\n')), destPath);
       const hit = this.cached(key);
-      if (hit !== undefined && hit !== 'empty') return this.addLayer(hit, createdBy, key, true);
+      if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
 
       for (const [i, s] of sources.entries()) {
         const archive = kind === 'ADD' && s.type === 'file' && resolved.unpack !== false ? await archiveKind(s.entries[0]?.absolute as string) : undefined;
@@ -525,9 +517,7 @@ export class StageBuilder {
       });
       await workspace.unmount();
       const layer = await workspace.commit(session.store, session.options.timestamp);
-      const ref = { diffId: layer.diffId, blob: layer.blob };
-      session.cache.record(key, ref);
-      this.addLayer(ref, createdBy, key, false);
+      this.finishStep(key, createdBy, { diffId: layer.diffId, blob: layer.blob }, undefined);
     } finally {
       await source?.dispose();
       await workspace.dispose();
