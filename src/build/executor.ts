@@ -19,6 +19,7 @@ import { createProgress, progressMode } from '../image/progress.js';
 import { normalizeTag } from '../image/store/refs.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
 import { openRuntime } from '../run/container/lifecycle.js';
+import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
 import { GlobalScope } from './containerfile/expand.js';
@@ -95,6 +96,11 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       hint: 'hutch info says why neither overlay driver works here',
     });
   }
+  const network = parseNetworkRequest(
+    { ...options.network, publish: [], publishAll: false },
+    [],
+    currentRequestHost({ storage: runtime.paths.storage }),
+  );
   const store = runtime.images;
   const runtimeRoot = join(runtime.paths.runtime, 'build');
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
@@ -107,6 +113,8 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     driver,
     rootless: !runtime.identity.root,
     runtimeRoot,
+    paths: { storage: runtime.paths.storage, runtime: runtime.paths.runtime },
+    network,
     context,
     cf,
     plan,

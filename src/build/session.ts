@@ -7,6 +7,7 @@
 import type { Digest } from '../image/digest.js';
 import type { Platform } from '../image/oci.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
+import type { NetworkRequest } from '../run/network/index.js';
 import type { RootfsDriver } from '../run/rootfs/index.js';
 import type { BuildCache } from './cache.js';
 import type { GlobalScope } from './containerfile/expand.js';
@@ -26,6 +27,10 @@ export interface BuildSession {
   rootless: boolean;
   /** Where RUN containers keep their runtime files. */
   runtimeRoot: string;
+  /** hutch's storage and runtime directories. */
+  paths: { storage: string; runtime: string };
+  /** The network RUN steps get unless a RUN --network says otherwise. */
+  network: NetworkRequest;
   context: BuildContext;
   cf: Containerfile;
   plan: StagePlan;

@@ -37,7 +37,8 @@ import { layerPaths, MOUNT_POINTS, readLayeredFile, StepWorkspace } from './work
 import { ensureInRoot, hostJoin, realRoot } from '../run/container/paths.js';
 import { runEphemeral } from '../run/container/ephemeral.js';
 import { DEFAULT_PATH } from '../run/container/spec-builder.js';
-import type { MountSpec, NetworkNamespace } from '../run/container/spec.js';
+import type { MountSpec } from '../run/container/spec.js';
+import type { NetworkRequest } from '../run/network/index.js';
 import { resolveUser, type ResolvedUser } from '../run/container/user.js';
 import { lchownSync, writeFileSync } from 'node:fs';
 
@@ -289,9 +290,11 @@ export class StageBuilder {
   // -------------------------------------------------------------------------
   // RUN
 
-  private network(resolved: Resolved<'RUN'>): NetworkNamespace {
-    const mode = resolved.network === undefined || resolved.network === 'default' ? this.session.options.network : resolved.network;
-    return mode === 'host' ? { mode: 'host' } : { mode: 'new' };
+  /** RUN --network=none|host, else the build's network. */
+  private network(resolved: Resolved<'RUN'>): NetworkRequest {
+    const wanted = resolved.network;
+    if (wanted === undefined || wanted === 'default') return this.session.network;
+    return { ...this.session.network, mode: wanted, options: {}, pastaArgs: [] };
   }
 
   private async run(resolved: Resolved<'RUN'>): Promise<void> {
@@ -346,6 +349,7 @@ export class StageBuilder {
           additionalGids: user.additionalGids,
           mounts,
           network,
+          paths: session.paths,
           stdout: session.output.runStdout,
           stderr: session.output.runStderr,
         });

@@ -306,6 +306,24 @@ describe.skipIf(need.skip)('hutch build', () => {
     }
   });
 
+  it('gives RUN steps slirp4netns by default, reaching the host only where allowed', async () => {
+    const server = await startFileServer({ 'fetched.txt': 'over the network\n' });
+    try {
+      const port = new URL(server.url).port;
+      const dir = context({
+        Containerfile: `FROM busybox\nRUN cut -d: -f1 /proc/net/dev | tail -n +3 | tr -d ' ' | sort > /ifaces && wget -q -O /fetched http://10.0.2.2:${port}/fetched.txt\n`,
+      });
+      await okAsync(['build', '-q', '-t', 'networked', '--network', 'slirp4netns:allow_host_loopback=true', dir], box);
+      expect(sh('networked', 'cat /ifaces /fetched')).toBe('lo\ntap0\nover the network\n');
+      expect(server.requests).toEqual(['/fetched.txt']);
+      // podman's default: the host's loopback is not reachable.
+      const line = await failAsync(['build', '--no-cache', dir], box, 1);
+      expect(line).toMatch(/Containerfile:2:1: RUN .*: exit status 1/);
+    } finally {
+      await server.stop();
+    }
+  });
+
   it('reads -f FILE and -f -, writes --format docker, and gives RUN --network none no network', () => {
     const dir = context({
       'other.file': 'FROM busybox\nRUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " " > /ifaces\n',
