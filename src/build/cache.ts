@@ -51,7 +51,10 @@ export class BuildCache {
   record(key: string, entry: CacheEntry): void {
     mkdirSync(this.store.buildCacheDir, { recursive: true, mode: 0o700 });
     const temp = join(this.store.buildCacheDir, `.${key}.${process.pid}.tmp`);
-    const body = entry.layer === undefined ? { created: entry.created } : { diffId: entry.layer.diffId, blob: entry.layer.blob, created: entry.created };
+    const body =
+      entry.layer === undefined
+        ? { created: entry.created }
+        : { diffId: entry.layer.diffId, blob: entry.layer.blob, created: entry.created };
     writeFileSync(temp, `${JSON.stringify(body)}\n`);
     renameSync(temp, this.path(key));
   }

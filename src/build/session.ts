@@ -16,6 +16,7 @@ import type { BuildContext } from './context.js';
 import type { BuildOptions } from './options.js';
 import type { BuildOutput } from './output.js';
 import type { ImageState } from './state.js';
+import type { BuildSecret } from './steps/run-mounts.js';
 
 export interface StageResult {
   state: ImageState;
@@ -31,6 +32,7 @@ export interface BuildSession {
   paths: { storage: string; runtime: string };
   /** The network RUN steps get unless a RUN --network says otherwise. */
   network: NetworkRequest;
+  secrets: ReadonlyMap<string, BuildSecret>;
   context: BuildContext;
   cf: Containerfile;
   plan: StagePlan;

@@ -37,7 +37,6 @@ interface BuildFlags {
 
 /** Flags podman build has that hutch refuses rather than ignores. */
 const REFUSED: [keyof BuildFlags, string][] = [
-  ['secret', '--secret'],
   ['squash', '--squash'],
   ['squashAll', '--squash-all'],
   ['cacheFrom', '--cache-from'],
@@ -116,7 +115,12 @@ function addBuild(parent: Command, name: string): void {
     .option('--add-host <host:ip>', 'an /etc/hosts entry for RUN steps (repeatable)', collect, [])
     .option('--tls-verify', 'verify registries’ certificates', true)
     .option('--no-tls-verify', 'do not verify registries’ certificates')
-    .option('--secret <id=…,src=…>', 'not supported yet', collect, [])
+    .option(
+      '--secret <id=…,src=…>',
+      'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR (repeatable)',
+      collect,
+      [],
+    )
     .option('--squash', 'not supported yet')
     .option('--squash-all', 'not supported yet')
     .option('--cache-from <repo>', 'not supported yet', collect, [])
@@ -157,6 +161,7 @@ function addBuild(parent: Command, name: string): void {
             addHost: flags.addHost,
           },
           tlsVerify: flags.tlsVerify,
+          secrets: flags.secret,
           stdout: process.stdout,
           stderr: process.stderr,
         },

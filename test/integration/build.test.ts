@@ -127,7 +127,7 @@ describe.skipIf(need.skip)('hutch build', () => {
     expect(inspect('every:v2').Id).toBe(id);
     expect(image.Author).toBe('someone@example.com');
     expect(image.Config).toMatchObject({
-      Env: ['GREETING=hello', 'OTHER=x'],
+      Env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'GREETING=hello', 'OTHER=x'],
       Labels: { 'org.example.a': '1', 'b c': 'd', 'from.flag': 'yes' },
       WorkingDir: '/app',
       ExposedPorts: { '8080/tcp': {}, '53/udp': {} },
@@ -198,10 +198,10 @@ describe.skipIf(need.skip)('hutch build', () => {
       '/srv/work/made-by-app 1500:1500 644',
       '/srv/chowned 1500:1600 640',
       '/srv/numeric 1234:1234 644',
-      // busybox's id lists getgroups(2) only: the groups of /etc/group naming the user.
-      'uid=1500(app) gid=1500(app) groups=1600(extra)',
+      // The primary group, then the groups of /etc/group naming the user.
+      'uid=1500(app) gid=1500(app) groups=1500(app),1600(extra)',
       '/home/app',
-      'uid=1700 gid=1600(extra)',
+      'uid=1700 gid=1600(extra) groups=1600(extra)',
       '',
     ]);
   });
@@ -324,6 +324,39 @@ describe.skipIf(need.skip)('hutch build', () => {
     }
   });
 
+  it('RUN --mount: bind from the context and a stage, a cache kept between builds, tmpfs, secrets', () => {
+    const secretFile = join(work, 'token');
+    writeFileSync(secretFile, 's3cret');
+    const dir = context({
+      Containerfile: [
+        'FROM busybox AS tools',
+        'RUN echo from-stage > /tool',
+        'FROM busybox',
+        'RUN --mount=type=bind,source=data,target=/mnt/data --mount=type=bind,from=tools,source=/tool,target=/mnt/tool cat /mnt/data/in /mnt/tool > /bound',
+        'RUN --mount=type=cache,target=/var/cache/thing,id=thing echo run >> /var/cache/thing/log && wc -l < /var/cache/thing/log > /cache-lines',
+        'RUN --mount=type=tmpfs,target=/scratch grep -q "tmpfs /scratch" /proc/mounts && echo tmpfs > /scratch/f && cat /scratch/f > /tmpfs-seen',
+        'RUN --mount=type=secret,id=token,mode=0440,uid=1000 --mount=type=secret,id=token,env=TOKEN stat -c "%a %u" /run/secrets/token > /secret-meta && cat /run/secrets/token > /dev/null && test "$TOKEN" = s3cret && echo ok > /secret-ok',
+        '',
+      ].join('\n'),
+      'data/in': 'from-context\n',
+    });
+    const args = ['build', '-q', '--secret', `id=token,src=${secretFile}`, '-t', 'mounted', dir];
+    ok(args, box);
+    expect(
+      sh(
+        'mounted',
+        'cat /bound /cache-lines /tmpfs-seen /secret-meta /secret-ok; for p in /scratch /run/secrets /mnt; do test -e $p && echo $p; done; true',
+      ),
+    ).toBe('from-context\nfrom-stage\n1\ntmpfs\n440 1000\nok\n');
+    // The cache mount outlives the build: a rebuild of that step appends to the same log.
+    ok([...args.slice(0, 1), '--no-cache', ...args.slice(1)], box);
+    expect(sh('mounted', 'cat /cache-lines')).toBe('2\n');
+    // What a bind mount reads is part of the step's key.
+    writeFileSync(join(dir, 'data', 'in'), 'changed\n');
+    ok(args, box);
+    expect(sh('mounted', 'head -1 /bound')).toBe('changed\n');
+  });
+
   it('reads -f FILE and -f -, writes --format docker, and gives RUN --network none no network', () => {
     const dir = context({
       'other.file': 'FROM busybox\nRUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " " > /ifaces\n',
@@ -397,17 +430,18 @@ describe.skipIf(need.skip)('hutch build', () => {
     });
 
     it('flags and mounts that are not supported', () => {
-      refused(
-        { Containerfile: 'FROM busybox\n' },
-        /--secret is not supported by hutch build yet/,
-        125,
-        '--secret',
-        'id=a,src=/etc/hostname',
-      );
       refused({ Containerfile: 'FROM busybox\n' }, /--squash is not supported by hutch build yet/, 125, '--squash');
       refused(
-        { Containerfile: 'FROM busybox\nRUN --mount=type=cache,target=/c true\n' },
-        /Containerfile:2:\d+: RUN --mount=type=cache is not supported by hutch build yet/,
+        { Containerfile: 'FROM busybox\nRUN --mount=type=ssh true\n' },
+        /Containerfile:2:\d+: RUN --mount=type=ssh: SSH agent forwarding is not supported by hutch build/,
+      );
+      refused(
+        { Containerfile: 'FROM busybox\nRUN --mount=type=bind,rw,target=/x true\n', x: '' },
+        /Containerfile:2:\d+: RUN --mount=type=bind: rw .* is not supported by hutch build/,
+      );
+      refused(
+        { Containerfile: 'FROM busybox\nRUN --mount=type=secret,id=token,required=true true\n' },
+        /Containerfile:2:\d+: RUN --mount=type=secret: secret token was not given/,
       );
     });
   });
