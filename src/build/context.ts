@@ -138,7 +138,18 @@ export class BuildContext {
     readonly ignore: IgnoreRules,
     /** The ignore file in use, if any. */
     readonly ignoreFile: string | undefined,
+    /**
+     * A root file system (another stage, an image, an unpacked archive)
+     * rather than a context: absolute symlinks lead to its own root and `..`
+     * stops there, as inside a container, instead of being errors.
+     */
+    readonly chroot = false,
   ) {}
+
+  /** A root file system to copy from (COPY --from): no ignore rules, symlinks resolved inside it. */
+  static async openTree(dir: string): Promise<BuildContext> {
+    return new BuildContext(await realpath(dir), IgnoreRules.none(), undefined, true);
+  }
 
   /**
    * Opens a context directory and reads its ignore file: the explicit one,
@@ -282,6 +293,7 @@ export class BuildContext {
       const part = parts.shift() as string;
       if (part === '.' || part === '') continue;
       if (part === '..') {
+        if (current.length === 0 && this.chroot) continue;
         if (current.length === 0) throw new Outside();
         current.pop();
         continue;
@@ -300,7 +312,10 @@ export class BuildContext {
       if (++hops > 255) throw new Missing();
       const target = await readlink(join(this.root, candidate));
       let next: string[];
-      if (isAbsolute(target)) {
+      if (isAbsolute(target) && this.chroot) {
+        next = target.split('/').filter((p) => p !== '');
+        current = [];
+      } else if (isAbsolute(target)) {
         const rel = relative(this.root, target);
         if (rel === '..' || rel.startsWith('../') || isAbsolute(rel)) throw new Outside();
         next = rel === '' ? [] : rel.split('/');

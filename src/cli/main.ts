@@ -2,6 +2,7 @@
 // flags to typed options and calls into src/run, src/image or src/build.
 import { Command, CommanderError } from 'commander';
 import { ExitCode } from '../errors.js';
+import { registerBuild } from './build.js';
 import { registerContainers } from './containers.js';
 import { registerContainerTools } from './container-tools.js';
 import { registerImages } from './images.js';
@@ -30,6 +31,8 @@ export function buildProgram(): Command {
   registerRegistryVerbs(program);
   registerUnshare(program);
   registerVolumes(program);
+  // After registerImages: `hutch image build` joins its group.
+  registerBuild(program);
   return program;
 }
 

@@ -47,7 +47,12 @@ export class BuildfileError extends HutchError {
   /** The message without the location. */
   readonly reason: string;
 
-  constructor(file: string, position: Position, reason: string, options: { hint?: string; cause?: unknown } = {}) {
+  constructor(
+    file: string,
+    position: Position,
+    reason: string,
+    options: { hint?: string; cause?: unknown; exitCode?: number } = {},
+  ) {
     super(`${file}:${position.line}:${position.column}: ${reason}`, options);
     this.name = 'BuildfileError';
     this.file = file;

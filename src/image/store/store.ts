@@ -92,12 +92,19 @@ export class ImageStore {
   readonly ociDir: string;
   readonly indexPath: string;
   readonly locksDir: string;
+  /**
+   * The build cache (src/build/cache.ts): one JSON file per cached step,
+   * `{"diffId": …, "blob": {"digest": …}}`; what these name is kept by
+   * garbage collection like what an image uses.
+   */
+  readonly buildCacheDir: string;
 
   private constructor(readonly storageDir: string) {
     this.ociDir = join(storageDir, 'oci');
     this.indexPath = join(this.ociDir, 'index.json');
     this.tmpDir = join(storageDir, 'tmp');
     this.locksDir = join(storageDir, 'locks');
+    this.buildCacheDir = join(storageDir, 'build-cache');
     this.blobs = new BlobStore(this.ociDir, this.tmpDir);
     this.layers = new LayerStore(join(storageDir, 'layers'), this.tmpDir, this.locksDir);
   }
@@ -374,6 +381,19 @@ export class ImageStore {
         for (const diffId of config.rootfs.diff_ids) layers.add(diffId);
       } catch {
         return undefined;
+      }
+    }
+    for (const name of safeReaddir(this.buildCacheDir)) {
+      if (!name.endsWith('.json')) continue;
+      try {
+        const entry = JSON.parse(readFileSync(join(this.buildCacheDir, name), 'utf8')) as {
+          diffId?: unknown;
+          blob?: { digest?: unknown };
+        };
+        if (typeof entry.diffId === 'string') layers.add(entry.diffId);
+        if (typeof entry.blob?.digest === 'string') blobs.add(entry.blob.digest);
+      } catch {
+        // An unreadable cache entry keeps nothing: the build treats it as a miss.
       }
     }
     return { blobs, layers };

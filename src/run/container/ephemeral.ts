@@ -97,15 +97,29 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
       await monitor.sync.done();
     } catch (error) {
       client.close();
-      await monitor.exited;
+      await monitorGone(monitor.exited);
       throw commandNotStarted(error, options.args[0] as string) ?? error;
     }
     const status = await client.exit;
     client.close();
-    await monitor.exited;
+    await monitorGone(monitor.exited);
     return status.exitCode ?? 128 + (status.signal ?? 0);
   } finally {
     await driver.unmount(layout.target);
     rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Waits for the monitor's exit. startMonitor unrefs the monitor (a detached
+ * container outlives hutch), so with the attach socket closed nothing else may
+ * hold node's event loop open: a timer does, until the exit event came.
+ */
+async function monitorGone(exited: Promise<unknown>): Promise<void> {
+  const keepAlive = setInterval(() => undefined, 60_000);
+  try {
+    await exited;
+  } finally {
+    clearInterval(keepAlive);
   }
 }

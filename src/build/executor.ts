@@ -1,0 +1,194 @@
+/**
+ * `hutch build`: a Containerfile and its context to an image in the store.
+ * The stage plan's waves run one after another, the stages of a wave in
+ * parallel; each stage's steps run in order (stage.ts). The whole build holds
+ * the store's write lock (shared), so garbage collection cannot take a layer
+ * between the step that made it and the image or cache entry that names it.
+ * On failure nothing is committed: what the failing step made is removed,
+ * the completed steps' layers stay as cache, and everything else goes with
+ * the garbage collection that follows.
+ */
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { HutchError, messageOf } from '../errors.js';
+import { digestOf, hexOf, type Digest } from '../image/digest.js';
+import { MediaType } from '../image/media.js';
+import { hostPlatform, type Platform } from '../image/oci.js';
+import { parsePlatform } from '../image/platform.js';
+import { createProgress, progressMode } from '../image/progress.js';
+import { normalizeTag } from '../image/store/refs.js';
+import type { ImageStore, ResolvedImage } from '../image/store/store.js';
+import { openRuntime } from '../run/container/lifecycle.js';
+import { selectRootfsDriver } from '../run/rootfs/probe.js';
+import { BuildCache } from './cache.js';
+import { GlobalScope } from './containerfile/expand.js';
+import { loadContainerfile, planStages, type Containerfile } from './containerfile/instructions.js';
+import { BuildContext } from './context.js';
+import type { BuildOptions } from './options.js';
+import { BuildOutput } from './output.js';
+import type { BuildSession, StageResult } from './session.js';
+import { StageBuilder } from './stage.js';
+import { imageConfigOf, sha256, type ImageState } from './state.js';
+
+/** The Containerfile's text and the name errors give it. */
+function readContainerfile(options: BuildOptions): { text: string; name: string; path: string | undefined } {
+  if (options.file === '-') {
+    return { text: options.stdinText ?? readFileSync(0, 'utf8'), name: 'Containerfile', path: undefined };
+  }
+  let path = options.file;
+  if (path === undefined) {
+    path = ['Containerfile', 'Dockerfile'].map((n) => join(options.contextDir, n)).find((p) => existsSync(p));
+    if (path === undefined) {
+      throw new HutchError(`no Containerfile or Dockerfile in ${options.contextDir}`, {
+        hint: 'name the file with -f FILE (or -f - to read it from standard input)',
+      });
+    }
+  }
+  try {
+    return { text: readFileSync(path, 'utf8'), name: path, path };
+  } catch (error) {
+    throw new HutchError(`read ${path}: ${messageOf(error)}`, { hint: 'check the -f path' });
+  }
+}
+
+/** The image (manifest, config) of the final state, written and named; returns its id. */
+async function commitBuiltImage(store: ImageStore, state: ImageState, options: BuildOptions, created: string): Promise<Digest> {
+  const config = imageConfigOf(state, created);
+  if (Object.keys(options.labels).length > 0) {
+    config.config = { ...config.config, Labels: { ...config.config?.Labels, ...options.labels } };
+  }
+  const docker = options.format === 'docker';
+  const configBody = Buffer.from(JSON.stringify(config));
+  const configBlob = await store.blobs.write(configBody);
+  const manifest = {
+    schemaVersion: 2 as const,
+    mediaType: docker ? MediaType.dockerManifest : MediaType.ociManifest,
+    config: { mediaType: docker ? MediaType.dockerConfig : MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
+    layers: state.layers.map((l) => ({
+      mediaType: docker ? MediaType.dockerLayerGzip : l.blob.mediaType,
+      digest: l.blob.digest,
+      size: l.blob.size,
+    })),
+  };
+  const body = Buffer.from(JSON.stringify(manifest));
+  const descriptor = { mediaType: manifest.mediaType, digest: digestOf(body), size: body.length };
+  let id: Digest | undefined;
+  if (options.tags.length === 0) id = await store.commitImage(undefined, { descriptor, body });
+  for (const tag of options.tags) id = await store.commitImage(tag, { descriptor, body });
+  return id as Digest;
+}
+
+export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv = process.env): Promise<Digest> {
+  for (const tag of options.tags) normalizeTag(tag);
+  const { text, name, path } = readContainerfile(options);
+  const cf: Containerfile = loadContainerfile(text, { file: name });
+  const context = await BuildContext.open(options.contextDir, path === undefined ? {} : { containerfile: path });
+  const host = hostPlatform();
+  const target: Platform = options.platform === undefined ? host : parsePlatform(options.platform);
+  const global = new GlobalScope(options.buildArgs, { build: host, target });
+  const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
+
+  const runtime = await openRuntime(env);
+  const driver = await selectRootfsDriver({ identity: runtime.identity, storage: runtime.paths.storage, pathVar: env.PATH });
+  if (driver.name === 'copy') {
+    throw new HutchError('hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from', {
+      hint: 'hutch info says why neither overlay driver works here',
+    });
+  }
+  const store = runtime.images;
+  const runtimeRoot = join(runtime.paths.runtime, 'build');
+  mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
+  const mode = progressMode(process.stdout, options.quiet, env);
+  const output = new BuildOutput(options.stdout, options.stderr, mode);
+  const fixed = options.timestamp?.toISOString();
+  const pulled = new Map<string, Promise<ResolvedImage>>();
+  const session: BuildSession = {
+    store,
+    driver,
+    rootless: !runtime.identity.root,
+    runtimeRoot,
+    context,
+    cf,
+    plan,
+    global,
+    options,
+    cache: new BuildCache(store),
+    output,
+    targetPlatform: target,
+    salt: sha256(`timestamp ${fixed ?? ''}`),
+    results: new Map(),
+    created: () => fixed ?? new Date().toISOString(),
+    image: (reference, platform) => {
+      const key = `${reference}\n${platform ?? options.platform ?? ''}`;
+      let found = pulled.get(key);
+      if (found === undefined) {
+        found = baseImage(store, reference, platform ?? options.platform, options, env);
+        pulled.set(key, found);
+      }
+      return found;
+    },
+  };
+
+  const release = await store.writeLock();
+  try {
+    for (const wave of plan.waves) {
+      const builds = wave.map((index) => {
+        const result = new StageBuilder(session, cf.stages[index] as (typeof cf.stages)[number]).build();
+        session.results.set(index, result);
+        return result;
+      });
+      // Every stage of the wave finishes (or fails) before the build reports: none is left running.
+      const settled = await Promise.allSettled(builds);
+      const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (failed !== undefined) throw failed.reason;
+    }
+    const last = await (session.results.get(plan.target) as Promise<StageResult>);
+    output.note(`COMMIT${options.tags.length > 0 ? ` ${options.tags.join(' ')}` : ''}`);
+    const id = await commitBuiltImage(store, last.state, options, session.created());
+    output.done(undefined, hexOf(id).slice(0, 12));
+    for (const tag of options.tags) output.note(`Successfully tagged ${normalizeTag(tag)}`);
+    const unused = global.unconsumed();
+    if (unused.length > 0) output.warn(`one or more build args were not consumed: [${unused.join(' ')}]`);
+    if (options.iidfile !== undefined) writeFileSync(options.iidfile, id);
+    return id;
+  } finally {
+    release();
+    await store.collectGarbage({ wait: false }).catch(() => undefined);
+  }
+}
+
+async function baseImage(
+  store: ImageStore,
+  reference: string,
+  platform: string | undefined,
+  options: BuildOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<ResolvedImage> {
+  const wanted = platform === undefined ? undefined : parsePlatform(platform);
+  const find = (): ResolvedImage | undefined => {
+    try {
+      const image = store.resolveImage(reference);
+      if (wanted !== undefined && (image.config.architecture !== wanted.architecture || image.config.os !== wanted.os)) return undefined;
+      return image;
+    } catch (error) {
+      if (/image not known/.test(messageOf(error))) return undefined;
+      throw error;
+    }
+  };
+  const stored = options.pull === 'always' ? undefined : find();
+  if (stored !== undefined) return stored;
+  if (options.pull === 'never') {
+    throw new HutchError(`${reference}: image not known`, { hint: `pull it first (hutch pull ${reference}) or drop --pull=never` });
+  }
+  const { pullImage } = await import('../image/pull.js');
+  const result = await pullImage(
+    {
+      reference,
+      tlsVerify: options.tlsVerify,
+      platform,
+      progress: createProgress(options.quiet ? 'quiet' : progressMode(process.stderr, false, env), process.stderr),
+    },
+    env,
+  );
+  return store.resolveImage(result.id);
+}

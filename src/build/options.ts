@@ -1,0 +1,39 @@
+/**
+ * What `hutch build` is asked to do, as typed options: src/cli/build.ts maps
+ * the flags to this and nothing else.
+ */
+import type { Writable } from 'node:stream';
+
+export type PullPolicy = 'missing' | 'always' | 'never';
+
+/** The network RUN steps get: their own empty namespace, or the host's. */
+export type BuildNetwork = 'none' | 'host';
+
+export interface BuildOptions {
+  /** The context directory. */
+  contextDir: string;
+  /** -f: a path, or `-` for standard input; CONTEXT/Containerfile (else Dockerfile) when undefined. */
+  file: string | undefined;
+  /** The Containerfile's text for `-f -` (standard input is read when undefined). */
+  stdinText?: string | undefined;
+  /** -t names; the image is nameless without one. */
+  tags: string[];
+  buildArgs: Map<string, string>;
+  target: string | undefined;
+  noCache: boolean;
+  pull: PullPolicy;
+  /** --label: added to the final image's labels. */
+  labels: Record<string, string>;
+  iidfile: string | undefined;
+  quiet: boolean;
+  format: 'oci' | 'docker';
+  /** --platform os/arch[/variant]: the target platform (FROM images are pulled for it). */
+  platform: string | undefined;
+  /** SOURCE_DATE_EPOCH or --timestamp: created times, and layer mtimes clamped to it. */
+  timestamp: Date | undefined;
+  network: BuildNetwork;
+  tlsVerify: boolean;
+  /** Step lines and RUN output go here (podman build writes both to stdout). */
+  stdout: Writable;
+  stderr: Writable;
+}

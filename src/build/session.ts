@@ -1,0 +1,49 @@
+/**
+ * What every stage of one build shares: the store and the rootfs driver, the
+ * parsed Containerfile and its stage plan, the context, the cache, the
+ * output, and the results of the stages built so far (for FROM and
+ * COPY --from).
+ */
+import type { Digest } from '../image/digest.js';
+import type { Platform } from '../image/oci.js';
+import type { ImageStore, ResolvedImage } from '../image/store/store.js';
+import type { RootfsDriver } from '../run/rootfs/index.js';
+import type { BuildCache } from './cache.js';
+import type { GlobalScope } from './containerfile/expand.js';
+import type { Containerfile, StagePlan } from './containerfile/instructions.js';
+import type { BuildContext } from './context.js';
+import type { BuildOptions } from './options.js';
+import type { BuildOutput } from './output.js';
+import type { ImageState } from './state.js';
+
+export interface StageResult {
+  state: ImageState;
+}
+
+export interface BuildSession {
+  store: ImageStore;
+  driver: RootfsDriver;
+  rootless: boolean;
+  /** Where RUN containers keep their runtime files. */
+  runtimeRoot: string;
+  context: BuildContext;
+  cf: Containerfile;
+  plan: StagePlan;
+  global: GlobalScope;
+  options: BuildOptions;
+  cache: BuildCache;
+  output: BuildOutput;
+  targetPlatform: Platform;
+  /** Salt of every chain key: what changes every layer's bytes (the timestamp clamp). */
+  salt: string;
+  /** Stage results by index, set when a stage starts building. */
+  results: Map<number, Promise<StageResult>>;
+  /** An image for FROM or COPY --from: the store's, pulled when missing (or with --pull=always). */
+  image(reference: string, platform: string | undefined): Promise<ResolvedImage>;
+  /** The time a history entry or the image gets: the timestamp, else now. */
+  created(): string;
+}
+
+export function imageKey(id: Digest): string {
+  return `image:${id}`;
+}

@@ -1,0 +1,107 @@
+/**
+ * What ADD adds beyond COPY: a local tar archive (plain, gzip or zstd) is
+ * unpacked at the destination, and an http(s) URL is downloaded, checked
+ * against --checksum when given. Archives go through the layer unpacker
+ * (src/image/layer/extract.ts), which refuses members that would escape, into
+ * a directory of the step's own; the executor then copies that tree.
+ */
+import { createHash } from 'node:crypto';
+import { createReadStream, mkdirSync, openSync, readSync, closeSync, utimesSync, writeFileSync } from 'node:fs';
+import { join, posix } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { decompressStream, detectCompression } from '../../image/layer/compression.js';
+import { extractLayer } from '../../image/layer/extract.js';
+import type { Compression } from '../../image/media.js';
+
+function head(path: string, length: number): Buffer {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(length);
+    return buffer.subarray(0, readSync(fd, buffer, 0, length, 0));
+  } finally {
+    closeSync(fd);
+  }
+}
+
+function isUstar(block: Buffer): boolean {
+  return block.length >= 263 && block.subarray(257, 262).toString('latin1') === 'ustar';
+}
+
+export type ArchiveKind = { kind: 'tar'; compression: Compression } | { kind: 'unsupported'; format: string } | undefined;
+
+/**
+ * Whether ADD unpacks this file: a tar (ustar or GNU), plain or compressed.
+ * bzip2 and xz archives, which Docker also unpacks, are reported so the
+ * caller refuses them rather than copying them as files.
+ */
+export async function archiveKind(path: string): Promise<ArchiveKind> {
+  const first = head(path, 512);
+  if (first.subarray(0, 3).toString('latin1') === 'BZh') return { kind: 'unsupported', format: 'bzip2' };
+  if (first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
+    return { kind: 'unsupported', format: 'xz' };
+  }
+  const compression = detectCompression(first);
+  if (compression === 'none') return isUstar(first) ? { kind: 'tar', compression } : undefined;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  const source = createReadStream(path);
+  const decompress = decompressStream(compression);
+  try {
+    source.pipe(decompress);
+    for await (const chunk of decompress as AsyncIterable<Buffer>) {
+      chunks.push(chunk);
+      size += chunk.length;
+      if (size >= 512) break;
+    }
+  } catch {
+    return undefined;
+  } finally {
+    source.destroy();
+    decompress.destroy();
+  }
+  return isUstar(Buffer.concat(chunks)) ? { kind: 'tar', compression } : undefined;
+}
+
+/** Unpacks the archive into dir (created); owners, modes and mtimes as the archive has them. */
+export async function unpackArchive(path: string, compression: Compression, dir: string, userXattrs: boolean): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  const decompress = decompressStream(compression);
+  void pipeline(createReadStream(path), decompress).catch((error: unknown) => decompress.destroy(error as Error));
+  await extractLayer(decompress, dir, { userXattrs });
+}
+
+export interface Downloaded {
+  path: string;
+  /** The name a file gets in a destination directory: the URL path's last element. */
+  name: string;
+  /** `sha256:…` of the content. */
+  digest: string;
+  mtime: Date;
+}
+
+/** Downloads url into dir; with a checksum (`sha256:hex`, sha384, sha512) the content must match it. */
+export async function download(url: string, dir: string, checksum: string | undefined): Promise<Downloaded> {
+  const response = await fetch(url, { redirect: 'follow' });
+  if (!response.ok || response.body === null) {
+    throw new Error(`GET ${url}: ${response.status} ${response.statusText}`);
+  }
+  const body = Buffer.from(await response.arrayBuffer());
+  if (checksum !== undefined) {
+    const match = /^(sha256|sha384|sha512):([a-f0-9]+)$/.exec(checksum);
+    if (match === null) throw new ChecksumError(`invalid checksum ${checksum}: expected sha256:HEX (or sha384, sha512)`);
+    const actual = createHash(match[1] as string).update(body).digest('hex');
+    if (actual !== match[2]) {
+      throw new ChecksumError(`digest mismatch for ${url}: expected ${checksum}, got ${match[1]}:${actual}`);
+    }
+  }
+  const name = posix.basename(new URL(url).pathname) || 'index.html';
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, 'download');
+  writeFileSync(path, body);
+  const modified = response.headers.get('last-modified');
+  const mtime = modified !== null && !Number.isNaN(Date.parse(modified)) ? new Date(modified) : new Date();
+  utimesSync(path, mtime, mtime);
+  return { path, name, digest: `sha256:${createHash('sha256').update(body).digest('hex')}`, mtime };
+}
+
+export class ChecksumError extends Error {}

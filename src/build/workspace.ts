@@ -1,0 +1,144 @@
+/**
+ * Where a filesystem-changing step works: a flocked temp directory under the
+ * store's tmp/ (so garbage collection leaves it alone while the build runs)
+ * holding the overlay's upper, work and merged directories. The upper
+ * directory becomes the step's layer (commitUpper); everything else goes
+ * when the step ends, whether it succeeded or not.
+ */
+import { lstatSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Digest } from '../image/digest.js';
+import type { ImageStore } from '../image/store/store.js';
+import { removeTree } from '../image/store/layers.js';
+import { createTempDir, type TempEntry } from '../image/store/lock.js';
+import type { RootfsDriver, RootfsLayout } from '../run/rootfs/index.js';
+import { commitUpper, type CommittedLayer } from './layer.js';
+
+/**
+ * Paths a RUN's container gets as mount points (prepareRootfs makes them in
+ * the rootfs, so in the upper directory): left out of the layer while empty,
+ * as buildah leaves them out.
+ */
+export const MOUNT_POINTS = [
+  '/etc/hosts',
+  '/etc/hostname',
+  '/etc/resolv.conf',
+  '/proc',
+  '/sys',
+  '/sys/fs/cgroup',
+  '/dev',
+  '/dev/pts',
+  '/dev/shm',
+  '/dev/mqueue',
+  '/dev/null',
+  '/dev/zero',
+  '/dev/full',
+  '/dev/random',
+  '/dev/urandom',
+  '/dev/tty',
+  '/dev/console',
+  '/dev/ptmx',
+  '/dev/pipes',
+  '/run',
+];
+
+export class StepWorkspace {
+  readonly layout: RootfsLayout;
+  private mounted = false;
+
+  private constructor(
+    private readonly temp: TempEntry,
+    private readonly driver: RootfsDriver,
+    private readonly rootless: boolean,
+    lowers: string[],
+  ) {
+    this.layout = {
+      lowers,
+      upper: join(temp.path, 'upper'),
+      work: join(temp.path, 'work'),
+      target: join(temp.path, 'merged'),
+    };
+  }
+
+  static create(store: ImageStore, driver: RootfsDriver, rootless: boolean, lowers: string[]): StepWorkspace {
+    return new StepWorkspace(createTempDir(store.tmpDir, 'build-'), driver, rootless, lowers);
+  }
+
+  get dir(): string {
+    return this.temp.path;
+  }
+
+  /** The merged view, mounted at layout.target. */
+  async mount(options: { readonly?: boolean } = {}): Promise<string> {
+    await this.driver.mount(this.layout, { rootless: this.rootless, ...options });
+    this.mounted = true;
+    return this.layout.target;
+  }
+
+  async unmount(): Promise<void> {
+    if (!this.mounted) return;
+    this.mounted = false;
+    await this.driver.unmount(this.layout.target);
+  }
+
+  /**
+   * Removes the mount points a RUN's container left in the upper directory
+   * while they are still empty (not whiteouts: those are character devices),
+   * so the unpacked layer holds what its tar holds.
+   */
+  removeMountPoints(paths: readonly string[]): void {
+    const deepestFirst = [...paths].sort((a, b) => b.split('/').length - a.split('/').length);
+    for (const path of deepestFirst) {
+      const full = join(this.layout.upper, path);
+      const stat = lstatSync(full, { throwIfNoEntry: false });
+      if (stat === undefined) continue;
+      try {
+        if (stat.isFile() && stat.size === 0) unlinkSync(full);
+        else if (stat.isDirectory()) rmdirSync(full);
+      } catch {
+        // Not empty: the step put something there, and it stays.
+      }
+    }
+  }
+
+  /** The upper directory as a layer of the store (renamed into it). */
+  commit(store: ImageStore, timestamp: Date | undefined, skipEmpty: string[] = []): Promise<CommittedLayer> {
+    return commitUpper(store, this.layout.upper, { userXattrs: this.rootless, timestamp, skipEmpty });
+  }
+
+  /** Unmounts and removes everything left; never throws. */
+  async dispose(): Promise<void> {
+    await this.unmount().catch(() => undefined);
+    try {
+      removeTree(this.temp.path);
+    } catch {
+      // Left for garbage collection: the flock goes with us, so it is a leftover then.
+    }
+    this.temp.release();
+  }
+}
+
+/**
+ * A file of the image made of these layers (first layer first), read from the
+ * layer directories without mounting them: the topmost layer that has the
+ * path wins; an overlay whiteout there means it is gone. null when absent.
+ */
+export function readLayeredFile(lowers: readonly string[], path: string): string | null {
+  for (let i = lowers.length - 1; i >= 0; i--) {
+    const full = join(lowers[i] as string, path);
+    let stat;
+    try {
+      stat = lstatSync(full);
+    } catch {
+      continue;
+    }
+    if (stat.isCharacterDevice() && stat.rdev === 0) return null;
+    if (!stat.isFile()) return null;
+    return readFileSync(full, 'utf8');
+  }
+  return null;
+}
+
+export function layerPaths(store: ImageStore, layers: readonly { diffId: Digest }[]): string[] {
+  return layers.map((l) => store.layers.path(l.diffId));
+}
