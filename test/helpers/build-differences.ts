@@ -5,18 +5,20 @@
  * a difference it finds must be listed, and a listed one must still be found
  * (so the page never describes a difference that is gone).
  *
- * The page holds two tables, told apart by their header row:
+ * The page holds three tables, told apart by their header row:
  *
- *   | entry | difference | reason |        what differs in the images
+ *   | entry | difference | reason |        differs in the images, every time
+ *   | entry | may differ | reason |        differs where it occurs: depends on
+ *                                           the time of the build, or on whether
+ *                                           a step ran (`*`: every entry)
  *   | entry | hutch | buildah | reason |    who builds and who refuses
  *
- * `entry` is a corpus entry's name (`43-expose`, `bad/bad-expose`) or `*` for
- * every entry; `difference` is where the harness reports it: `config.FIELD`,
- * `config.Labels.KEY`, or a root file system path, optionally with the field
- * (`/etc/passwd sha256`); a path covers its subtree. `*` rows are buildah's
- * leftovers of RUN steps: ignored wherever they occur and never required.
- * hutch and buildah say `builds` or `refuses`. Cells may be wrapped in
- * backticks.
+ * `entry` is a corpus entry's name (`43-expose`, `bad/bad-expose`), or `*`
+ * for every entry (may-differ rows only); a difference is where the harness
+ * reports it: `config.FIELD`, `config.Labels.KEY`, or a root file system
+ * path, optionally with the field (`/etc/passwd sha256`); a path covers its
+ * subtree. hutch and buildah say `builds` or `refuses`. Cells may be wrapped
+ * in backticks.
  */
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -29,6 +31,8 @@ export interface ListedDifference {
   entry: string;
   where: string;
   reason: string;
+  /** A `difference` row (must be found); a `may differ` row is accepted where it occurs. */
+  required: boolean;
 }
 
 export type Outcome = 'builds' | 'refuses';
@@ -57,7 +61,7 @@ function cells(line: string): string[] {
 /** Parses the page's two tables; throws on a malformed row (file:line). */
 export function parseDifferences(text: string, file = 'docs/build-differences.md'): KnownDifferences {
   const out: KnownDifferences = { differences: [], outcomes: [] };
-  let table: 'differences' | 'outcomes' | undefined;
+  let table: 'differences' | 'may' | 'outcomes' | undefined;
   const lines = text.split('\n');
   lines.forEach((line, index) => {
     const where = `${file}:${index + 1}`;
@@ -72,19 +76,24 @@ export function parseDifferences(text: string, file = 'docs/build-differences.md
       table = 'differences';
       return;
     }
+    if (header === 'entry|may differ|reason') {
+      table = 'may';
+      return;
+    }
     if (header === 'entry|hutch|buildah|reason') {
       table = 'outcomes';
       return;
     }
     if (table === undefined) throw new Error(`${where}: a row of a table this page does not define`);
-    if (table === 'differences') {
+    if (table === 'differences' || table === 'may') {
       const [entry, difference, reason] = row;
       if (row.length !== 3 || !entry || !difference || !reason)
         throw new Error(`${where}: want entry, difference, reason`);
+      if (entry === '*' && table === 'differences') throw new Error(`${where}: * rows go in the may-differ table`);
       if (!/^(config\.\S+|\/\S*( (type|mode|uid|gid|size|sha256|link))?)$/.test(difference)) {
         throw new Error(`${where}: ${difference} is neither config.FIELD nor a path with an optional field`);
       }
-      out.differences.push({ entry, where: difference, reason });
+      out.differences.push({ entry, where: difference, reason, required: table === 'differences' });
       return;
     }
     const [entry, hutch, buildah, reason] = row;
@@ -113,14 +122,14 @@ export function covers(listed: string, reported: string): boolean {
 export interface Judgement {
   /** Reported differences no row lists. */
   unexpected: Difference[];
-  /** Rows for this entry (not `*`) that matched nothing. */
+  /** Required rows of this entry that matched nothing. */
   stale: ListedDifference[];
 }
 
 /**
- * Sorts an entry's reported differences against the list: the `*` rows and
- * the entry's own rows absorb what they cover; the entry's rows must each
- * absorb something.
+ * Sorts an entry's reported differences against the list: the entry's own
+ * rows and the `*` rows absorb what they cover; the entry's required rows
+ * must each absorb something.
  */
 export function judge(entry: string, reported: readonly Difference[], known: KnownDifferences): Judgement {
   const own = known.differences.filter((d) => d.entry === entry);
@@ -132,7 +141,7 @@ export function judge(entry: string, reported: readonly Difference[], known: Kno
     if (row === undefined) unexpected.push(d);
     else used.add(row);
   }
-  return { unexpected, stale: own.filter((r) => !used.has(r)) };
+  return { unexpected, stale: own.filter((r) => r.required && !used.has(r)) };
 }
 
 /** The key of a checkExpected() problem line (`config.Env: …`, `/etc/x: mode …`) as a difference's `where`. */

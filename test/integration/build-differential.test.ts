@@ -96,6 +96,8 @@ interface Side {
   image?: BuiltImage;
   /** For buildah: the result came from the cache. */
   cached?: boolean;
+  /** How long saving and reading the image took. */
+  readMs?: number;
 }
 
 interface Result {
@@ -274,6 +276,7 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
     }
     for (let i = 0; i < JOBS; i++) buildahs.push(buildahTool({ ...process.env }, registry.host));
     const version = spawnSync('buildah', ['--version'], { encoding: 'utf8' }).stdout.trim();
+    console.log(`differential: base images ready in ${Math.round((Date.now() - started) / 1000)} s`);
 
     const slots = boxes.map((box, i) => ({ box, hutch: hutchTool(box), buildah: buildahs[i] as Buildah }));
     let done = 0;
@@ -292,7 +295,9 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
         const outcome = await tool.build(context, args);
         const s: Side = { ok: outcome.ok, status: outcome.status, output: outcome.output, ms: outcome.ms };
         if (outcome.ok && outcome.image !== undefined) {
+          const reading = Date.now();
           s.image = await readImage(tool, outcome.image, scratch);
+          s.readMs = Date.now() - reading;
         }
         if (cacheKey !== undefined) writeCache(cacheKey, s);
         return s;
@@ -314,7 +319,8 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
       results.set(entry.name, { entry, hutch: hutchSide, buildah: buildahSide });
       done++;
       console.log(
-        `[${done}/${corpus.length}] ${entry.name}: hutch ${hutchSide.ok ? 'built' : 'refused'} in ${hutchSide.ms} ms, ` +
+        `[${done}/${corpus.length}] ${entry.name}: hutch ${hutchSide.ok ? 'built' : 'refused'} in ${hutchSide.ms} ms ` +
+          `(read in ${hutchSide.readMs ?? 0} ms), ` +
           `buildah ${buildahSide.ok ? 'built' : 'refused'}${buildahSide.cached ? ' (cached)' : ` in ${buildahSide.ms} ms`}`,
       );
       await Promise.all([hutchRun(['rmi', '-f', args.tag], slot.box), slot.buildah.run(['rmi', '--force', args.tag])]);

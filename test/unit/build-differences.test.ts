@@ -65,9 +65,13 @@ describe('matching differences', () => {
       [
         '| entry | difference | reason |',
         '| --- | --- | --- |',
-        '| `*` | `/run` | leftovers |',
         '| `e1` | `config.Cmd` | why |',
         '| `e1` | `/x mode` | why |',
+        '',
+        '| entry | may differ | reason |',
+        '| --- | --- | --- |',
+        '| `*` | `/run` | leftovers |',
+        '| `e1` | `/log sha256` | time |',
       ].join('\n'),
     );
     const d = (where: string) => ({ where, a: 1, b: 2 });
@@ -78,7 +82,9 @@ describe('matching differences', () => {
     const j = judge('e1', [d('config.Cmd'), d('/x uid')], list);
     expect(j.unexpected.map((u) => u.where)).toEqual(['/x uid']);
     expect(j.stale.map((s) => s.where)).toEqual(['/x mode']);
+    expect(judge('e1', [d('config.Cmd'), d('/x mode'), d('/log sha256')], list)).toEqual({ unexpected: [], stale: [] });
     expect(judge('e2', [d('config.Cmd')], list).unexpected).toHaveLength(1);
+    expect(judge('e2', [d('/log sha256')], list).unexpected).toHaveLength(1);
   });
 
   it('refuses malformed rows with file:line', () => {
@@ -88,6 +94,7 @@ describe('matching differences', () => {
     expect(() => parseDifferences('| entry | hutch | buildah | reason |\n| a | maybe | builds | r |')).toThrow(
       /:2: want entry/,
     );
+    expect(() => parseDifferences('| entry | difference | reason |\n| * | /run | r |')).toThrow(/may-differ/);
   });
 
   it('turns checkExpected problems into difference keys', () => {
