@@ -13,6 +13,16 @@ import type { Descriptor } from '../image/oci.js';
 import type { ImageStore } from '../image/store/store.js';
 import type { LayerRef } from './state.js';
 
+/** A step's cache entry: its layer (none for a step that changed no file) and when it was first made. */
+export interface CacheEntry {
+  layer: LayerRef | undefined;
+  /**
+   * The history time of the step: reused with the layer, so that a build
+   * whose every step is cached gives the same image (the same id) again.
+   */
+  created: string;
+}
+
 export class BuildCache {
   constructor(private readonly store: ImageStore) {}
 
@@ -20,30 +30,31 @@ export class BuildCache {
     return join(this.store.buildCacheDir, `${key}.json`);
   }
 
-  /**
-   * The cached layer of a step, when its blob and unpacked layer are still in
-   * the store; 'empty' for a step that changed nothing (a WORKDIR that existed).
-   */
-  lookup(key: string): LayerRef | 'empty' | undefined {
-    let entry: { diffId?: unknown; blob?: Descriptor; empty?: unknown };
+  /** The entry of a step, when it has one whose layer (blob and unpacked) is still in the store. */
+  lookup(key: string): CacheEntry | undefined {
+    let entry: { diffId?: unknown; blob?: Descriptor; created?: unknown };
     try {
       entry = JSON.parse(readFileSync(this.path(key), 'utf8')) as typeof entry;
     } catch {
       return undefined;
     }
-    if (entry.empty === true) return 'empty';
-    const { diffId, blob } = entry;
+    const { diffId, blob, created } = entry;
+    if (typeof created !== 'string') return undefined;
+    if (diffId === undefined) return { layer: undefined, created };
     if (typeof diffId !== 'string' || blob === undefined || typeof blob.digest !== 'string') return undefined;
     const layer = { diffId: diffId as LayerRef['diffId'], blob };
     if (!this.store.layers.has(layer.diffId) || this.store.blobs.size(blob.digest) !== blob.size) return undefined;
-    return layer;
+    return { layer, created };
   }
 
-  /** Records a step's layer (atomically: temp file + rename). */
-  record(key: string, layer: LayerRef | 'empty'): void {
+  /** Records a step (atomically: temp file + rename). */
+  record(key: string, entry: CacheEntry): void {
     mkdirSync(this.store.buildCacheDir, { recursive: true, mode: 0o700 });
     const temp = join(this.store.buildCacheDir, `.${key}.${process.pid}.tmp`);
-    const body = layer === 'empty' ? { empty: true } : { diffId: layer.diffId, blob: layer.blob };
+    const body =
+      entry.layer === undefined
+        ? { created: entry.created }
+        : { diffId: entry.layer.diffId, blob: entry.layer.blob, created: entry.created };
     writeFileSync(temp, `${JSON.stringify(body)}\n`);
     renameSync(temp, this.path(key));
   }

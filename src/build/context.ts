@@ -352,8 +352,7 @@ export class BuildContext {
       if (cleaned === '..' || cleaned.startsWith('../')) {
         fail(`${instruction} ${ref.source}: forbidden path outside the build context`);
       }
-      const matches =
-        options.wildcards !== false && hasGlobMeta(cleaned) ? await this.glob(cleaned, fail) : [cleaned];
+      const matches = options.wildcards !== false && hasGlobMeta(cleaned) ? await this.glob(cleaned, fail) : [cleaned];
       if (matches.length === 0) {
         fail(`${instruction} failed: no source files were specified (nothing matches ${ref.source})`);
       }

@@ -19,6 +19,7 @@ import { createProgress, progressMode } from '../image/progress.js';
 import { normalizeTag } from '../image/store/refs.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
 import { openRuntime } from '../run/container/lifecycle.js';
+import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
 import { GlobalScope } from './containerfile/expand.js';
@@ -27,6 +28,7 @@ import { BuildContext } from './context.js';
 import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './session.js';
+import { readSecrets } from './secrets.js';
 import { StageBuilder } from './stage.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
 
@@ -52,7 +54,12 @@ function readContainerfile(options: BuildOptions): { text: string; name: string;
 }
 
 /** The image (manifest, config) of the final state, written and named; returns its id. */
-async function commitBuiltImage(store: ImageStore, state: ImageState, options: BuildOptions, created: string): Promise<Digest> {
+async function commitBuiltImage(
+  store: ImageStore,
+  state: ImageState,
+  options: BuildOptions,
+  created: string,
+): Promise<Digest> {
   const config = imageConfigOf(state, created);
   if (Object.keys(options.labels).length > 0) {
     config.config = { ...config.config, Labels: { ...config.config?.Labels, ...options.labels } };
@@ -63,7 +70,11 @@ async function commitBuiltImage(store: ImageStore, state: ImageState, options: B
   const manifest = {
     schemaVersion: 2 as const,
     mediaType: docker ? MediaType.dockerManifest : MediaType.ociManifest,
-    config: { mediaType: docker ? MediaType.dockerConfig : MediaType.ociConfig, digest: configBlob.digest, size: configBlob.size },
+    config: {
+      mediaType: docker ? MediaType.dockerConfig : MediaType.ociConfig,
+      digest: configBlob.digest,
+      size: configBlob.size,
+    },
     layers: state.layers.map((l) => ({
       mediaType: docker ? MediaType.dockerLayerGzip : l.blob.mediaType,
       digest: l.blob.digest,
@@ -86,15 +97,28 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   const host = hostPlatform();
   const target: Platform = options.platform === undefined ? host : parsePlatform(options.platform);
   const global = new GlobalScope(options.buildArgs, { build: host, target });
+  const secrets = readSecrets(options.secrets, env);
   const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
 
   const runtime = await openRuntime(env);
-  const driver = await selectRootfsDriver({ identity: runtime.identity, storage: runtime.paths.storage, pathVar: env.PATH });
+  const driver = await selectRootfsDriver({
+    identity: runtime.identity,
+    storage: runtime.paths.storage,
+    pathVar: env.PATH,
+  });
   if (driver.name === 'copy') {
-    throw new HutchError('hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from', {
-      hint: 'hutch info says why neither overlay driver works here',
-    });
+    throw new HutchError(
+      'hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from',
+      {
+        hint: 'hutch info says why neither overlay driver works here',
+      },
+    );
   }
+  const network = parseNetworkRequest(
+    { ...options.network, publish: [], publishAll: false },
+    [],
+    currentRequestHost({ storage: runtime.paths.storage }),
+  );
   const store = runtime.images;
   const runtimeRoot = join(runtime.paths.runtime, 'build');
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
@@ -107,6 +131,9 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     driver,
     rootless: !runtime.identity.root,
     runtimeRoot,
+    paths: { storage: runtime.paths.storage, runtime: runtime.paths.runtime },
+    network,
+    secrets,
     context,
     cf,
     plan,
@@ -144,7 +171,9 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     }
     const last = await (session.results.get(plan.target) as Promise<StageResult>);
     output.note(`COMMIT${options.tags.length > 0 ? ` ${options.tags.join(' ')}` : ''}`);
-    const id = await commitBuiltImage(store, last.state, options, session.created());
+    // The last step's time: a build whose every step was cached makes the same image again.
+    const created = last.state.history.at(-1)?.created ?? session.created();
+    const id = await commitBuiltImage(store, last.state, options, created);
     output.done(undefined, hexOf(id).slice(0, 12));
     for (const tag of options.tags) output.note(`Successfully tagged ${normalizeTag(tag)}`);
     const unused = global.unconsumed();
@@ -168,7 +197,8 @@ async function baseImage(
   const find = (): ResolvedImage | undefined => {
     try {
       const image = store.resolveImage(reference);
-      if (wanted !== undefined && (image.config.architecture !== wanted.architecture || image.config.os !== wanted.os)) return undefined;
+      if (wanted !== undefined && (image.config.architecture !== wanted.architecture || image.config.os !== wanted.os))
+        return undefined;
       return image;
     } catch (error) {
       if (/image not known/.test(messageOf(error))) return undefined;
@@ -178,7 +208,9 @@ async function baseImage(
   const stored = options.pull === 'always' ? undefined : find();
   if (stored !== undefined) return stored;
   if (options.pull === 'never') {
-    throw new HutchError(`${reference}: image not known`, { hint: `pull it first (hutch pull ${reference}) or drop --pull=never` });
+    throw new HutchError(`${reference}: image not known`, {
+      hint: `pull it first (hutch pull ${reference}) or drop --pull=never`,
+    });
   }
   const { pullImage } = await import('../image/pull.js');
   const result = await pullImage(

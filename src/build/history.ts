@@ -14,6 +14,11 @@ export function runCreatedBy(args: readonly string[], buildArgs: readonly [strin
   return `|${buildArgs.length} ${buildArgs.map(([k, v]) => `${k}=${v}`).join(' ')} ${command}`;
 }
 
-export function copyCreatedBy(instruction: 'COPY' | 'ADD', what: 'file' | 'dir' | 'multi', hash: string, dest: string): string {
+export function copyCreatedBy(
+  instruction: 'COPY' | 'ADD',
+  what: 'file' | 'dir' | 'multi',
+  hash: string,
+  dest: string,
+): string {
   return nopCreatedBy(`${instruction} ${what}:${hash.replace(/^sha256:/, '')} in ${dest} `);
 }

@@ -3,11 +3,9 @@
  * the flags to this and nothing else.
  */
 import type { Writable } from 'node:stream';
+import type { NetworkFlags } from '../run/network/request.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
-
-/** The network RUN steps get: their own empty namespace, or the host's. */
-export type BuildNetwork = 'none' | 'host';
 
 export interface BuildOptions {
   /** The context directory. */
@@ -31,8 +29,11 @@ export interface BuildOptions {
   platform: string | undefined;
   /** SOURCE_DATE_EPOCH or --timestamp: created times, and layer mtimes clamped to it. */
   timestamp: Date | undefined;
-  network: BuildNetwork;
+  /** The network of RUN steps, as `hutch run` takes it (slirp4netns by default); no ports to publish. */
+  network: Omit<NetworkFlags, 'publish' | 'publishAll'>;
   tlsVerify: boolean;
+  /** --secret specs (id=…,src=… or env=…), read when the build starts. */
+  secrets: string[];
   /** Step lines and RUN output go here (podman build writes both to stdout). */
   stdout: Writable;
   stderr: Writable;

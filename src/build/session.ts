@@ -7,6 +7,7 @@
 import type { Digest } from '../image/digest.js';
 import type { Platform } from '../image/oci.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
+import type { NetworkRequest } from '../run/network/index.js';
 import type { RootfsDriver } from '../run/rootfs/index.js';
 import type { BuildCache } from './cache.js';
 import type { GlobalScope } from './containerfile/expand.js';
@@ -15,6 +16,7 @@ import type { BuildContext } from './context.js';
 import type { BuildOptions } from './options.js';
 import type { BuildOutput } from './output.js';
 import type { ImageState } from './state.js';
+import type { BuildSecret } from './steps/run-mounts.js';
 
 export interface StageResult {
   state: ImageState;
@@ -26,6 +28,11 @@ export interface BuildSession {
   rootless: boolean;
   /** Where RUN containers keep their runtime files. */
   runtimeRoot: string;
+  /** hutch's storage and runtime directories. */
+  paths: { storage: string; runtime: string };
+  /** The network RUN steps get unless a RUN --network says otherwise. */
+  network: NetworkRequest;
+  secrets: ReadonlyMap<string, BuildSecret>;
   context: BuildContext;
   cf: Containerfile;
   plan: StagePlan;

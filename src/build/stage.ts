@@ -28,15 +28,18 @@ import {
 import { BuildfileError } from './containerfile/parser.js';
 import { BuildContext, checkDestination, type CopySource, type SourceRef } from './context.js';
 import { copyCreatedBy, nopCreatedBy, runCreatedBy } from './history.js';
+import type { CacheEntry } from './cache.js';
 import { imageKey, type BuildSession, type StageResult } from './session.js';
 import { cloneState, scratchState, sha256, stateOfImage, type ImageState, type LayerRef } from './state.js';
 import { archiveKind, ChecksumError, download, unpackArchive } from './steps/add.js';
 import { copyIntoRoot, type CopyItem, type Owner } from './steps/copy.js';
+import { mountPointsOf, prepareRunMounts, type PreparedMounts } from './steps/run-mounts.js';
 import { layerPaths, MOUNT_POINTS, readLayeredFile, StepWorkspace } from './workspace.js';
 import { ensureInRoot, hostJoin, realRoot } from '../run/container/paths.js';
 import { runEphemeral } from '../run/container/ephemeral.js';
 import { DEFAULT_PATH } from '../run/container/spec-builder.js';
-import type { MountSpec, NetworkNamespace } from '../run/container/spec.js';
+import type { MountSpec } from '../run/container/spec.js';
+import type { NetworkRequest } from '../run/network/index.js';
 import { resolveUser, type ResolvedUser } from '../run/container/user.js';
 import { lchownSync, writeFileSync } from 'node:fs';
 
@@ -86,13 +89,24 @@ export class StageBuilder {
       );
       state = stateOfImage(image, session.salt);
     }
+    // BuildKit's rule: a stage whose base sets no PATH gets the default one.
+    if (!(state.runtime.Env ?? []).some((e) => e.startsWith('PATH='))) {
+      state.runtime.Env = [`PATH=${DEFAULT_PATH}`, ...(state.runtime.Env ?? [])];
+    }
     this.state = state;
     this.scope = new StageScope(session.global, state.runtime.Env ?? []);
     const triggers = (state.runtime.OnBuild ?? []).map((expression) => {
       try {
-        return parseTrigger(expression, { file: `${this.file} (ONBUILD of the base image)`, escape: session.cf.escape });
+        return parseTrigger(expression, {
+          file: `${this.file} (ONBUILD of the base image)`,
+          escape: session.cf.escape,
+        });
       } catch (error) {
-        throw new BuildfileError(this.file, stage.from.node.position, `ONBUILD trigger ${expression}: ${messageOf(error)}`);
+        throw new BuildfileError(
+          this.file,
+          stage.from.node.position,
+          `ONBUILD trigger ${expression}: ${messageOf(error)}`,
+        );
       }
     });
     // The triggers run here, once; the new image does not pass them on.
@@ -103,7 +117,10 @@ export class StageBuilder {
     ];
     this.stepCount = steps.length + 1;
     this.announce(stage.from.node.original);
-    session.output.done(this.label, base.kind === 'image' ? base.reference : base.kind === 'scratch' ? 'scratch' : `stage ${base.index}`);
+    session.output.done(
+      this.label,
+      base.kind === 'image' ? base.reference : base.kind === 'scratch' ? 'scratch' : `stage ${base.index}`,
+    );
     for (const { instruction, trigger } of steps) {
       this.announce(trigger ? `${instruction.node.original} (ONBUILD)` : instruction.node.original);
       if (trigger && instruction.kind === 'COPY' && instruction.from !== undefined) {
@@ -138,23 +155,30 @@ export class StageBuilder {
     return layerPaths(this.session.store, this.state.layers);
   }
 
-  /** A config-only step: history entry without a layer; the chain key moves on. */
-  private configStep(resolved: ResolvedInstruction, createdBy: string): void {
-    this.state.history.push({ created: this.session.created(), created_by: createdBy, empty_layer: true });
-    this.state.chainKey = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
-    this.session.output.done(this.label, 'config');
-  }
-
-  private addLayer(layer: LayerRef, createdBy: string, key: string, cached: boolean): void {
-    this.state.layers.push(layer);
-    this.state.history.push({ created: this.session.created(), created_by: createdBy });
-    this.state.chainKey = key;
-    this.session.output.done(this.label, cached ? `Using cache ${key}` : layer.diffId.slice(7, 19));
-  }
-
-  /** The cached layer for key, unless --no-cache. */
-  private cached(key: string): LayerRef | 'empty' | undefined {
+  /** The cache entry of a step, unless --no-cache. */
+  private cached(key: string): CacheEntry | undefined {
     return this.session.options.noCache ? undefined : this.session.cache.lookup(key);
+  }
+
+  /**
+   * A step is done: its layer (if it made one) and history entry added, the
+   * chain key moved on to its key. A new step is recorded in the cache; a
+   * cached one keeps the time it was first made.
+   */
+  private finishStep(key: string, createdBy: string, layer: LayerRef | undefined, hit: CacheEntry | undefined): void {
+    const created = hit?.created ?? this.session.created();
+    if (hit === undefined) this.session.cache.record(key, { layer, created });
+    if (layer !== undefined) this.state.layers.push(layer);
+    this.state.history.push({ created, created_by: createdBy, ...(layer === undefined ? { empty_layer: true } : {}) });
+    this.state.chainKey = key;
+    const what = hit !== undefined ? `Using cache ${key}` : layer === undefined ? 'config' : layer.diffId.slice(7, 19);
+    this.session.output.done(this.label, what);
+  }
+
+  /** A config-only step: a history entry without a layer. */
+  private configStep(resolved: ResolvedInstruction, createdBy: string): void {
+    const key = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
+    this.finishStep(key, createdBy, undefined, this.cached(key));
   }
 
   private async dispatch(resolved: ResolvedInstruction, instruction: Instruction): Promise<void> {
@@ -164,7 +188,10 @@ export class StageBuilder {
       case 'ENV':
         for (const { key, value } of resolved.pairs) this.scope.setEnv(key, value);
         runtime.Env = this.scope.env();
-        return this.configStep(resolved, nopCreatedBy(`ENV ${resolved.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`));
+        return this.configStep(
+          resolved,
+          nopCreatedBy(`ENV ${resolved.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`),
+        );
       case 'ARG':
         this.state.chainKey = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
         this.session.output.done(this.label, 'config');
@@ -172,7 +199,10 @@ export class StageBuilder {
       case 'LABEL':
         runtime.Labels = { ...runtime.Labels };
         for (const { key, value } of resolved.pairs) runtime.Labels[key] = value;
-        return this.configStep(resolved, nopCreatedBy(`LABEL ${resolved.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`));
+        return this.configStep(
+          resolved,
+          nopCreatedBy(`LABEL ${resolved.pairs.map((p) => `${p.key}=${p.value}`).join(' ')}`),
+        );
       case 'USER':
         runtime.User = resolved.user;
         return this.configStep(resolved, nopCreatedBy(`USER ${resolved.user}`));
@@ -186,7 +216,10 @@ export class StageBuilder {
       case 'VOLUME':
         runtime.Volumes = { ...runtime.Volumes };
         for (const path of resolved.paths) runtime.Volumes[path] = {};
-        return this.configStep(resolved, nopCreatedBy(`VOLUME [${resolved.paths.map((p) => JSON.stringify(p)).join(' ')}]`));
+        return this.configStep(
+          resolved,
+          nopCreatedBy(`VOLUME [${resolved.paths.map((p) => JSON.stringify(p)).join(' ')}]`),
+        );
       case 'CMD': {
         runtime.Cmd = commandArgs(resolved.command, runtime.Shell ?? DEFAULT_SHELL);
         this.cmdSet = true;
@@ -256,13 +289,7 @@ export class StageBuilder {
     const key = sha256(`${this.state.chainKey}\nWORKDIR\n${path}\n${user}`);
     const createdBy = nopCreatedBy(`WORKDIR ${path}`);
     const hit = this.cached(key);
-    if (hit === 'empty') {
-      this.state.history.push({ created: session.created(), created_by: createdBy, empty_layer: true });
-      this.state.chainKey = key;
-      session.output.done(this.label, `Using cache ${key}`);
-      return;
-    }
-    if (hit !== undefined) return this.addLayer(hit, createdBy, key, true);
+    if (hit !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
     const owner = this.user(resolved.node.position);
     const workspace = StepWorkspace.create(session.store, session.driver, session.rootless, this.lowers);
     try {
@@ -276,17 +303,9 @@ export class StageBuilder {
       const real = realRoot(root);
       for (const dir of created) lchownSync(hostJoin(real, dir), owner.uid, owner.gid);
       await workspace.unmount();
-      if (created.length === 0) {
-        session.cache.record(key, 'empty');
-        this.state.history.push({ created: session.created(), created_by: createdBy, empty_layer: true });
-        this.state.chainKey = key;
-        session.output.done(this.label, 'config');
-        return;
-      }
+      if (created.length === 0) return this.finishStep(key, createdBy, undefined, undefined);
       const layer = await workspace.commit(session.store, session.options.timestamp);
-      const ref = { diffId: layer.diffId, blob: layer.blob };
-      session.cache.record(key, ref);
-      this.addLayer(ref, createdBy, key, false);
+      this.finishStep(key, createdBy, { diffId: layer.diffId, blob: layer.blob }, undefined);
     } finally {
       await workspace.dispose();
     }
@@ -295,22 +314,22 @@ export class StageBuilder {
   // -------------------------------------------------------------------------
   // RUN
 
-  private network(resolved: Resolved<'RUN'>): NetworkNamespace {
-    const mode = resolved.network === undefined || resolved.network === 'default' ? this.session.options.network : resolved.network;
-    return mode === 'host' ? { mode: 'host' } : { mode: 'new' };
+  /** RUN --network=none|host, else the build's network. */
+  private network(resolved: Resolved<'RUN'>): NetworkRequest {
+    const wanted = resolved.network;
+    if (wanted === undefined || wanted === 'default') return this.session.network;
+    return { ...this.session.network, mode: wanted, options: {}, pastaArgs: [] };
   }
 
   private async run(resolved: Resolved<'RUN'>): Promise<void> {
     const { session } = this;
     const position = resolved.node.position;
-    const mount = resolved.mounts[0];
-    if (mount !== undefined) {
-      throw new BuildfileError(this.file, mount.spec.position, `RUN --mount=type=${mount.type} is not supported by hutch build yet`, {
-        hint: 'copy what the step needs with COPY, or use a multi-stage build',
-      });
-    }
     if (resolved.security === 'insecure') {
-      throw new BuildfileError(this.file, position, 'RUN --security=insecure is not supported: build steps never get extra privileges');
+      throw new BuildfileError(
+        this.file,
+        position,
+        'RUN --security=insecure is not supported: build steps never get extra privileges',
+      );
     }
     const runtime = this.state.runtime;
     const shell = runtime.Shell ?? DEFAULT_SHELL;
@@ -321,19 +340,61 @@ export class StageBuilder {
     if (!env.some((e) => e.startsWith('HOME='))) env.push(`HOME=${user.home}`);
     const cwd = runtime.WorkingDir || '/';
     const network = this.network(resolved);
-    const key = sha256(
-      [this.state.chainKey, 'RUN', describe(resolved), JSON.stringify(env), runtime.User ?? '', cwd, JSON.stringify(shell), network.mode].join('\n'),
+    const createdBy = runCreatedBy(
+      args,
+      this.scope.declaredArgs().filter(([k]) => !this.scope.env().some((e) => e.startsWith(`${k}=`))),
     );
-    const createdBy = runCreatedBy(args, this.scope.declaredArgs().filter(([k]) => !this.scope.env().some((e) => e.startsWith(`${k}=`))));
-    const hit = this.cached(key);
-    if (hit !== undefined && hit !== 'empty') return this.addLayer(hit, createdBy, key, true);
     const workspace = StepWorkspace.create(session.store, session.driver, session.rootless, this.lowers);
+    const trees: StepWorkspace[] = [];
+    let prepared: PreparedMounts | undefined;
     try {
-      const mounts: MountSpec[] = [];
+      prepared = await prepareRunMounts(resolved.mounts, {
+        file: this.file,
+        position,
+        context: session.context,
+        storage: session.paths.storage,
+        secrets: session.secrets,
+        scratch: workspace.dir,
+        tree: async (from) => {
+          const found = await this.fromSource(from, position);
+          const tree = StepWorkspace.create(
+            session.store,
+            session.driver,
+            session.rootless,
+            layerPaths(session.store, found.layers),
+          );
+          trees.push(tree);
+          return { root: await tree.mount({ readonly: true }), key: found.key };
+        },
+      });
+      // Secrets are not part of the key (BuildKit's rule); what bind mounts read is.
+      const key = sha256(
+        [
+          this.state.chainKey,
+          'RUN',
+          describe(resolved),
+          JSON.stringify(env),
+          runtime.User ?? '',
+          cwd,
+          JSON.stringify(shell),
+          network.mode,
+          ...prepared.keyParts,
+        ].join('\n'),
+      );
+      const hit = this.cached(key);
+      if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
+      const mounts: MountSpec[] = [...prepared.specs];
       if (script !== undefined) {
         const host = join(workspace.dir, 'script');
         writeFileSync(host, script.content, { mode: script.mode });
-        mounts.push({ type: 'bind', source: host, destination: script.path, readonly: true, recursive: false, options: [] });
+        mounts.push({
+          type: 'bind',
+          source: host,
+          destination: script.path,
+          readonly: true,
+          recursive: false,
+          options: [],
+        });
       }
       let status: number;
       try {
@@ -345,20 +406,24 @@ export class StageBuilder {
           runtimeRoot: session.runtimeRoot,
           hostname: 'hutch-build',
           args,
-          env,
+          env: [...env, ...prepared.env],
           cwd,
           uid: user.uid,
           gid: user.gid,
-          additionalGids: user.additionalGids,
+          // The primary group is in the supplementary list too, as Docker's and buildah's runtimes set it.
+          additionalGids: [user.gid, ...user.additionalGids.filter((g) => g !== user.gid)],
           mounts,
           network,
+          paths: session.paths,
           stdout: session.output.runStdout,
           stderr: session.output.runStderr,
         });
       } catch (error) {
         throw new BuildfileError(this.file, position, `RUN: ${messageOf(error)}`, {
           cause: error,
-          ...(error instanceof HutchError ? { exitCode: error.exitCode, ...(error.hint === undefined ? {} : { hint: error.hint }) } : {}),
+          ...(error instanceof HutchError
+            ? { exitCode: error.exitCode, ...(error.hint === undefined ? {} : { hint: error.hint }) }
+            : {}),
         });
       }
       if (status !== 0) {
@@ -370,13 +435,13 @@ export class StageBuilder {
           { exitCode: status },
         );
       }
-      const mountPoints = [...MOUNT_POINTS, ...mounts.map((m) => m.destination)];
+      const mountPoints = [...MOUNT_POINTS, ...mountPointsOf(mounts)];
       workspace.removeMountPoints(mountPoints);
       const layer = await workspace.commit(session.store, session.options.timestamp, mountPoints);
-      const ref = { diffId: layer.diffId, blob: layer.blob };
-      session.cache.record(key, ref);
-      this.addLayer(ref, createdBy, key, false);
+      this.finishStep(key, createdBy, { diffId: layer.diffId, blob: layer.blob }, undefined);
     } finally {
+      prepared?.release();
+      for (const tree of trees) await tree.dispose();
       await workspace.dispose();
     }
   }
@@ -388,9 +453,14 @@ export class StageBuilder {
     const [userPart = '', groupPart] = spec.split(':', 2);
     const files = this.accountFiles();
     const fail = (what: string): never => {
-      throw new BuildfileError(this.file, position, `--chown=${spec}: no ${what} in the image's /etc/${what === 'user' ? 'passwd' : 'group'}`, {
-        hint: 'create it in an earlier step, or give numeric ids (--chown=1000:1000)',
-      });
+      throw new BuildfileError(
+        this.file,
+        position,
+        `--chown=${spec}: no ${what} in the image's /etc/${what === 'user' ? 'passwd' : 'group'}`,
+        {
+          hint: 'create it in an earlier step, or give numeric ids (--chown=1000:1000)',
+        },
+      );
     };
     let uid: number;
     if (/^\d+$/.test(userPart)) uid = Number(userPart);
@@ -406,7 +476,10 @@ export class StageBuilder {
     return { uid, gid: Number((line as string).split(':')[2]) };
   }
 
-  private async copy(resolved: Resolved<'COPY'> | Resolved<'ADD'>, instruction: CopyInstruction | AddInstruction): Promise<void> {
+  private async copy(
+    resolved: Resolved<'COPY'> | Resolved<'ADD'>,
+    instruction: CopyInstruction | AddInstruction,
+  ): Promise<void> {
     const { session } = this;
     const kind = resolved.kind;
     const position = resolved.node.position;
@@ -420,9 +493,14 @@ export class StageBuilder {
     const urls = refs.filter((r) => kind === 'ADD' && isHttpUrl(r.source));
     for (const ref of refs) {
       if (kind === 'ADD' && isGitUrl(ref.source)) {
-        throw new BuildfileError(this.file, ref.position, `ADD ${ref.source}: adding a git repository is not supported by hutch build`, {
-          hint: 'clone it into the context and COPY it',
-        });
+        throw new BuildfileError(
+          this.file,
+          ref.position,
+          `ADD ${ref.source}: adding a git repository is not supported by hutch build`,
+          {
+            hint: 'clone it into the context and COPY it',
+          },
+        );
       }
     }
     const checksum = kind === 'ADD' ? resolved.checksum : undefined;
@@ -430,13 +508,23 @@ export class StageBuilder {
       throw new BuildfileError(this.file, position, 'ADD --checksum can only be used with http(s) sources');
     }
     if (resolved.chmod !== undefined && !/^[0-7]+$/.test(resolved.chmod)) {
-      throw new BuildfileError(this.file, position, `--chmod=${resolved.chmod}: symbolic modes are not supported by hutch build`, {
-        hint: 'give an octal mode, e.g. --chmod=0755',
-      });
+      throw new BuildfileError(
+        this.file,
+        position,
+        `--chmod=${resolved.chmod}: symbolic modes are not supported by hutch build`,
+        {
+          hint: 'give an octal mode, e.g. --chmod=0755',
+        },
+      );
     }
     const from = kind === 'COPY' ? resolved.from : undefined;
     const locals = refs.filter((r) => !urls.includes(r));
-    const workspace = StepWorkspace.create(session.store, session.driver, session.rootless, resolved.link ? [] : this.lowers);
+    const workspace = StepWorkspace.create(
+      session.store,
+      session.driver,
+      session.rootless,
+      resolved.link ? [] : this.lowers,
+    );
     let source: StepWorkspace | undefined;
     try {
       let tree: BuildContext = session.context;
@@ -444,16 +532,32 @@ export class StageBuilder {
       if (from !== undefined) {
         const found = await this.fromSource(from, (instruction as CopyInstruction).from?.position ?? position);
         fromKey = found.key;
-        source = StepWorkspace.create(session.store, session.driver, session.rootless, layerPaths(session.store, found.layers));
+        source = StepWorkspace.create(
+          session.store,
+          session.driver,
+          session.rootless,
+          layerPaths(session.store, found.layers),
+        );
         tree = await BuildContext.openTree(await source.mount({ readonly: true }));
       }
       const sources: CopySource[] =
         locals.length === 0
           ? []
-          : await tree.resolveSources(locals, { file: this.file, instruction: kind, excludes: resolved.excludes, wildcards: true });
-      checkDestination(this.file, kind, sources, { text: resolved.dest, position: instruction.dest.position }, {
-        inlineCount: resolved.inline.length + urls.length,
-      });
+          : await tree.resolveSources(locals, {
+              file: this.file,
+              instruction: kind,
+              excludes: resolved.excludes,
+              wildcards: true,
+            });
+      checkDestination(
+        this.file,
+        kind,
+        sources,
+        { text: resolved.dest, position: instruction.dest.position },
+        {
+          inlineCount: resolved.inline.length + urls.length,
+        },
+      );
       const items: CopyItem[] = [];
       const hashParts: string[] = [];
       for (const [i, ref] of urls.entries()) {
@@ -473,25 +577,56 @@ export class StageBuilder {
           type: 'file',
           keepOwners: false,
           entries: [
-            { rel: '.', path: got.name, absolute: got.path, type: 'file', mode: 0o600, size: 0, uid: 0, gid: 0, mtimeMs, inode: '', nlink: 1 },
+            {
+              rel: '.',
+              path: got.name,
+              absolute: got.path,
+              type: 'file',
+              mode: 0o600,
+              size: 0,
+              uid: 0,
+              gid: 0,
+              mtimeMs,
+              inode: '',
+              nlink: 1,
+            },
           ],
         });
       }
-      hashParts.push(from === undefined ? await session.context.hashSources(sources) : `${fromKey} ${JSON.stringify(sources.map((s) => s.path))}`);
+      hashParts.push(
+        from === undefined
+          ? await session.context.hashSources(sources)
+          : `${fromKey} ${JSON.stringify(sources.map((s) => s.path))}`,
+      );
       for (const inline of resolved.inline) hashParts.push(`inline ${inline.name} ${sha256(inline.content)}`);
       const destPath = resolveWorkdir(this.state.runtime.WorkingDir ?? '/', resolved.dest);
-      const key = sha256([this.state.chainKey, kind, describe(resolved), ...hashParts, this.state.runtime.WorkingDir ?? '/'].join('\n'));
-      const what = sources.length + urls.length + resolved.inline.length > 1 ? 'multi' : sources[0]?.type === 'directory' ? 'dir' : 'file';
+      const key = sha256(
+        [this.state.chainKey, kind, describe(resolved), ...hashParts, this.state.runtime.WorkingDir ?? '/'].join('\n'),
+      );
+      const what =
+        sources.length + urls.length + resolved.inline.length > 1
+          ? 'multi'
+          : sources[0]?.type === 'directory'
+            ? 'dir'
+            : 'file';
       const createdBy = copyCreatedBy(kind, what, sha256(hashParts.join('\n')), destPath);
       const hit = this.cached(key);
-      if (hit !== undefined && hit !== 'empty') return this.addLayer(hit, createdBy, key, true);
+      if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
 
       for (const [i, s] of sources.entries()) {
-        const archive = kind === 'ADD' && s.type === 'file' && resolved.unpack !== false ? await archiveKind(s.entries[0]?.absolute as string) : undefined;
+        const archive =
+          kind === 'ADD' && s.type === 'file' && resolved.unpack !== false
+            ? await archiveKind(s.entries[0]?.absolute as string)
+            : undefined;
         if (archive?.kind === 'unsupported') {
-          throw new BuildfileError(this.file, position, `ADD ${s.source}: ${archive.format} archives are not supported by hutch build`, {
-            hint: 'use a plain, gzip or zstd tar, or unpack it in a RUN step',
-          });
+          throw new BuildfileError(
+            this.file,
+            position,
+            `ADD ${s.source}: ${archive.format} archives are not supported by hutch build`,
+            {
+              hint: 'use a plain, gzip or zstd tar, or unpack it in a RUN step',
+            },
+          );
         }
         if (archive?.kind === 'tar') {
           const dir = join(workspace.dir, `archive-${i}`);
@@ -501,8 +636,17 @@ export class StageBuilder {
             throw new BuildfileError(this.file, position, `ADD ${s.source}: ${messageOf(error)}`);
           }
           const unpacked = await BuildContext.openTree(dir);
-          const [all] = await unpacked.resolveSources([{ source: '.', position }], { file: this.file, instruction: kind });
-          items.push({ kind: 'tree', name: s.name, type: 'directory', keepOwners: true, entries: (all as CopySource).entries.filter((e) => e.rel !== '.') });
+          const [all] = await unpacked.resolveSources([{ source: '.', position }], {
+            file: this.file,
+            instruction: kind,
+          });
+          items.push({
+            kind: 'tree',
+            name: s.name,
+            type: 'directory',
+            keepOwners: true,
+            entries: (all as CopySource).entries.filter((e) => e.rel !== '.'),
+          });
           continue;
         }
         items.push({ kind: 'tree', name: s.name, type: s.type, keepOwners: from !== undefined, entries: s.entries });
@@ -525,9 +669,7 @@ export class StageBuilder {
       });
       await workspace.unmount();
       const layer = await workspace.commit(session.store, session.options.timestamp);
-      const ref = { diffId: layer.diffId, blob: layer.blob };
-      session.cache.record(key, ref);
-      this.addLayer(ref, createdBy, key, false);
+      this.finishStep(key, createdBy, { diffId: layer.diffId, blob: layer.blob }, undefined);
     } finally {
       await source?.dispose();
       await workspace.dispose();
@@ -541,7 +683,8 @@ export class StageBuilder {
     const index = /^\d+$/.test(from) ? Number(from) : cf.stages.find((s) => s.name === from.toLowerCase())?.index;
     if (index !== undefined && index < cf.stages.length) {
       const result = session.results.get(index);
-      if (result === undefined) throw new BuildfileError(this.file, position, `stage ${from} was not built before this one`);
+      if (result === undefined)
+        throw new BuildfileError(this.file, position, `stage ${from} was not built before this one`);
       const { state } = await result;
       return { layers: state.layers, key: `stage:${state.chainKey}` };
     }

@@ -5,7 +5,7 @@
  * directory becomes the step's layer (commitUpper); everything else goes
  * when the step ends, whether it succeeded or not.
  */
-import { lstatSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
+import { lstatSync, lutimesSync, readdirSync, readFileSync, rmdirSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../image/digest.js';
 import type { ImageStore } from '../image/store/store.js';
@@ -101,8 +101,13 @@ export class StepWorkspace {
     }
   }
 
-  /** The upper directory as a layer of the store (renamed into it). */
+  /**
+   * The upper directory as a layer of the store (renamed into it). With a
+   * timestamp, newer mtimes are clamped in the directory too, so the unpacked
+   * layer shows what its tar holds.
+   */
   commit(store: ImageStore, timestamp: Date | undefined, skipEmpty: string[] = []): Promise<CommittedLayer> {
+    if (timestamp !== undefined) clampMtimes(this.layout.upper, timestamp);
     return commitUpper(store, this.layout.upper, { userXattrs: this.rootless, timestamp, skipEmpty });
   }
 
@@ -141,4 +146,16 @@ export function readLayeredFile(lowers: readonly string[], path: string): string
 
 export function layerPaths(store: ImageStore, layers: readonly { diffId: Digest }[]): string[] {
   return layers.map((l) => store.layers.path(l.diffId));
+}
+
+/** Sets every mtime under dir (dir included) that is later than `to` to `to`; links are not followed. */
+function clampMtimes(dir: string, to: Date): void {
+  const limit = to.getTime();
+  const visit = (path: string): void => {
+    const stat = lstatSync(path);
+    if (stat.isDirectory()) for (const name of readdirSync(path)) visit(join(path, name));
+    // After the children: setting theirs does not touch the directory's, but creating them did.
+    if (stat.mtimeMs > limit) lutimesSync(path, to, to);
+  };
+  visit(dir);
 }

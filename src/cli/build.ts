@@ -18,7 +18,10 @@ interface BuildFlags {
   format: string;
   platform?: string;
   timestamp?: string;
-  network: string;
+  network?: string;
+  dns: string[];
+  dnsSearch: string[];
+  addHost: string[];
   tlsVerify: boolean;
   secret: string[];
   squash?: boolean;
@@ -34,7 +37,6 @@ interface BuildFlags {
 
 /** Flags podman build has that hutch refuses rather than ignores. */
 const REFUSED: [keyof BuildFlags, string][] = [
-  ['secret', '--secret'],
   ['squash', '--squash'],
   ['squashAll', '--squash-all'],
   ['cacheFrom', '--cache-from'],
@@ -107,10 +109,18 @@ function addBuild(parent: Command, name: string): void {
     .addOption(new Option('--format <format>', 'the manifest type').choices(['oci', 'docker']).default('oci'))
     .option('--platform <os/arch>', 'the platform to build for (FROM images are pulled for it)')
     .option('--timestamp <seconds>', 'created times and layer mtimes fixed to this time (SOURCE_DATE_EPOCH too)')
-    .addOption(new Option('--network <mode>', 'network of RUN steps').choices(['none', 'host']).default('host'))
+    .option('--network <mode>', 'network of RUN steps: slirp4netns[:opts] (default), pasta[:opts], none, host')
+    .option('--dns <ip>', 'a DNS server for RUN steps (repeatable)', collect, [])
+    .option('--dns-search <domain>', 'a DNS search domain for RUN steps (repeatable)', collect, [])
+    .option('--add-host <host:ip>', 'an /etc/hosts entry for RUN steps (repeatable)', collect, [])
     .option('--tls-verify', 'verify registries’ certificates', true)
     .option('--no-tls-verify', 'do not verify registries’ certificates')
-    .option('--secret <id=…,src=…>', 'not supported yet', collect, [])
+    .option(
+      '--secret <id=…,src=…>',
+      'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR (repeatable)',
+      collect,
+      [],
+    )
     .option('--squash', 'not supported yet')
     .option('--squash-all', 'not supported yet')
     .option('--cache-from <repo>', 'not supported yet', collect, [])
@@ -144,8 +154,14 @@ function addBuild(parent: Command, name: string): void {
           format: flags.format as 'oci' | 'docker',
           platform: flags.platform,
           timestamp: timestampOf(flags.timestamp, env),
-          network: flags.network as 'none' | 'host',
+          network: {
+            ...(flags.network === undefined ? {} : { network: flags.network }),
+            dns: flags.dns,
+            dnsSearch: flags.dnsSearch,
+            addHost: flags.addHost,
+          },
           tlsVerify: flags.tlsVerify,
+          secrets: flags.secret,
           stdout: process.stdout,
           stderr: process.stderr,
         },

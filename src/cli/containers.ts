@@ -1,6 +1,7 @@
 // The container verbs: flags to typed options, nothing else.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
+import { addNetworkFlags, networkFlags, type NetworkFlagValues } from './network-flags.js';
 import { parseBool } from './registry.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -15,7 +16,7 @@ function integer(flag: string): (value: string) => number {
   };
 }
 
-interface ContainerFlagValues {
+interface ContainerFlagValues extends NetworkFlagValues {
   name?: string;
   env: string[];
   envFile: string[];
@@ -34,7 +35,6 @@ interface ContainerFlagValues {
   securityOpt: string[];
   privileged?: boolean;
   userns?: string;
-  network: string;
   tty?: boolean;
   interactive?: boolean;
   rm?: boolean;
@@ -48,7 +48,7 @@ interface ContainerFlagValues {
 
 /** The flags `run` and `create` share, as podman spells them. */
 function containerFlags(command: Command): Command {
-  return command
+  return addNetworkFlags(command)
     .option('--name <name>', 'a name for the container')
     .option(
       '-e, --env <KEY=VALUE>',
@@ -77,7 +77,6 @@ function containerFlags(command: Command): Command {
     )
     .option('--privileged', 'every capability, no seccomp filter, no masked paths')
     .option('--userns <mode>', 'keep-id: your own uid inside the container')
-    .option('--network <mode>', 'none (the default until user-mode networking lands) or host', 'none')
     .option('-t, --tty', 'allocate a pseudo-terminal')
     .option('-i, --interactive', 'keep stdin open')
     .option('--rm', 'remove the container when it exits')
@@ -118,7 +117,7 @@ function toFlags(image: string, command: string[], o: ContainerFlagValues) {
     securityOpt: o.securityOpt,
     privileged: o.privileged === true,
     userns: o.userns,
-    network: o.network,
+    network: networkFlags(o),
     tty: o.tty === true,
     interactive: o.interactive === true,
     rm: o.rm === true,

@@ -84,6 +84,7 @@ export function formatText(info: HostInfo): string {
     'network:',
     ...network.drivers.flatMap((d) => check(d.name, d)),
     `  selected: ${network.selected}`,
+    `  default for run: ${network.default}${network.drivers.find((d) => d.name === network.default)?.ok === false ? ' (not usable here: give --network none, or fix it)' : ''}`,
     'cgroups:',
     ...check('layout', cgroups.checks.layout),
     `  cgroup: ${cgroups.v2Dir ?? 'none'}${cgroups.v2Path === null ? '' : ` (0::${cgroups.v2Path})`}`,

@@ -42,6 +42,7 @@ function healthyHost(): Omit<HostInfo, 'problems'> {
         { name: 'none', ...ok() },
       ],
       selected: 'slirp4netns',
+      default: 'slirp4netns',
     },
     cgroups: {
       layout: 'v2',

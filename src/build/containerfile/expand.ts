@@ -380,7 +380,7 @@ function reversePattern(pattern: string): string {
   const runes = Array.from(pattern);
   const out: string[] = new Array<string>(runes.length);
   const last = runes.length - 1;
-  for (let i = 0; i <= last; ) {
+  for (let i = 0; i <= last;) {
     const tok = runes[i] as string;
     const at = last - i;
     if (tok === '\\' && i !== last) {

@@ -496,7 +496,8 @@ class Parser {
       );
     }
     const dest = args[args.length - 1] as Text;
-    if (parseHeredocWord(dest.text) !== undefined) this.fail(dest.position, `${node.name} cannot accept a heredoc as a destination`);
+    if (parseHeredocWord(dest.text) !== undefined)
+      this.fail(dest.position, `${node.name} cannot accept a heredoc as a destination`);
     const sources: Text[] = [];
     const inline: InlineSource[] = [];
     for (const src of args.slice(0, -1)) {
@@ -511,7 +512,10 @@ class Parser {
     }
     const chmod = flags.string('chmod');
     if (chmod !== undefined && !chmod.text.includes('$') && !validChmod(chmod.text)) {
-      this.fail(chmod.position, `invalid --chmod value ${JSON.stringify(chmod.text)}: an octal mode (0755) or symbolic (u+x,go-w)`);
+      this.fail(
+        chmod.position,
+        `invalid --chmod value ${JSON.stringify(chmod.text)}: an octal mode (0755) or symbolic (u+x,go-w)`,
+      );
     }
     const chown = flags.string('chown');
     if (chown !== undefined && chown.text === '') this.fail(chown.position, 'Missing a value on flag: chown');
@@ -534,7 +538,7 @@ class Parser {
         this.fail(checksum.position, `invalid checksum digest format ${JSON.stringify(checksum.text)}`);
       }
       if (sources.length !== 1 || inline.length > 0) {
-        this.fail(checksum.position, 'checksum can\'t be specified for multiple sources');
+        this.fail(checksum.position, "checksum can't be specified for multiple sources");
       }
       const only = sources[0] as Text;
       if (!only.text.includes('$') && !isHttpUrl(only.text) && !isGitUrl(only.text)) {
@@ -587,7 +591,10 @@ class Parser {
       if (json.values.length === 0) this.fail(node.restPosition, 'Missing command after HEALTHCHECK CMD');
       test = ['CMD', ...json.values.map((w) => w.text)];
     } else if (json.kind === 'not-strings') {
-      this.fail(node.positionAt(m[0].length + json.offset), 'when using JSON array syntax, arrays must be comprised of strings only');
+      this.fail(
+        node.positionAt(m[0].length + json.offset),
+        'when using JSON array syntax, arrays must be comprised of strings only',
+      );
     } else {
       if (rest === '') this.fail(node.restPosition, 'Missing command after HEALTHCHECK CMD');
       test = ['CMD-SHELL', rest];
@@ -931,7 +938,8 @@ export function parseGoDuration(value: string, fail: (reason: string) => never):
     const m = re.exec(s);
     if (m === null || ((m[1] ?? '') === '' && (m[2] ?? '') === '')) {
       if (/^[\d.]+$/.test(s)) fail(`time: missing unit in duration ${JSON.stringify(value)}`);
-      if (/^[\d.]+/.test(s)) fail(`time: unknown unit ${JSON.stringify(s.replace(/^[\d.]+/, ''))} in duration ${JSON.stringify(value)}`);
+      if (/^[\d.]+/.test(s))
+        fail(`time: unknown unit ${JSON.stringify(s.replace(/^[\d.]+/, ''))} in duration ${JSON.stringify(value)}`);
       return bad();
     }
     const unit = UNITS[m[3] as string] as number;
@@ -970,7 +978,10 @@ export function parseInstructions(ast: ContainerfileAst): Containerfile {
       if (instruction.stageName !== undefined) {
         const earlier = names.get(instruction.stageName);
         if (earlier !== undefined) {
-          parser.fail(node.position, `duplicate stage name ${JSON.stringify(instruction.stageName)} (first on line ${earlier.line})`);
+          parser.fail(
+            node.position,
+            `duplicate stage name ${JSON.stringify(instruction.stageName)} (first on line ${earlier.line})`,
+          );
         }
         names.set(instruction.stageName, node.position);
       }
@@ -983,7 +994,10 @@ export function parseInstructions(ast: ContainerfileAst): Containerfile {
         globalArgs.push(instruction);
         continue;
       }
-      parser.fail(node.position, `${node.name} before the first FROM: only ARG may come before it (no build stage in current context)`);
+      parser.fail(
+        node.position,
+        `${node.name} before the first FROM: only ARG may come before it (no build stage in current context)`,
+      );
     }
     stage.instructions.push(instruction);
   }
@@ -1157,7 +1171,8 @@ export function planStages(cf: Containerfile, global: GlobalScope, options: Plan
   let target = cf.stages.length - 1;
   if (options.target !== undefined) {
     const wanted = options.target.toLowerCase();
-    const found = cf.stages.find((s) => s.name === wanted) ?? (/^\d+$/.test(wanted) ? cf.stages[Number(wanted)] : undefined);
+    const found =
+      cf.stages.find((s) => s.name === wanted) ?? (/^\d+$/.test(wanted) ? cf.stages[Number(wanted)] : undefined);
     if (found === undefined) {
       throw new UnknownTargetError(
         options.target,
@@ -1261,7 +1276,11 @@ function commandText(c: CommandLine): CommandLine<string> {
  * resolved pairs, because all pairs of one ENV expand with the scope before
  * it. Throws BuildfileError naming the word that failed.
  */
-export function resolveInstruction(cf: Pick<Containerfile, 'file' | 'escape'>, instruction: Instruction, scope: StageScope): ResolvedInstruction {
+export function resolveInstruction(
+  cf: Pick<Containerfile, 'file' | 'escape'>,
+  instruction: Instruction,
+  scope: StageScope,
+): ResolvedInstruction {
   const file = cf.file;
   const x = (t: Text) => expandOrFail(file, t, scope, cf.escape);
   const opt = (t: Text | undefined) => (t === undefined ? undefined : x(t));
@@ -1290,7 +1309,11 @@ export function resolveInstruction(cf: Pick<Containerfile, 'file' | 'escape'>, i
       });
       const chmod = opt(instruction.chmod);
       if (chmod !== undefined && !validChmod(chmod)) {
-        throw new BuildfileError(file, (instruction.chmod as Text).position, `invalid --chmod value ${JSON.stringify(chmod)}`);
+        throw new BuildfileError(
+          file,
+          (instruction.chmod as Text).position,
+          `invalid --chmod value ${JSON.stringify(chmod)}`,
+        );
       }
       const common = {
         node,
@@ -1318,7 +1341,11 @@ export function resolveInstruction(cf: Pick<Containerfile, 'file' | 'escape'>, i
       const pairs = instruction.pairs.map((p) => ({ key: x(p.key), value: x(p.value) }));
       for (const [i, p] of pairs.entries()) {
         if (p.key === '') {
-          throw new BuildfileError(file, (instruction.pairs[i] as KeyValue).key.position, `${instruction.kind} names can not be blank`);
+          throw new BuildfileError(
+            file,
+            (instruction.pairs[i] as KeyValue).key.position,
+            `${instruction.kind} names can not be blank`,
+          );
         }
       }
       return { kind: instruction.kind, node, pairs };
@@ -1374,7 +1401,11 @@ export function resolveInstruction(cf: Pick<Containerfile, 'file' | 'escape'>, i
       const paths = instruction.paths.map(x);
       paths.forEach((p, i) => {
         if (p.trim() === '') {
-          throw new BuildfileError(file, (instruction.paths[i] as Text).position, 'VOLUME specified can not be an empty string');
+          throw new BuildfileError(
+            file,
+            (instruction.paths[i] as Text).position,
+            'VOLUME specified can not be an empty string',
+          );
         }
       });
       return { kind: 'VOLUME', node, paths };

@@ -115,7 +115,8 @@ export class DirectiveScanner {
 
 /** Checks an `# escape=` value. */
 export function escapeChar(value: string): EscapeChar {
-  if (value !== '`' && value !== '\\') throw new DirectiveError(`invalid escape token '${value}' does not match \` or \\`);
+  if (value !== '`' && value !== '\\')
+    throw new DirectiveError(`invalid escape token '${value}' does not match \` or \\`);
   return value;
 }
 
@@ -318,9 +319,7 @@ export function parseQuotedWords(text: string, escape: EscapeChar, base = 0): Wo
 }
 
 export type JsonArgs =
-  | { kind: 'json'; values: Word[] }
-  | { kind: 'not-json' }
-  | { kind: 'not-strings'; offset: number };
+  { kind: 'json'; values: Word[] } | { kind: 'not-json' } | { kind: 'not-strings'; offset: number };
 
 /**
  * BuildKit's parseJSON: the text is a JSON array of strings (exec form), or

@@ -10,14 +10,7 @@
  * instructions.ts. Every error is a BuildfileError naming file, line and column.
  */
 import { HutchError } from '../../errors.js';
-import type {
-  ContainerfileAst,
-  FlagNode,
-  HeredocNode,
-  InstructionNode,
-  ParseWarning,
-  Position,
-} from './ast.js';
+import type { ContainerfileAst, FlagNode, HeredocNode, InstructionNode, ParseWarning, Position } from './ast.js';
 import type { EscapeChar } from './expand.js';
 import {
   DirectiveError,
@@ -257,7 +250,10 @@ function instructionFromLine(
   if (MAYBE_JSON.has(name)) {
     const json = parseJsonArray(split.rest);
     if (json.kind === 'not-strings') {
-      fail(positionAt(split.restOffset + json.offset), 'when using JSON array syntax, arrays must be comprised of strings only');
+      fail(
+        positionAt(split.restOffset + json.offset),
+        'when using JSON array syntax, arrays must be comprised of strings only',
+      );
     }
   }
   if (name === 'ONBUILD' && split.rest !== '') {

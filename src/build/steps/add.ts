@@ -27,7 +27,8 @@ function isUstar(block: Buffer): boolean {
   return block.length >= 263 && block.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
-export type ArchiveKind = { kind: 'tar'; compression: Compression } | { kind: 'unsupported'; format: string } | undefined;
+export type ArchiveKind =
+  { kind: 'tar'; compression: Compression } | { kind: 'unsupported'; format: string } | undefined;
 
 /**
  * Whether ADD unpacks this file: a tar (ustar or GNU), plain or compressed.
@@ -63,7 +64,12 @@ export async function archiveKind(path: string): Promise<ArchiveKind> {
 }
 
 /** Unpacks the archive into dir (created); owners, modes and mtimes as the archive has them. */
-export async function unpackArchive(path: string, compression: Compression, dir: string, userXattrs: boolean): Promise<void> {
+export async function unpackArchive(
+  path: string,
+  compression: Compression,
+  dir: string,
+  userXattrs: boolean,
+): Promise<void> {
   mkdirSync(dir, { recursive: true });
   const decompress = decompressStream(compression);
   void pipeline(createReadStream(path), decompress).catch((error: unknown) => decompress.destroy(error as Error));
@@ -88,8 +94,11 @@ export async function download(url: string, dir: string, checksum: string | unde
   const body = Buffer.from(await response.arrayBuffer());
   if (checksum !== undefined) {
     const match = /^(sha256|sha384|sha512):([a-f0-9]+)$/.exec(checksum);
-    if (match === null) throw new ChecksumError(`invalid checksum ${checksum}: expected sha256:HEX (or sha384, sha512)`);
-    const actual = createHash(match[1] as string).update(body).digest('hex');
+    if (match === null)
+      throw new ChecksumError(`invalid checksum ${checksum}: expected sha256:HEX (or sha384, sha512)`);
+    const actual = createHash(match[1] as string)
+      .update(body)
+      .digest('hex');
     if (actual !== match[2]) {
       throw new ChecksumError(`digest mismatch for ${url}: expected ${checksum}, got ${match[1]}:${actual}`);
     }

@@ -139,7 +139,11 @@ class RootWriter {
     for (const entry of entries) {
       const treePath = entry.rel === '.' ? target : posix.join(target, entry.rel);
       const owner = this.ownerOf(entry, keepOwners);
-      const mode = this.request.mode ?? entry.mode;
+      // A directory source's contents go into the destination, which, when it
+      // has to be made, is made 0755 as its parents are (buildah; --chmod is
+      // for what is copied).
+      const top = entry.rel === '.' && entry.type === 'directory';
+      const mode = top ? 0o755 : (this.request.mode ?? entry.mode);
       const mtime = new Date(entry.mtimeMs);
       if (entry.type === 'directory') {
         if (treePath === '/') continue;

@@ -3,12 +3,23 @@
  * RUN. Same isolation as `hutch run` (namespaces, pivot_root, default
  * capabilities and seccomp filter, masked paths), on a rootfs layout the
  * caller owns (the build's layers as lowers, the step's own upper), attached
- * until it exits, then unmounted.
+ * until it exits, then unmounted. Its network is attached as `hutch run`'s
+ * (slirp4netns, pasta, none, host) while its process waits before its first
+ * instruction, and detached when it is gone.
  */
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { AttachClient, startMonitor } from '../monitor.js';
+import {
+  attachWaitingContainer,
+  containerNetworkContext,
+  detachNetwork,
+  etcContents,
+  namespaceFor,
+  type NetworkRequest,
+  type NetworkState,
+} from '../network/index.js';
 import type { RootfsDriver, RootfsLayout } from '../rootfs/index.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
@@ -16,7 +27,7 @@ import { containerPlan, setgroupsAllowed, writeEtcFilesIn } from './lifecycle.js
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
 import { ensureInRoot } from './paths.js';
 import { commandNotStarted } from './spec-builder.js';
-import type { ContainerSpec, MountSpec, NetworkNamespace } from './spec.js';
+import type { ContainerSpec, MountSpec } from './spec.js';
 
 export interface EphemeralOptions {
   /** Names the runtime and temp directories. */
@@ -34,7 +45,9 @@ export interface EphemeralOptions {
   gid: number;
   additionalGids: number[];
   mounts: MountSpec[];
-  network: NetworkNamespace;
+  network: NetworkRequest;
+  /** hutch's storage and runtime directories (the network helpers keep state there). */
+  paths: { storage: string; runtime: string };
   /** The container's stdout and stderr go here as they come. */
   stdout: Writable;
   stderr: Writable;
@@ -45,6 +58,18 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
   const dir = mkdtempSync(join(options.runtimeRoot, `${options.id.slice(0, 12)}-`));
   mkdirSync(join(dir, 'userdata'));
   const { driver, layout } = options;
+  const userdata = join(dir, 'userdata');
+  const netCtx = containerNetworkContext(
+    {
+      id: options.id,
+      name: options.hostname,
+      hostname: options.hostname,
+      runtimeDir: dir,
+      hostsFile: join(userdata, 'hosts'),
+    },
+    options.paths,
+  );
+  let network: NetworkState | undefined;
   await driver.mount(layout, { rootless: options.rootless });
   try {
     const capabilities = containerCapabilities({ uid: options.uid, capAdd: [], capDrop: [], privileged: false });
@@ -53,12 +78,12 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
       rootfs: layout.target,
       readonlyRootfs: false,
       hostname: options.hostname,
-      etcFiles: writeEtcFilesIn(join(dir, 'userdata'), options.hostname),
+      etcFiles: writeEtcFilesIn(userdata, options.hostname, etcContents(options.network, netCtx)),
       mounts: options.mounts,
       devices: [...defaultDevices],
       maskedPaths: [...defaultMaskedPaths],
       readonlyPaths: [...defaultReadonlyPaths],
-      network: options.network,
+      network: namespaceFor(options.network, netCtx),
       userNamespace: undefined,
       init: undefined,
       process: {
@@ -89,6 +114,8 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
       stdin: false,
       detach: false,
     });
+    // Up before the command's first instruction; on failure its process is killed.
+    network = await attachWaitingContainer(options.network, netCtx, monitor.containerPid);
     const client = await AttachClient.connect(dir);
     client.stdout.pipe(options.stdout, { end: false });
     client.stderr.pipe(options.stderr, { end: false });
@@ -105,6 +132,7 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     await monitorGone(monitor.exited);
     return status.exitCode ?? 128 + (status.signal ?? 0);
   } finally {
+    if (network !== undefined) await detachNetwork(network).catch(() => undefined);
     await driver.unmount(layout.target);
     rmSync(dir, { recursive: true, force: true });
   }

@@ -12,6 +12,7 @@ import { HutchError } from '../../errors.js';
 import { hexOf } from '../../image/digest.js';
 import { formatInspect, inspectJson } from '../../image/images.js';
 import { ImageNotKnownError } from '../../image/store/store.js';
+import { portMap, storedRequest } from '../network/index.js';
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
 import { openRuntime, parseSignal, type Runtime } from './lifecycle.js';
@@ -160,6 +161,8 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
   }
   const command = options.command ?? (options.entrypoint !== undefined ? [] : (imageConfig.Cmd ?? []));
   const entrypoint = options.entrypoint ?? imageConfig.Entrypoint ?? [];
+  const network = running ? state.network : undefined;
+  const published = storedRequest(options).publish;
   return {
     Id: config.id,
     Created: config.created,
@@ -212,8 +215,8 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
     Dependencies: [],
     NetworkSettings: {
       EndpointID: '',
-      Gateway: '',
-      IPAddress: '',
+      Gateway: network?.gateway ?? '',
+      IPAddress: network?.address ?? '',
       IPPrefixLen: 0,
       IPv6Gateway: '',
       GlobalIPv6Address: '',
@@ -224,8 +227,8 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       HairpinMode: false,
       LinkLocalIPv6Address: '',
       LinkLocalIPv6PrefixLen: 0,
-      Ports: {},
-      SandboxKey: '',
+      Ports: portMap(network?.ports ?? published),
+      SandboxKey: running && network !== undefined && network.mode !== 'host' ? `/proc/${state.pid}/ns/net` : '',
     },
     Namespace: '',
     IsInfra: false,
@@ -261,7 +264,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       Binds: binds,
       LogConfig: { Type: 'k8s-file', Config: null, Path: join(container.dir, 'ctr.log'), Tag: '', Size: '0B' },
       NetworkMode: options.network,
-      PortBindings: {},
+      PortBindings: portMap(published),
       RestartPolicy: { Name: '', MaximumRetryCount: 0 },
       AutoRemove: options.autoRemove,
       CapAdd: options.capAdd.map(normalizeCapabilityName),

@@ -15,6 +15,14 @@ import type { ImageStore } from '../../image/store/store.js';
 import { currentIdentity, type Identity } from '../identity.js';
 import { formatIdMap } from '../idmap.js';
 import { AttachClient, addContainerStdio, startMonitor, type StartedMonitor } from '../monitor.js';
+import {
+  attachWaitingContainer,
+  containerNetworkContext,
+  detachNetwork,
+  etcContents,
+  namespaceFor,
+  storedRequest,
+} from '../network/index.js';
 import { Clone, Plan } from '../plan.js';
 import { rootfsDriver } from '../rootfs/probe.js';
 import { credentialSteps } from '../security/credentials.js';
@@ -103,21 +111,28 @@ export async function openRuntime(env: NodeJS.ProcessEnv = process.env): Promise
   };
 }
 
-function writeEtcFiles(container: Container, hostname: string): ContainerSpec['etcFiles'] {
-  return writeEtcFilesIn(join(container.dir, 'userdata'), hostname);
-}
-
-/** /etc/hosts, /etc/hostname and /etc/resolv.conf for a container, written in userdata (bind-mounted over the image's). */
-export function writeEtcFilesIn(userdata: string, hostname: string): ContainerSpec['etcFiles'] {
+/**
+ * /etc/hosts, /etc/hostname and /etc/resolv.conf for a container, written in
+ * userdata (bind-mounted over the image's). network: the texts of hosts and
+ * resolv.conf (src/run/network etcContents); without it, localhost entries
+ * and a copy of the host's resolv.conf.
+ */
+export function writeEtcFilesIn(
+  userdata: string,
+  hostname: string,
+  network?: { hosts: string; resolvConf: string },
+): ContainerSpec['etcFiles'] {
   const hosts = join(userdata, 'hosts');
   const hostnameFile = join(userdata, 'hostname');
   const resolvConf = join(userdata, 'resolv.conf');
   writeFileSync(
     hosts,
-    `127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
+    network?.hosts ??
+      `127.0.0.1\tlocalhost localhost.localdomain\n::1\tlocalhost localhost.localdomain ip6-localhost ip6-loopback\n127.0.1.1\t${hostname}\n`,
   );
   writeFileSync(hostnameFile, `${hostname}\n`);
-  if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', resolvConf);
+  if (network !== undefined) writeFileSync(resolvConf, network.resolvConf);
+  else if (existsSync('/etc/resolv.conf')) copyFileSync('/etc/resolv.conf', resolvConf);
   else writeFileSync(resolvConf, '');
   return { hosts, hostname: hostnameFile, resolvConf };
 }
@@ -125,6 +140,8 @@ export function writeEtcFilesIn(userdata: string, hostname: string): ContainerSp
 /** The container's child: mounts, pivot_root, hostname, cwd, stdio, credentials, exec. */
 export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
   const plan = new Plan().waitParent();
+  // --network container:NAME: entered before the mounts (the path is in the host's /proc, sysfs is the target's).
+  if (spec.network.mode === 'join') plan.setns(spec.network.path, Clone.NEWNET);
   const prepared = prepareRootfs(spec, { cgroupNamespace: true, privateIpc: true });
   mountSteps(plan, spec, prepared);
   plan.sethostname(spec.hostname);
@@ -208,13 +225,21 @@ export async function startContainer(runtime: Runtime, container: Container, opt
     );
     mounted = true;
     const hostname = current.config.options.hostname ?? id.slice(0, 12);
+    const request = storedRequest(current.config.options);
+    const userdata = join(current.dir, 'userdata');
+    const netCtx = containerNetworkContext(
+      { id, name: current.config.name, hostname, runtimeDir: current.runtimeDir, hostsFile: join(userdata, 'hosts') },
+      paths,
+      containers,
+    );
     const spec = buildSpec({
       container: current,
       identity,
       rootfs: merged,
       mounts: current.config.options.mounts,
-      etcFiles: writeEtcFiles(current, hostname),
+      etcFiles: writeEtcFilesIn(userdata, hostname, etcContents(request, netCtx)),
       initBinary: paths.launcher,
+      network: namespaceFor(request, netCtx),
     });
     ensureInRoot(merged, spec.process.cwd, 'directory', { what: 'the working directory' });
     const { plan, cloneFlags } = containerPlan(
@@ -238,6 +263,8 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       writeFileSync(`/proc/${monitor.containerPid}/uid_map`, formatIdMap(spec.userNamespace.uidMap));
       writeFileSync(`/proc/${monitor.containerPid}/gid_map`, formatIdMap(spec.userNamespace.gidMap));
     }
+    // Up before the container's first instruction; on failure its process is killed.
+    const network = await attachWaitingContainer(request, netCtx, monitor.containerPid);
     const state: ContainerState = {
       ...current.state,
       status: 'running',
@@ -249,6 +276,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       exitCode: undefined,
       signal: undefined,
       error: undefined,
+      network,
     };
     containers.writeState(id, state);
     const client = options.attach ? await AttachClient.connect(current.runtimeDir) : undefined;
@@ -303,6 +331,7 @@ export async function cleanupContainer(runtime: Runtime, id: string): Promise<vo
   try {
     const container = containers.read(id);
     if (container === undefined || container.state.status === 'running') return;
+    container.state = await withoutNetwork(container.state);
     containers.writeState(id, container.state);
     const driver = rootfsDriver(container.config.rootfsDriver);
     await driver.unmount(join(container.dir, 'merged'));
@@ -312,7 +341,15 @@ export async function cleanupContainer(runtime: Runtime, id: string): Promise<vo
   }
 }
 
+/** Detaches the network of a container that no longer runs (its helper, ports, place on a network). */
+async function withoutNetwork(state: ContainerState): Promise<ContainerState> {
+  if (state.network === undefined) return state;
+  await detachNetwork(state.network);
+  return { ...state, network: undefined };
+}
+
 async function removeLocked(runtime: Runtime, container: Container, options: { volumes: boolean }): Promise<void> {
+  await withoutNetwork(container.state);
   runtime.containers.remove(container.config.id);
   if (!options.volumes) return;
   for (const volume of container.config.options.createdVolumes) {

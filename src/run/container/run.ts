@@ -6,6 +6,13 @@ import { readFileSync } from 'node:fs';
 import { HutchError } from '../../errors.js';
 import { createProgress, progressMode } from '../../image/progress.js';
 import type { ResolvedImage } from '../../image/store/store.js';
+import {
+  checkPortsFree,
+  currentRequestHost,
+  describeMode,
+  parseNetworkRequest,
+  type NetworkFlags,
+} from '../network/index.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
 import { attach } from './attach.js';
 import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
@@ -34,7 +41,8 @@ export interface CreateFlags {
   securityOpt: string[];
   privileged: boolean;
   userns?: string;
-  network: string;
+  /** --network, -p, -P, --dns, --dns-search, --add-host (checked by parseNetworkRequest). */
+  network: NetworkFlags;
   tty: boolean;
   interactive: boolean;
   rm: boolean;
@@ -48,8 +56,6 @@ export interface CreateFlags {
 export interface RunFlags extends CreateFlags {
   detach: boolean;
 }
-
-const NETWORK_MODES = ['none', 'host'];
 
 function parseEntrypoint(value: string | undefined): string[] | undefined {
   if (value === undefined) return undefined;
@@ -141,15 +147,13 @@ export async function createContainer(
   flags: CreateFlags,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Container> {
-  if (!NETWORK_MODES.includes(flags.network)) {
-    throw new HutchError(
-      `--network ${flags.network} is not supported yet: containers run with --network none (no network) or host`,
-      {
-        hint: 'user-mode networking (slirp4netns, pasta) and port publishing come with the networking work',
-      },
-    );
-  }
   const image = await imageFor(runtime, flags, env);
+  const networkRequest = parseNetworkRequest(
+    flags.network,
+    Object.keys(image.config.config?.ExposedPorts ?? {}),
+    currentRequestHost({ storage: runtime.paths.storage }),
+  );
+  await checkPortsFree(networkRequest.publish);
   const requests: MountRequest[] = [
     ...flags.volume.map((v) => parseVolumeFlag(v)),
     ...flags.mount.map((m) => parseMountFlag(m)),
@@ -172,7 +176,8 @@ export async function createContainer(
     privileged: flags.privileged,
     securityOpt: flags.securityOpt,
     userns: flags.userns,
-    network: flags.network,
+    network: describeMode(networkRequest),
+    networkRequest,
     tty: flags.tty,
     interactive: flags.interactive,
     autoRemove: flags.rm,

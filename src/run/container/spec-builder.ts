@@ -98,6 +98,8 @@ export interface SpecInputs {
   etcFiles: ContainerSpec['etcFiles'];
   /** Host path of bin/hutch, bound at /run/hutch-init with --init. */
   initBinary: string;
+  /** The network namespace (src/run/network namespaceFor); default: by --network none|host. */
+  network?: ContainerSpec['network'];
 }
 
 export function buildSpec(inputs: SpecInputs): ContainerSpec {
@@ -158,7 +160,7 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
     devices: [...defaultDevices],
     maskedPaths: options.privileged ? [] : [...defaultMaskedPaths],
     readonlyPaths: options.privileged ? [] : [...defaultReadonlyPaths],
-    network: options.network === 'host' ? { mode: 'host' } : { mode: 'new' },
+    network: inputs.network ?? (options.network === 'host' ? { mode: 'host' } : { mode: 'new' }),
     userNamespace: keepId
       ? {
           uidMap: keepIdMapping(identity.uid, sessionIdCount('uid')),

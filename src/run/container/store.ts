@@ -17,6 +17,7 @@ import type { Digest } from '../../image/digest.js';
 import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
 import { acquireLock } from '../../image/store/lock.js';
 import { readExitFile } from '../monitor.js';
+import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
 import type { MountSpec } from './spec.js';
 
@@ -56,7 +57,10 @@ export interface ContainerOptions {
   privileged: boolean;
   securityOpt: string[];
   userns: string | undefined;
+  /** --network as inspect shows it (NetworkMode). */
   network: string;
+  /** The checked network flags every start attaches from (absent in containers made before networking). */
+  networkRequest?: NetworkRequest;
   tty: boolean;
   interactive: boolean;
   autoRemove: boolean;
@@ -80,6 +84,8 @@ export interface ContainerState {
   /** Why the last start failed, if it did. */
   error: string | undefined;
   restartCount: number;
+  /** The network attached to the running container (helper, ports), until its cleanup detaches it. */
+  network?: NetworkState;
 }
 
 export interface Container {

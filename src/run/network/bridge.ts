@@ -31,7 +31,8 @@ import { join } from 'node:path';
 import { HutchError, withContext } from '../../errors.js';
 import { acquireLock } from '../../image/store/lock.js';
 import { addressAt, formatCidr, overlaps, parseCidr, sizeOf, type Cidr } from './cidr.js';
-import { etcFiles, hostsWithPeers, ownNames, parseResolvConf, type HostEntry } from './dns.js';
+import { etcFiles, hostsWithPeers, ownNames, reachableNameservers, type HostEntry } from './dns.js';
+import { readHostFiles } from './host-files.js';
 import type { ModeDriver, NetworkState } from './driver.js';
 import { isAlive, release, startHelper, startTimeOf, stopHelper, waitReady, type HelperProcess } from './helper.js';
 import { ipBatch, ipBatchQuiet, netnsOf, unshareTool } from './ip.js';
@@ -398,7 +399,7 @@ export async function stopNetworkNow(runtime: string, name: string): Promise<voi
 function networkEtc(config: NetworkConfig, host: { resolvConf: string }) {
   return {
     hostGateway: !config.internal && config.options.allow_host_loopback === 'true' ? config.gateway : undefined,
-    nameservers: config.internal ? parseResolvConf(host.resolvConf).nameservers : [config.dns],
+    nameservers: config.internal ? reachableNameservers(host.resolvConf) : [config.dns],
   };
 }
 
@@ -418,14 +419,14 @@ export const bridgeDriver: ModeDriver = {
   async attach(request, ctx): Promise<NetworkState> {
     const config = configOf(request, ctx.storage);
     const ports = await resolvePorts(request.publish);
-    const hostResolv = { resolvConf: '' };
+    const host = readHostFiles();
     const joined = await joinNetwork(config, ctx.storage, ctx.runtime, {
       containerId: ctx.containerId,
       name: ctx.name,
       hostname: ctx.hostname,
       pid: ctx.pid,
       hostsFile: ctx.hostsFile,
-      baseHosts: (address) => etcFiles(request, ctx, hostResolv, { address, ...networkEtc(config, hostResolv) }).hosts,
+      baseHosts: (address) => etcFiles(request, ctx, host, { address, ...networkEtc(config, host) }).hosts,
       ports,
     });
     const state = readNetworkRuntime(ctx.runtime, config.name);
@@ -433,7 +434,7 @@ export const bridgeDriver: ModeDriver = {
       mode: 'network',
       containerId: ctx.containerId,
       address: joined.address,
-      ...(networkEtc(config, hostResolv).hostGateway !== undefined ? { gateway: config.gateway } : {}),
+      ...(networkEtc(config, host).hostGateway !== undefined ? { gateway: config.gateway } : {}),
       ports,
       ...(state?.apiSocket !== undefined ? { apiSocket: state.apiSocket } : {}),
       network: { name: config.name, runtime: ctx.runtime },

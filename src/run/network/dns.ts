@@ -1,9 +1,11 @@
 /**
  * The text of a container's /etc/hosts and /etc/resolv.conf, as podman writes
- * them: --add-host entries first (the first match wins for most resolvers),
- * localhost, the container's own address with its host name and name, the
- * host's name when it is reachable, then the other members of a user-defined
- * network. Pure: the callers read the host's files and write the results.
+ * them: --add-host entries first (the first match wins for most resolvers, so
+ * they override what follows), the host's /etc/hosts entries (podman's
+ * base_hosts_file default), localhost when the host's file lacks it, the
+ * container's own address with its host name and name, the host's names when
+ * it is reachable, then the other members of a user-defined network. Pure:
+ * the callers read the host's files and write the results.
  */
 import { isIP } from 'node:net';
 import { HutchError } from '../../errors.js';
@@ -19,8 +21,9 @@ export interface ResolvConf {
   options: string[];
 }
 
-/** The name --add-host and /etc/hosts give the host when a container may reach it (podman's). */
+/** The names /etc/hosts gives the host when a container may reach it (podman's). */
 export const HOST_NAME = 'host.containers.internal';
+export const HOST_NAMES: readonly string[] = [HOST_NAME, 'host.docker.internal'];
 /** --add-host NAME:host-gateway: the address the container reaches the host's loopback at. */
 export const HOST_GATEWAY = 'host-gateway';
 
@@ -78,6 +81,22 @@ export function isLoopback(address: string): boolean {
   return address.startsWith('127.') || address === '::1';
 }
 
+/** The host's nameservers a container in a network namespace of its own can use: loopback ones answer only on the host. */
+export function reachableNameservers(resolvConf: string): string[] {
+  return parseResolvConf(resolvConf).nameservers.filter((server) => !isLoopback(server));
+}
+
+/** The entries of a hosts(5) file, comments dropped, in order. */
+export function parseHosts(text: string): HostEntry[] {
+  const entries: HostEntry[] = [];
+  for (const raw of text.split('\n')) {
+    const [address, ...names] = raw.replace(/#.*$/, '').trim().split(/\s+/);
+    if (address === undefined || names.length === 0 || isIP(address) === 0) continue;
+    entries.push({ address, names });
+  }
+  return entries;
+}
+
 export function renderResolvConf(conf: ResolvConf): string {
   const lines: string[] = [];
   const search = conf.search.filter((s) => s !== '.');
@@ -121,13 +140,14 @@ export function ownNames(hostname: string, name: string): string[] {
 }
 
 /**
- * The base of a container's hosts file: --add-host entries, localhost, its
- * own address (127.0.1.1 when it has none to give), the host when reachable.
- * hostGateway replaces `host-gateway` in --add-host; without one such an
- * entry is refused.
+ * The base of a container's hosts file: --add-host entries, the host's
+ * entries, localhost (when the host's lack it), its own address (127.0.1.1
+ * when it has none to give), the host when reachable. hostGateway replaces
+ * `host-gateway` in --add-host; without one such an entry is refused.
  */
 export function containerHosts(options: {
   addHost: HostEntry[];
+  hostEntries: HostEntry[];
   hostname: string;
   name: string;
   address: string | undefined;
@@ -142,9 +162,10 @@ export function containerHosts(options: {
     }
     return { address: options.hostGateway, names: entry.names };
   });
-  entries.push(...LOCALHOST_ENTRIES);
+  entries.push(...options.hostEntries);
+  if (!options.hostEntries.some((e) => e.names.includes('localhost'))) entries.push(...LOCALHOST_ENTRIES);
   entries.push({ address: options.address ?? '127.0.1.1', names: ownNames(options.hostname, options.name) });
-  if (options.hostGateway !== undefined) entries.push({ address: options.hostGateway, names: [HOST_NAME] });
+  if (options.hostGateway !== undefined) entries.push({ address: options.hostGateway, names: [...HOST_NAMES] });
   return entries;
 }
 
@@ -172,12 +193,13 @@ export interface EtcFlags {
 export function etcFiles(
   flags: EtcFlags,
   who: { hostname: string; name: string },
-  host: { resolvConf: string },
+  host: { hosts: string; resolvConf: string },
   net: { address: string | undefined; hostGateway: string | undefined; nameservers: string[] },
 ): { hosts: string; resolvConf: string } {
   const hosts = renderHosts(
     containerHosts({
       addHost: flags.addHost.map(parseAddHost),
+      hostEntries: parseHosts(host.hosts),
       hostname: who.hostname,
       name: who.name,
       address: net.address,

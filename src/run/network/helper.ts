@@ -149,8 +149,8 @@ export function release(started: Started): void {
 
 /**
  * Waits for the helper to say it is ready: `1` on a pipe (slirp4netns
- * --ready-fd), or a condition polled every few ms. Fails with the helper's
- * log when it exits first or the time runs out.
+ * --ready-fd), or a condition polled every few ms (which may throw to give
+ * up). Fails with the helper's log when it exits first or the time runs out.
  */
 export async function waitReady(
   started: Started,
@@ -184,12 +184,15 @@ export async function waitReady(
           });
           pipe.once('error', reject);
         })
-      : new Promise<void>((resolve) => {
+      : new Promise<void>((resolve, reject) => {
           const check = () => {
-            if (how.poll()) {
-              clearInterval(interval);
+            try {
+              if (!how.poll()) return;
               resolve();
+            } catch (error) {
+              reject(error);
             }
+            clearInterval(interval);
           };
           interval = setInterval(check, 5);
           check();
@@ -204,7 +207,7 @@ export async function waitReady(
 }
 
 /** Resolves once pid is gone (or only a zombie), polling /proc; false after timeoutMs. */
-async function waitGone(helper: { pid: number; startTime: number }, timeoutMs: number): Promise<boolean> {
+export async function waitGone(helper: { pid: number; startTime: number }, timeoutMs: number): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   while (isAlive(helper)) {
     if (Date.now() >= deadline) return false;

@@ -2,32 +2,20 @@
  * A container's network, for the container code: the request (from flags),
  * the namespace its plan gets, its /etc/hosts and /etc/resolv.conf, and the
  * attach after its process exists (before it is let go) and detach at
- * cleanup. Each mode is one driver module; see docs/networking.md.
+ * cleanup. Each mode is one driver module; see docs/network.md.
  *
  *   parseNetworkRequest(flags, exposed)     at create: everything checked, exit 125
+ *   checkPortsFree(request.publish)         at create: a host port in use fails before a container exists
+ *   containerNetworkContext(c, paths, cs)   ids and directories (attachment.ts)
  *   namespaceFor(request, ctx)              spec: new, host, or join PATH
- *   etcContents(request, ctx)               the lead writes them to userdata/
- *   attachNetwork(request, ctx) → state     after startMonitor, before go()
+ *   etcContents(request, ctx)               written to userdata/, bind-mounted at /etc
+ *   attachWaitingContainer(request, ctx, pid) → state   after startMonitor and the id maps, before go()
  *   detachNetwork(state)                    cleanup and rm; idempotent
  */
-import { readFileSync } from 'node:fs';
-import { HutchError, withContext } from '../../errors.js';
-import { bridgeDriver } from './bridge.js';
-import { containerDriver } from './container.js';
-import type {
-  AttachContext,
-  EtcContext,
-  HostFiles,
-  ModeDriver,
-  NamespaceContext,
-  NetworkNamespace,
-  NetworkState,
-} from './driver.js';
-import { hostDriver } from './host.js';
-import { noneDriver } from './none.js';
-import { pastaDriver } from './pasta.js';
-import type { NetworkMode, NetworkRequest } from './request.js';
-import { slirpDriver } from './slirp4netns.js';
+import type { EtcContext, HostFiles, NamespaceContext, NetworkNamespace, NetworkState } from './driver.js';
+import { driverOf } from './drivers.js';
+import { readHostFiles } from './host-files.js';
+import type { NetworkRequest } from './request.js';
 
 export type {
   AttachContext,
@@ -37,37 +25,15 @@ export type {
   NetworkNamespace,
   NetworkState,
 } from './driver.js';
+export type { ContainerIdentity, ContainerNetworkContext } from './attachment.js';
+export { attachWaitingContainer, containerNetworkContext, noContainers, storedRequest } from './attachment.js';
 export type { PortMapping, PublishedPort } from './ports.js';
-export { formatPort } from './ports.js';
+export { checkPortsFree, formatPort, portMap } from './ports.js';
 export type { NetworkFlags, NetworkMode, NetworkRequest } from './request.js';
 export { currentRequestHost, describeMode, parseNetworkRequest } from './request.js';
 
-const drivers: Record<NetworkMode, ModeDriver> = {
-  slirp4netns: slirpDriver,
-  pasta: pastaDriver,
-  none: noneDriver,
-  host: hostDriver,
-  container: containerDriver,
-  network: bridgeDriver,
-};
-
-function driverOf(mode: NetworkMode): ModeDriver {
-  const driver = drivers[mode];
-  if (driver === undefined) throw new HutchError(`unknown network mode ${JSON.stringify(mode)}`);
-  return driver;
-}
-
-function readHost(path: '/etc/hosts' | '/etc/resolv.conf'): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
-}
-
 function hostFiles(ctx: EtcContext): HostFiles {
-  const read = ctx.readHostFile ?? readHost;
-  return { hosts: read('/etc/hosts') ?? '', resolvConf: read('/etc/resolv.conf') ?? '' };
+  return readHostFiles(ctx.readHostFile);
 }
 
 /** The network namespace the container's plan gets: a new one, the host's, or another container's. */
@@ -80,20 +46,7 @@ export function etcContents(request: NetworkRequest, ctx: EtcContext): { hosts: 
   return driverOf(request.mode).etc(request, ctx, hostFiles(ctx));
 }
 
-/**
- * Gives the container's network namespace its network: starts its helper,
- * forwards its ports, joins its network. Runs in the session (root of its user
- * namespace, in the host's network namespace). On failure nothing it started
- * is left running, and the error says what and why (HutchError, exit 125).
- */
-export async function attachNetwork(request: NetworkRequest, ctx: AttachContext): Promise<NetworkState> {
-  try {
-    return await driverOf(request.mode).attach(request, ctx);
-  } catch (error) {
-    if (error instanceof HutchError) throw error;
-    throw withContext('network', `attach the ${request.mode} network`, error);
-  }
-}
+export { attachNetwork } from './drivers.js';
 
 /**
  * Undoes attachNetwork: stops the container's helper (pidfd, after its start

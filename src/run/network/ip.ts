@@ -10,7 +10,7 @@ import { HutchError } from '../../errors.js';
 import { findOnPath } from '../idmap.js';
 
 /** ip lives in /usr/sbin or /sbin, which an ordinary user's PATH often lacks. */
-function tool(name: string, debianPackage: string): string {
+export function tool(name: string, debianPackage: string): string {
   const path = findOnPath(name, [process.env.PATH ?? '', '/usr/sbin', '/sbin', '/usr/bin', '/bin'].join(delimiter));
   if (path === undefined) {
     throw new HutchError(`${name} not found`, { hint: `install ${debianPackage} (apt-get install ${debianPackage})` });

@@ -2,7 +2,7 @@
  * --network none: a network namespace of its own with only loopback, brought
  * up (as podman does), so a container can still talk to itself.
  */
-import { etcFiles, parseResolvConf } from './dns.js';
+import { etcFiles, reachableNameservers } from './dns.js';
 import type { ModeDriver } from './driver.js';
 import { ipBatch, netnsOf } from './ip.js';
 
@@ -14,7 +14,7 @@ export const noneDriver: ModeDriver = {
     return etcFiles(request, ctx, host, {
       address: undefined,
       hostGateway: undefined,
-      nameservers: parseResolvConf(host.resolvConf).nameservers,
+      nameservers: reachableNameservers(host.resolvConf),
     });
   },
 

@@ -12,17 +12,23 @@
  * gives it the addresses slirp4netns uses, so /etc/hosts, resolv.conf and
  * allow_host_loopback mean the same on both (the gateway 10.0.2.2 is the
  * host's loopback only without --no-map-gw). -T/-U none: the container's own
- * loopback ports never lead to the host's. pasta has no exit fd: it runs
- * until hutch's cleanup stops it (detachNetwork). Readiness: pasta writes
- * the pid file once it is set up.
+ * loopback ports never lead to the host's.
+ *
+ * This pasta has no exit fd and keeps the namespace alive through its fd, so
+ * it would outlive a container whose cleanup never runs (monitor killed).
+ * It is therefore started by a watcher, `sh -c 'setpriv --pdeathsig KILL
+ * pasta … & exec tail --pid=PID -f /dev/null'`: the watcher lives while the
+ * container's process does, and pasta gets SIGKILL when its parent, the
+ * watcher, ends. Readiness: pasta writes the pid file once it is set up; the
+ * pid in it is the helper hutch records and stops at cleanup.
  */
-import { closeSync, constants, existsSync, openSync, rmSync } from 'node:fs';
+import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, messageOf } from '../../errors.js';
 import { etcFiles } from './dns.js';
 import type { ModeDriver, NetworkState } from './driver.js';
-import { release, startHelper, stopHelper, waitReady, type HelperProcess } from './helper.js';
-import { netnsOf } from './ip.js';
+import { logTail, release, startHelper, startTimeOf, stopHelper, waitReady, type HelperProcess } from './helper.js';
+import { netnsOf, tool } from './ip.js';
 import { resolvePorts, type PublishedPort } from './ports.js';
 import { DEFAULT_MTU, slirpAddresses } from './slirp4netns.js';
 import { checkTapHelper } from './tap.js';
@@ -104,27 +110,65 @@ export async function startPasta(options: PastaOptions): Promise<HelperProcess> 
   } catch (error) {
     throw new HutchError(`cannot attach pasta: process ${options.pid} is gone (${messageOf(error)})`);
   }
+  const watch = `${tool('setpriv', 'util-linux')} --pdeathsig KILL -- "$@" & exec ${tool('tail', 'coreutils')} --pid=${options.pid} -s 0.2 -f /dev/null 3<&-`;
   let started;
   try {
     started = await startHelper({
       program: 'pasta',
-      path: check.path,
-      args: pastaArgs(options),
+      path: '/bin/sh',
+      args: ['-c', watch, 'pasta-watch', check.path, ...pastaArgs(options)],
       log: options.log,
       fds: [netnsFd],
     });
   } finally {
     closeSync(netnsFd);
   }
+  let pasta: HelperProcess | undefined;
   try {
-    await waitReady(started, { poll: () => existsSync(options.pidFile) });
+    await waitReady(started, {
+      poll: () => {
+        const pid = readPidFile(options.pidFile);
+        const startTime = pid === undefined ? undefined : startTimeOf(pid);
+        if (pid === undefined || startTime === undefined) {
+          if (pastaGone(started.helper.pid)) throw new HutchError(`pasta exited at once${logOf(options.log)}`);
+          return false;
+        }
+        pasta = { program: 'pasta', pid, startTime, log: options.log };
+        return true;
+      },
+    });
   } catch (error) {
     await stopHelper(started.helper, 200);
     release(started);
     throw error;
   }
   release(started);
-  return started.helper;
+  return pasta as HelperProcess;
+}
+
+/** The watcher runs tail (it exec'd) and has no child left: pasta ended before it was ready. */
+function pastaGone(watcher: number): boolean {
+  try {
+    const command = readFileSync(`/proc/${watcher}/comm`, 'utf8').trim();
+    const children = readFileSync(`/proc/${watcher}/task/${watcher}/children`, 'utf8').trim();
+    return command === 'tail' && children === '';
+  } catch {
+    return false;
+  }
+}
+
+function logOf(log: string): string {
+  const tail = logTail(log);
+  return tail === '' ? '' : `: ${tail}`;
+}
+
+function readPidFile(path: string): number | undefined {
+  try {
+    const pid = Number(readFileSync(path, 'utf8').trim());
+    return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** --network pasta: a pasta of its own, ports bound when it starts. */

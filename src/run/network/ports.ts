@@ -269,3 +269,22 @@ export async function resolvePorts(mappings: PortMapping[]): Promise<PublishedPo
   }
   return result;
 }
+
+/**
+ * At create: each host port given with -p is free now (bound for a moment),
+ * so a port in use is refused before a container exists. The start binds
+ * again (the port may have been taken between the two).
+ */
+export async function checkPortsFree(mappings: PortMapping[]): Promise<void> {
+  for (const mapping of mappings) if (mapping.hostPort !== 0) await reservePort(mapping);
+}
+
+/** Mappings as inspect shows them (NetworkSettings.Ports, HostConfig.PortBindings): `80/tcp` → [{HostIp, HostPort}]. */
+export function portMap(mappings: PortMapping[]): Record<string, { HostIp: string; HostPort: string }[]> {
+  const map: Record<string, { HostIp: string; HostPort: string }[]> = {};
+  for (const m of mappings) {
+    const key = `${m.containerPort}/${m.protocol}`;
+    (map[key] ??= []).push({ HostIp: m.hostIp, HostPort: m.hostPort === 0 ? '' : String(m.hostPort) });
+  }
+  return map;
+}

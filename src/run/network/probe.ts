@@ -1,9 +1,9 @@
 /**
  * The ways a container gets a network, in order of preference: a user-mode
  * network stack attached to a tap device in the container's namespace
- * (slirp4netns, pasta), or none (loopback only). `hutch info` lists these, and
- * a run without --network takes the first that is usable (defaultNetworkMode),
- * through the same check.
+ * (slirp4netns, pasta), or none (loopback only). `hutch info` lists these with
+ * the same check a run makes (tap.ts); a run without --network uses
+ * slirp4netns (DEFAULT_NETWORK_MODE) and says so when it is not usable.
  */
 import { versionLine } from '../tools.js';
 import { checkTapHelper, type NetworkHost } from './tap.js';
@@ -41,17 +41,21 @@ export const networkDrivers: readonly NetworkDriver[] = [
 
 export interface NetworkReport {
   drivers: ({ name: NetworkDriverName } & NetworkCheck)[];
+  /** The first usable driver. */
   selected: NetworkDriverName;
+  /** What `hutch run` without --network uses (it fails when that is not usable). */
+  default: NetworkDriverName;
 }
 
 export async function probeNetwork(host: NetworkHost): Promise<NetworkReport> {
   const drivers = await Promise.all(networkDrivers.map(async (d) => ({ name: d.name, ...(await d.probe(host)) })));
-  return { drivers, selected: drivers.find((d) => d.ok)?.name ?? 'none' };
+  return { drivers, selected: drivers.find((d) => d.ok)?.name ?? 'none', default: DEFAULT_NETWORK_MODE };
 }
 
-/** What a run without --network uses: the first driver `hutch info` would select. */
-export function defaultNetworkMode(host: NetworkHost): NetworkDriverName {
-  if (checkTapHelper('slirp4netns', 'slirp4netns', host).ok) return 'slirp4netns';
-  if (checkTapHelper('pasta', 'passt', host).ok) return 'pasta';
-  return 'none';
-}
+/**
+ * What a run without --network uses, as podman's rootless default: never a
+ * silent fallback to another mode, so a host without slirp4netns gets an error
+ * that names the package (and --network none), not a container without a
+ * network.
+ */
+export const DEFAULT_NETWORK_MODE = 'slirp4netns';

@@ -10,7 +10,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { HutchError } from '../../errors.js';
 import { currentIdentity } from '../identity.js';
 import { parseCidr } from './cidr.js';
-import { checkDnsSearch, checkDnsServer, parseAddHost } from './dns.js';
+import { checkDnsSearch, checkDnsServer, HOST_GATEWAY, parseAddHost } from './dns.js';
 import { networkFile, NETWORK_NAME } from './networks.js';
 import {
   checkPrivilegedPorts,
@@ -20,7 +20,7 @@ import {
   unprivilegedPortStart,
   type PortMapping,
 } from './ports.js';
-import { defaultNetworkMode } from './probe.js';
+import { DEFAULT_NETWORK_MODE } from './probe.js';
 import { checkTapHelper, type NetworkHost } from './tap.js';
 
 export type NetworkMode = 'slirp4netns' | 'pasta' | 'none' | 'host' | 'container' | 'network';
@@ -156,7 +156,7 @@ function parseMode(
 ): Pick<NetworkRequest, 'mode' | 'target' | 'options' | 'pastaArgs'> {
   const base = { options: {}, pastaArgs: [] };
   if (value === undefined || value === '' || value === 'private') {
-    return { ...base, mode: defaultNetworkMode(host) };
+    return { ...base, mode: DEFAULT_NETWORK_MODE };
   }
   const colon = value.indexOf(':');
   const head = colon < 0 ? value : value.slice(0, colon);
@@ -229,6 +229,22 @@ function parseMode(
   }
 }
 
+/**
+ * --add-host NAME:host-gateway needs a way to the host: host networking, or a
+ * user-mode stack that lets the container reach the host's loopback. A
+ * network's own option is checked when the container joins it.
+ */
+function checkHostGateway(mode: Pick<NetworkRequest, 'mode' | 'options'>, value: string): void {
+  if (mode.mode === 'host' || mode.mode === 'network') return;
+  if ((mode.mode === 'slirp4netns' || mode.mode === 'pasta') && mode.options.allow_host_loopback === 'true') return;
+  throw new HutchError(`invalid --add-host ${value}: the container cannot reach the host with --network ${mode.mode}`, {
+    hint:
+      mode.mode === 'slirp4netns' || mode.mode === 'pasta'
+        ? `allow it: --network ${mode.mode}:allow_host_loopback=true`
+        : 'use --network slirp4netns:allow_host_loopback=true, or give an IP address',
+  });
+}
+
 /** The tap helper a mode runs, checked on this host (the same check `hutch info` shows). */
 export function checkHelperFor(mode: NetworkMode, host: NetworkHost): void {
   const program = mode === 'slirp4netns' || mode === 'network' ? 'slirp4netns' : mode === 'pasta' ? 'pasta' : undefined;
@@ -236,7 +252,7 @@ export function checkHelperFor(mode: NetworkMode, host: NetworkHost): void {
   const check = checkTapHelper(program, program === 'pasta' ? 'passt' : 'slirp4netns', host);
   if (!check.ok) {
     throw new HutchError(`--network ${mode === 'network' ? 'NAME' : mode}: ${check.problem}`, {
-      ...(check.fix ? { hint: check.fix } : {}),
+      hint: `${check.fix ?? 'fix the host'}, or run without a network (--network none)`,
     });
   }
 }
@@ -256,7 +272,8 @@ export function parseNetworkRequest(
   const dns = flags.dns.map(checkDnsServer);
   const dnsSearch = flags.dnsSearch.map(checkDnsSearch);
   const addHost = flags.addHost.map((value) => {
-    parseAddHost(value);
+    const entry = parseAddHost(value);
+    if (entry.address === HOST_GATEWAY) checkHostGateway(mode, value);
     return value;
   });
   if (mode.mode === 'none' || mode.mode === 'host' || mode.mode === 'container') {
