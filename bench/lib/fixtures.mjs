@@ -150,6 +150,26 @@ export function podmanUser(base) {
   };
 }
 
+/** Rootless buildah with its own storage (overlay, its default), like podmanUser; bud gets --runtime runc. */
+export function buildahUser(base) {
+  const env = envFor({ XDG_RUNTIME_DIR: join(base, 'run'), BUILDAH_ISOLATION: undefined });
+  mkdirSync(join(base, 'run'), { recursive: true, mode: 0o700 });
+  const flags = ['--root', join(base, 'root'), '--runroot', join(base, 'runroot')];
+  return {
+    env,
+    argv: (args) => ['buildah', ...flags, ...args],
+    run: (args) => run(['buildah', ...flags, ...args], { env }),
+    dispose() {
+      try {
+        run(['buildah', ...flags, 'unshare', 'rm', '-rf', join(base, 'root'), join(base, 'runroot')], { env });
+      } catch {
+        // nothing started
+      }
+      rmSync(base, { recursive: true, force: true });
+    },
+  };
+}
+
 /** The Debian mirror apt uses here (deb822 sources), for debootstrap. */
 function debianMirror() {
   const text = readFileSync('/etc/apt/sources.list.d/debian.sources', 'utf8');
