@@ -29,6 +29,7 @@ import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './session.js';
 import { readSecrets } from './secrets.js';
+import { squashState } from './squash.js';
 import { StageBuilder } from './stage.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
 
@@ -169,7 +170,8 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
       if (failed !== undefined) throw failed.reason;
     }
-    const last = await (session.results.get(plan.target) as Promise<StageResult>);
+    let last = await (session.results.get(plan.target) as Promise<StageResult>);
+    if (options.squash !== 'none') last = { state: await squashState(session, last.state, options.squash === 'all') };
     output.note(`COMMIT${options.tags.length > 0 ? ` ${options.tags.join(' ')}` : ''}`);
     // The last step's time: a build whose every step was cached makes the same image again.
     const created = last.state.history.at(-1)?.created ?? session.created();

@@ -93,6 +93,7 @@ export class StageBuilder {
     if (!(state.runtime.Env ?? []).some((e) => e.startsWith('PATH='))) {
       state.runtime.Env = [`PATH=${DEFAULT_PATH}`, ...(state.runtime.Env ?? [])];
     }
+    state.baseLayers = state.layers.length;
     this.state = state;
     this.scope = new StageScope(session.global, state.runtime.Env ?? []);
     const triggers = (state.runtime.OnBuild ?? []).map((expression) => {

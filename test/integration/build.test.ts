@@ -357,6 +357,23 @@ describe.skipIf(need.skip)('hutch build', () => {
     expect(sh('mounted', 'head -1 /bound')).toBe('changed\n');
   });
 
+  it('--squash merges the new layers onto the base, --squash-all makes one layer', () => {
+    const dir = context({
+      Containerfile:
+        'FROM busybox\nRUN mkdir /d && echo 1 > /d/one && echo 2 > /d/two\nRUN rm /d/one /etc/group && echo 3 > /d/three\n',
+    });
+    build(dir, '-q', '--squash', '-t', 'squashed');
+    const squashed = inspect('squashed');
+    expect(squashed.RootFS.Layers).toHaveLength(2);
+    expect(squashed.RootFS.Layers[0]).toBe(inspect('busybox').RootFS.Layers[0]);
+    expect(squashed.History.filter((h) => h.empty_layer !== true)).toHaveLength(2);
+    const listing = 'ls /d; test -e /etc/group || echo no-group; test -e /etc/passwd && echo passwd';
+    expect(sh('squashed', listing)).toBe('three\ntwo\nno-group\npasswd\n');
+    build(dir, '-q', '--squash-all', '-t', 'squashed-all');
+    expect(inspect('squashed-all').RootFS.Layers).toHaveLength(1);
+    expect(sh('squashed-all', listing)).toBe('three\ntwo\nno-group\npasswd\n');
+  });
+
   it('reads -f FILE and -f -, writes --format docker, and gives RUN --network none no network', () => {
     const dir = context({
       'other.file': 'FROM busybox\nRUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " " > /ifaces\n',
@@ -430,7 +447,13 @@ describe.skipIf(need.skip)('hutch build', () => {
     });
 
     it('flags and mounts that are not supported', () => {
-      refused({ Containerfile: 'FROM busybox\n' }, /--squash is not supported by hutch build yet/, 125, '--squash');
+      refused(
+        { Containerfile: 'FROM busybox\n' },
+        /--cache-from is not supported by hutch build yet/,
+        125,
+        '--cache-from',
+        'localhost:5000/cache',
+      );
       refused(
         { Containerfile: 'FROM busybox\nRUN --mount=type=ssh true\n' },
         /Containerfile:2:\d+: RUN --mount=type=ssh: SSH agent forwarding is not supported by hutch build/,
