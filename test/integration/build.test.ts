@@ -258,6 +258,17 @@ describe.skipIf(need.skip)('hutch build', () => {
     expect(fresh).not.toMatch(/Using cache/);
   });
 
+  it('keeps the cache of a stage the image does not contain through garbage collection', () => {
+    const dir = context({
+      Containerfile:
+        'FROM busybox AS builder\nRUN echo built > /artifact\nFROM busybox\nCOPY --from=builder /artifact /artifact\n',
+    });
+    build(dir, '-q', '-t', 'from-builder');
+    ok(['image', 'prune', '-f'], box);
+    const again = build(dir, '-t', 'from-builder');
+    expect(again).toMatch(/\[builder\] STEP 2\/2: RUN echo built > \/artifact\n--> Using cache/);
+  });
+
   it('makes the same image twice with SOURCE_DATE_EPOCH, and with --timestamp', () => {
     const dir = context({ Containerfile: 'FROM busybox\nCOPY f /f\nRUN echo now > /now && mkdir /made\n', f: 'f\n' });
     const env = { ...box.env, SOURCE_DATE_EPOCH: '1700000000' };
