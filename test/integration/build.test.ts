@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileServer, type FileServer } from '../helpers/differential.js';
 import {
   errorLines,
+  hutchAsync,
   fail,
   failAsync,
   hutch,
@@ -455,6 +456,30 @@ describe.skipIf(need.skip)('hutch build', () => {
         `Error: ${dir}/Containerfile:3:1: RUN /bin/sh -c echo about to fail && exit 7: exit status 7`,
       ]);
       expect(storeListing(storage)).toEqual(before);
+    });
+
+    it('an interrupt: the running RUN is killed, exit 130, nothing left behind', async () => {
+      const dir = context({ Containerfile: 'FROM busybox\nRUN echo started && sleep 600\n' });
+      const before = storeListing(storage);
+      const child = hutchAsync(['build', '--no-cache', dir], box);
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (/^started$/m.test(stdout)) resolve();
+        });
+      });
+      child.kill('SIGINT');
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(status).toBe(130);
+      expect(errorLines(stderr)).toEqual(['Error: the build was interrupted']);
+      // layers/l: the overlay driver's short links, made at a store's first mount.
+      const listing = (paths: string[]) => paths.filter((p) => p !== 'layers/l');
+      expect(listing(storeListing(storage))).toEqual(listing(before));
+      const sleeping = spawnSync('pgrep', ['-u', String(process.getuid?.()), '-f', 'sleep 600'], { encoding: 'utf8' });
+      expect(sleeping.stdout).toBe('');
     });
 
     it('flags and mounts that are not supported', () => {
