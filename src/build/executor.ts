@@ -29,7 +29,8 @@ import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './session.js';
 import { readSecrets } from './secrets.js';
-import { StageBuilder } from './stage.js';
+import { squashState } from './squash.js';
+import { interrupted, StageBuilder } from './stage.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
 
 /** The Containerfile's text and the name errors give it. */
@@ -144,6 +145,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     targetPlatform: target,
     salt: sha256(`timestamp ${fixed ?? ''}`),
     results: new Map(),
+    signal: new AbortController().signal,
     created: () => fixed ?? new Date().toISOString(),
     image: (reference, platform) => {
       const key = `${reference}\n${platform ?? options.platform ?? ''}`;
@@ -156,6 +158,13 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     },
   };
 
+  // An interrupt kills the running RUN steps and lets the build unwind (workspaces unmounted and
+  // removed, nothing committed) instead of leaving their containers and mounts behind.
+  const abort = new AbortController();
+  const onSignal = () => abort.abort();
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  session.signal = abort.signal;
   const release = await store.writeLock();
   try {
     for (const wave of plan.waves) {
@@ -167,9 +176,11 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       // Every stage of the wave finishes (or fails) before the build reports: none is left running.
       const settled = await Promise.allSettled(builds);
       const failed = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected');
+      if (abort.signal.aborted) throw interrupted();
       if (failed !== undefined) throw failed.reason;
     }
-    const last = await (session.results.get(plan.target) as Promise<StageResult>);
+    let last = await (session.results.get(plan.target) as Promise<StageResult>);
+    if (options.squash !== 'none') last = { state: await squashState(session, last.state, options.squash === 'all') };
     output.note(`COMMIT${options.tags.length > 0 ? ` ${options.tags.join(' ')}` : ''}`);
     // The last step's time: a build whose every step was cached makes the same image again.
     const created = last.state.history.at(-1)?.created ?? session.created();
@@ -181,6 +192,8 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     if (options.iidfile !== undefined) writeFileSync(options.iidfile, id);
     return id;
   } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
     release();
     await store.collectGarbage({ wait: false }).catch(() => undefined);
   }

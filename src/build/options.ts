@@ -32,6 +32,8 @@ export interface BuildOptions {
   /** The network of RUN steps, as `hutch run` takes it (slirp4netns by default); no ports to publish. */
   network: Omit<NetworkFlags, 'publish' | 'publishAll'>;
   tlsVerify: boolean;
+  /** --squash: the build's new layers become one; --squash-all: every layer does. */
+  squash: 'none' | 'new' | 'all';
   /** --secret specs (id=…,src=… or env=…), read when the build starts. */
   secrets: string[];
   /** Step lines and RUN output go here (podman build writes both to stdout). */

@@ -47,6 +47,8 @@ export interface BuildSession {
   results: Map<number, Promise<StageResult>>;
   /** An image for FROM or COPY --from: the store's, pulled when missing (or with --pull=always). */
   image(reference: string, platform: string | undefined): Promise<ResolvedImage>;
+  /** Aborted when the build is interrupted (SIGINT, SIGTERM): running steps are killed, no new one starts. */
+  signal: AbortSignal;
   /** The time a history entry or the image gets: the timestamp, else now. */
   created(): string;
 }

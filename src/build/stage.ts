@@ -93,6 +93,7 @@ export class StageBuilder {
     if (!(state.runtime.Env ?? []).some((e) => e.startsWith('PATH='))) {
       state.runtime.Env = [`PATH=${DEFAULT_PATH}`, ...(state.runtime.Env ?? [])];
     }
+    state.baseLayers = state.layers.length;
     this.state = state;
     this.scope = new StageScope(session.global, state.runtime.Env ?? []);
     const triggers = (state.runtime.OnBuild ?? []).map((expression) => {
@@ -122,6 +123,7 @@ export class StageBuilder {
       base.kind === 'image' ? base.reference : base.kind === 'scratch' ? 'scratch' : `stage ${base.index}`,
     );
     for (const { instruction, trigger } of steps) {
+      if (session.signal.aborted) throw interrupted();
       this.announce(trigger ? `${instruction.node.original} (ONBUILD)` : instruction.node.original);
       if (trigger && instruction.kind === 'COPY' && instruction.from !== undefined) {
         throw new BuildfileError(this.file, stage.from.node.position, 'an ONBUILD COPY --from is not supported');
@@ -417,6 +419,7 @@ export class StageBuilder {
           paths: session.paths,
           stdout: session.output.runStdout,
           stderr: session.output.runStderr,
+          signal: session.signal,
         });
       } catch (error) {
         throw new BuildfileError(this.file, position, `RUN: ${messageOf(error)}`, {
@@ -426,6 +429,7 @@ export class StageBuilder {
             : {}),
         });
       }
+      if (session.signal.aborted) throw interrupted();
       if (status !== 0) {
         const summary = args.join(' ').replace(/\s+/g, ' ');
         throw new BuildfileError(
@@ -691,4 +695,9 @@ export class StageBuilder {
     const image = await this.withPosition(position, () => session.image(from, undefined));
     return { layers: stateOfImage(image, '').layers, key: imageKey(image.id) };
   }
+}
+
+/** The build was interrupted: exit 130, as a shell reports SIGINT. */
+export function interrupted(): HutchError {
+  return new HutchError('the build was interrupted', { exitCode: 130 });
 }

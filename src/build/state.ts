@@ -20,6 +20,8 @@ export interface ImageState {
   history: HistoryEntry[];
   platform: Platform;
   author: string | undefined;
+  /** How many of the layers the stage's base had (what --squash leaves alone). */
+  baseLayers: number;
   /** Hash of the base and every step so far: the parent part of the next step's cache key. */
   chainKey: string;
 }
@@ -52,6 +54,7 @@ export function stateOfImage(image: ResolvedImage, salt: string): ImageState {
       ...(config.variant === undefined ? {} : { variant: config.variant }),
     },
     author: config.author,
+    baseLayers: image.manifest.layers.length,
     chainKey: sha256(`image\n${image.id}\n${salt}`),
   };
 }
@@ -63,6 +66,7 @@ export function scratchState(platform: Platform, salt: string): ImageState {
     history: [],
     platform,
     author: undefined,
+    baseLayers: 0,
     chainKey: sha256(`scratch\n${platform.os}/${platform.architecture}\n${salt}`),
   };
 }

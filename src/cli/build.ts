@@ -37,8 +37,6 @@ interface BuildFlags {
 
 /** Flags podman build has that hutch refuses rather than ignores. */
 const REFUSED: [keyof BuildFlags, string][] = [
-  ['squash', '--squash'],
-  ['squashAll', '--squash-all'],
   ['cacheFrom', '--cache-from'],
   ['cacheTo', '--cache-to'],
   ['memory', '--memory'],
@@ -121,8 +119,8 @@ function addBuild(parent: Command, name: string): void {
       collect,
       [],
     )
-    .option('--squash', 'not supported yet')
-    .option('--squash-all', 'not supported yet')
+    .option('--squash', "squash the build's new layers into one")
+    .option('--squash-all', "squash all of the image's layers into one")
     .option('--cache-from <repo>', 'not supported yet', collect, [])
     .option('--cache-to <repo>', 'not supported yet', collect, [])
     .option('--memory <size>', 'not supported yet')
@@ -162,6 +160,7 @@ function addBuild(parent: Command, name: string): void {
           },
           tlsVerify: flags.tlsVerify,
           secrets: flags.secret,
+          squash: flags.squashAll === true ? 'all' : flags.squash === true ? 'new' : 'none',
           stdout: process.stdout,
           stderr: process.stderr,
         },

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFileServer, type FileServer } from '../helpers/differential.js';
 import {
   errorLines,
+  hutchAsync,
   fail,
   failAsync,
   hutch,
@@ -258,6 +259,17 @@ describe.skipIf(need.skip)('hutch build', () => {
     expect(fresh).not.toMatch(/Using cache/);
   });
 
+  it('keeps the cache of a stage the image does not contain through garbage collection', () => {
+    const dir = context({
+      Containerfile:
+        'FROM busybox AS builder\nRUN echo built > /artifact\nFROM busybox\nCOPY --from=builder /artifact /artifact\n',
+    });
+    build(dir, '-q', '-t', 'from-builder');
+    ok(['image', 'prune', '-f'], box);
+    const again = build(dir, '-t', 'from-builder');
+    expect(again).toMatch(/\[builder\] STEP 2\/2: RUN echo built > \/artifact\n--> Using cache/);
+  });
+
   it('makes the same image twice with SOURCE_DATE_EPOCH, and with --timestamp', () => {
     const dir = context({ Containerfile: 'FROM busybox\nCOPY f /f\nRUN echo now > /now && mkdir /made\n', f: 'f\n' });
     const env = { ...box.env, SOURCE_DATE_EPOCH: '1700000000' };
@@ -357,6 +369,23 @@ describe.skipIf(need.skip)('hutch build', () => {
     expect(sh('mounted', 'head -1 /bound')).toBe('changed\n');
   });
 
+  it('--squash merges the new layers onto the base, --squash-all makes one layer', () => {
+    const dir = context({
+      Containerfile:
+        'FROM busybox\nRUN mkdir /d && echo 1 > /d/one && echo 2 > /d/two\nRUN rm /d/one /etc/group && echo 3 > /d/three\n',
+    });
+    build(dir, '-q', '--squash', '-t', 'squashed');
+    const squashed = inspect('squashed');
+    expect(squashed.RootFS.Layers).toHaveLength(2);
+    expect(squashed.RootFS.Layers[0]).toBe(inspect('busybox').RootFS.Layers[0]);
+    expect(squashed.History.filter((h) => h.empty_layer !== true)).toHaveLength(2);
+    const listing = 'ls /d; test -e /etc/group || echo no-group; test -e /etc/passwd && echo passwd';
+    expect(sh('squashed', listing)).toBe('three\ntwo\nno-group\npasswd\n');
+    build(dir, '-q', '--squash-all', '-t', 'squashed-all');
+    expect(inspect('squashed-all').RootFS.Layers).toHaveLength(1);
+    expect(sh('squashed-all', listing)).toBe('three\ntwo\nno-group\npasswd\n');
+  });
+
   it('reads -f FILE and -f -, writes --format docker, and gives RUN --network none no network', () => {
     const dir = context({
       'other.file': 'FROM busybox\nRUN cat /proc/net/dev | tail -n +3 | cut -d: -f1 | tr -d " " > /ifaces\n',
@@ -429,8 +458,38 @@ describe.skipIf(need.skip)('hutch build', () => {
       expect(storeListing(storage)).toEqual(before);
     });
 
+    it('an interrupt: the running RUN is killed, exit 130, nothing left behind', async () => {
+      const dir = context({ Containerfile: 'FROM busybox\nRUN echo started && sleep 600\n' });
+      const before = storeListing(storage);
+      const child = hutchAsync(['build', '--no-cache', dir], box);
+      let stdout = '';
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      await new Promise<void>((resolve) => {
+        child.stdout.on('data', (d: Buffer) => {
+          stdout += d.toString();
+          if (/^started$/m.test(stdout)) resolve();
+        });
+      });
+      child.kill('SIGINT');
+      const status = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(status).toBe(130);
+      expect(errorLines(stderr)).toEqual(['Error: the build was interrupted']);
+      // layers/l: the overlay driver's short links, made at a store's first mount.
+      const listing = (paths: string[]) => paths.filter((p) => p !== 'layers/l');
+      expect(listing(storeListing(storage))).toEqual(listing(before));
+      const sleeping = spawnSync('pgrep', ['-u', String(process.getuid?.()), '-f', 'sleep 600'], { encoding: 'utf8' });
+      expect(sleeping.stdout).toBe('');
+    });
+
     it('flags and mounts that are not supported', () => {
-      refused({ Containerfile: 'FROM busybox\n' }, /--squash is not supported by hutch build yet/, 125, '--squash');
+      refused(
+        { Containerfile: 'FROM busybox\n' },
+        /--cache-from is not supported by hutch build yet/,
+        125,
+        '--cache-from',
+        'localhost:5000/cache',
+      );
       refused(
         { Containerfile: 'FROM busybox\nRUN --mount=type=ssh true\n' },
         /Containerfile:2:\d+: RUN --mount=type=ssh: SSH agent forwarding is not supported by hutch build/,

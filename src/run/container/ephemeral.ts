@@ -51,6 +51,8 @@ export interface EphemeralOptions {
   /** The container's stdout and stderr go here as they come. */
   stdout: Writable;
   stderr: Writable;
+  /** Aborted (the build was interrupted): the command is killed, and its status returned as usual. */
+  signal?: AbortSignal;
 }
 
 /** Runs the command to its end; returns its exit status (128+N for signal N). */
@@ -119,6 +121,16 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     const client = await AttachClient.connect(dir);
     client.stdout.pipe(options.stdout, { end: false });
     client.stderr.pipe(options.stderr, { end: false });
+    // As pid 1 of its pid namespace the command ignores signals it has no handler for: SIGKILL it.
+    const kill = () => {
+      try {
+        process.kill(monitor.containerPid, 'SIGKILL');
+      } catch {
+        // gone already
+      }
+    };
+    options.signal?.addEventListener('abort', kill, { once: true });
+    if (options.signal?.aborted === true) kill();
     monitor.sync.go();
     try {
       await monitor.sync.done();
