@@ -303,7 +303,8 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
       expect(created.status).toBe(125);
       expect(created.stderr).toMatch(/^Error: cannot enforce --pids-limit \(cgroup v2 pids controller\): /m);
       expect(ok(['ps', '-a', '-q'], box)).toBe('');
-      expect(containerCgroups()).toEqual(before);
+      // Others may come and go in the shared subtree meanwhile: none is new.
+      expect(containerCgroups().filter((c) => !before.includes(c))).toEqual([]);
     });
 
     it('a container without limits gets a cgroup: exec joins it, pause, ps, inspect, stats, kill through cgroup.kill', async () => {
