@@ -125,6 +125,7 @@ pause(4000);
 const c2 = usage(busy);
 const stats1 = json(run('stats', '--no-stream', '--format', 'json', 'busy'));
 const update = run('update', '--cpus', '0.2', 'busy');
+const cpuMax = cgroupFile(busy, 'cpu.max');
 const c3 = usage(busy);
 pause(4000);
 const c4 = usage(busy);
@@ -133,7 +134,7 @@ const rm = run('rm', '-f', 'busy');
 result.cpu = {
   limited: share(c1, c2),
   updated: share(c3, c4),
-  cpuMax: cgroupFile(busy, 'cpu.max'),
+  cpuMax,
   stats: [stats1, stats2],
   update: { status: update.status, stdout: update.stdout, stderr: update.stderr },
   rm: { status: rm.status, gone: cgroupFile(busy, 'cgroup.procs') === undefined },
