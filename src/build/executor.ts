@@ -19,6 +19,7 @@ import { createProgress, progressMode } from '../image/progress.js';
 import { normalizeTag } from '../image/store/refs.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
 import { openRuntime } from '../run/container/lifecycle.js';
+import { checkEnforceable } from '../run/cgroups/index.js';
 import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
@@ -115,6 +116,8 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       },
     );
   }
+  // A limit the host cannot enforce fails the build before any step, as podman build does.
+  checkEnforceable(options.limits);
   const network = parseNetworkRequest(
     { ...options.network, publish: [], publishAll: false },
     [],

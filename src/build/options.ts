@@ -2,6 +2,7 @@
  * What `hutch build` is asked to do, as typed options: src/cli/build.ts maps
  * the flags to this and nothing else.
  */
+import type { Limits } from '../run/cgroups/index.js';
 import type { Writable } from 'node:stream';
 import type { NetworkFlags } from '../run/network/request.js';
 
@@ -32,6 +33,8 @@ export interface BuildOptions {
   /** The network of RUN steps, as `hutch run` takes it (slirp4netns by default); no ports to publish. */
   network: Omit<NetworkFlags, 'publish' | 'publishAll'>;
   tlsVerify: boolean;
+  /** --memory, --cpus, --pids-limit…: every RUN step's cgroup gets them (refused where they cannot hold). */
+  limits: Limits;
   /** --squash: the build's new layers become one; --squash-all: every layer does. */
   squash: 'none' | 'new' | 'all';
   /** --secret specs (id=…,src=… or env=…), read when the build starts. */

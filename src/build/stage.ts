@@ -416,6 +416,7 @@ export class StageBuilder {
           additionalGids: [user.gid, ...user.additionalGids.filter((g) => g !== user.gid)],
           mounts,
           network,
+          limits: session.options.limits,
           paths: session.paths,
           stdout: session.output.runStdout,
           stderr: session.output.runStderr,

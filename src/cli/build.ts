@@ -2,10 +2,11 @@
 // they become BuildOptions for src/build/executor.ts and nothing more.
 import { Option, type Command } from 'commander';
 import { HutchError } from '../errors.js';
+import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
-interface BuildFlags {
+interface BuildFlags extends LimitOptionValues {
   tag: string[];
   file?: string;
   buildArg: string[];
@@ -28,9 +29,6 @@ interface BuildFlags {
   squashAll?: boolean;
   cacheFrom: string[];
   cacheTo: string[];
-  memory?: string;
-  cpus?: string;
-  pidsLimit?: string;
   ssh: string[];
   buildContext: string[];
 }
@@ -39,9 +37,6 @@ interface BuildFlags {
 const REFUSED: [keyof BuildFlags, string][] = [
   ['cacheFrom', '--cache-from'],
   ['cacheTo', '--cache-to'],
-  ['memory', '--memory'],
-  ['cpus', '--cpus'],
-  ['pidsLimit', '--pids-limit'],
   ['ssh', '--ssh'],
   ['buildContext', '--build-context'],
 ];
@@ -91,8 +86,7 @@ function timestampOf(flag: string | undefined, env: NodeJS.ProcessEnv): Date | u
 }
 
 function addBuild(parent: Command, name: string): void {
-  parent
-    .command(name)
+  addLimitFlags(parent.command(name))
     .description('build an image from a Containerfile')
     .argument('[context]', 'the build context directory', '.')
     .option('-t, --tag <name>', 'name the image (repeatable)', collect, [])
@@ -123,13 +117,11 @@ function addBuild(parent: Command, name: string): void {
     .option('--squash-all', "squash all of the image's layers into one")
     .option('--cache-from <repo>', 'not supported yet', collect, [])
     .option('--cache-to <repo>', 'not supported yet', collect, [])
-    .option('--memory <size>', 'not supported yet')
-    .option('--cpus <n>', 'not supported yet')
-    .option('--pids-limit <n>', 'not supported yet')
     .option('--ssh <id>', 'not supported yet', collect, [])
     .option('--build-context <name=dir>', 'not supported yet', collect, [])
     .action(async (context: string, flags: BuildFlags) => {
       refuseUnsupported(flags);
+      const limits = limitsFromOptions(flags);
       const env = process.env;
       const labels: Record<string, string> = {};
       for (const label of flags.label) {
@@ -160,6 +152,7 @@ function addBuild(parent: Command, name: string): void {
           },
           tlsVerify: flags.tlsVerify,
           secrets: flags.secret,
+          limits,
           squash: flags.squashAll === true ? 'all' : flags.squash === true ? 'new' : 'none',
           stdout: process.stdout,
           stderr: process.stderr,

@@ -1,6 +1,6 @@
 /**
  * limits-runner SCENARIO… — drives src/run/cgroups directly, as container
- * start will: a workload (busybox sh, held at `read go` as a container is held
+ * start does: a workload (busybox sh, held at `read go` as a container is held
  * before its first instruction) is put into a container cgroup, let go, and
  * measured from outside. Prints {scenario: result} as JSON; a scenario that
  * throws reports {error, hint}. Bundled with esbuild by the tests and run in

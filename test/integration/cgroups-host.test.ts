@@ -303,7 +303,8 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
       expect(created.status).toBe(125);
       expect(created.stderr).toMatch(/^Error: cannot enforce --pids-limit \(cgroup v2 pids controller\): /m);
       expect(ok(['ps', '-a', '-q'], box)).toBe('');
-      expect(containerCgroups()).toEqual(before);
+      // Others may come and go in the shared subtree meanwhile: none is new.
+      expect(containerCgroups().filter((c) => !before.includes(c))).toEqual([]);
     });
 
     it('a container without limits gets a cgroup: exec joins it, pause, ps, inspect, stats, kill through cgroup.kill', async () => {
@@ -316,7 +317,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
       expect(cgroup).toBe(join(root(), 'hutch', id));
       expect(inspect().HostConfig).toMatchObject({ Memory: 0, NanoCpus: 0, PidsLimit: 0 });
       // The container's cgroup namespace is rooted at its own cgroup; exec's process joins that cgroup.
-      expect(ok(['exec', 'plain', 'cat', '/proc/self/cgroup'], box)).toBe('0::/\n');
+      expect(ok(['exec', 'plain', 'cat', '/proc/self/cgroup'], box)).toMatch(/^0::\/$/m);
       ok(['exec', '-d', 'plain', 'sh', '-c', 'sleep 300 & sleep 300'], box);
       expect(await until(() => processesOf(cgroup).length >= 4)).toBe(true);
       const count = () => Number(ok(['exec', 'plain', 'cat', file], box).trim());

@@ -107,6 +107,7 @@ export async function updateVerb(name: string, limits: Limits): Promise<void> {
     const cgroup = runningCgroup(container, 'update');
     const next = await updateLimits(cgroup, limits);
     runtime.containers.writeState(container.config.id, { ...container.state, cgroup: next });
+    runtime.containers.writeResources(container.config.id, next.limits);
   } finally {
     release();
   }

@@ -7,6 +7,14 @@
  * (slirp4netns, pasta, none, host) while its process waits before its first
  * instruction, and detached when it is gone.
  */
+import {
+  addProcess,
+  createContainerCgroup,
+  hasLimits,
+  removeContainerCgroup,
+  type CgroupState,
+  type Limits,
+} from '../cgroups/index.js';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -46,6 +54,8 @@ export interface EphemeralOptions {
   additionalGids: number[];
   mounts: MountSpec[];
   network: NetworkRequest;
+  /** Resource limits: the command runs in a cgroup of its own that holds them from its first instruction. */
+  limits?: Limits;
   /** hutch's storage and runtime directories (the network helpers keep state there). */
   paths: { storage: string; runtime: string };
   /** The container's stdout and stderr go here as they come. */
@@ -72,8 +82,12 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     options.paths,
   );
   let network: NetworkState | undefined;
+  let cgroup: CgroupState | undefined;
   await driver.mount(layout, { rootless: options.rootless });
   try {
+    if (options.limits !== undefined && hasLimits(options.limits)) {
+      cgroup = await createContainerCgroup(options.id, options.limits);
+    }
     const capabilities = containerCapabilities({ uid: options.uid, capAdd: [], capDrop: [], privileged: false });
     const spec: ContainerSpec = {
       id: options.id,
@@ -116,6 +130,8 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
       stdin: false,
       detach: false,
     });
+    // The command waits for go(): in its cgroup before its first instruction.
+    if (cgroup !== undefined) addProcess(cgroup, monitor.containerPid);
     // Up before the command's first instruction; on failure its process is killed.
     network = await attachWaitingContainer(options.network, netCtx, monitor.containerPid);
     const client = await AttachClient.connect(dir);
@@ -145,6 +161,7 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     return status.exitCode ?? 128 + (status.signal ?? 0);
   } finally {
     if (network !== undefined) await detachNetwork(network).catch(() => undefined);
+    if (cgroup !== undefined) await removeContainerCgroup(cgroup).catch(() => undefined);
     await driver.unmount(layout.target);
     rmSync(dir, { recursive: true, force: true });
   }

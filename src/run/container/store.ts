@@ -264,6 +264,13 @@ export class ContainerStore {
     writeJson(join(this.dir(id), 'state.json'), state);
   }
 
+  /** Replaces the container's resource limits in config.json (`hutch update`: kept for the next start). Call under lock(id). */
+  writeResources(id: string, resources: Limits): void {
+    const path = join(this.dir(id), 'config.json');
+    const config = JSON.parse(readFileSync(path, 'utf8')) as ContainerConfig;
+    writeJson(path, { ...config, options: { ...config.options, resources } });
+  }
+
   /** Removes the container's directories (files owned by subordinate ids: call inside the session). */
   remove(id: string): void {
     // config.json first: from then on it is not a container, whatever is left.
