@@ -78,13 +78,17 @@ describe('ports around parsing', () => {
     expect(() => checkPrivilegedPorts([tcp(80, 80)], 1024, false)).toThrow(
       'cannot publish host port 80/tcp: ports below 1024 need root on this host (net.ipv4.ip_unprivileged_port_start=1024)',
     );
-    try {
-      checkPrivilegedPorts([tcp(443, 443), tcp(80, 80)], 1024, false);
-    } catch (error) {
-      expect((error as HutchError).hint).toBe(
-        'publish a host port of 1024 or above (-p 8443:443), or as root: sysctl -w net.ipv4.ip_unprivileged_port_start=80',
-      );
-    }
+    const hint = (() => {
+      try {
+        checkPrivilegedPorts([tcp(443, 443), tcp(80, 80)], 1024, false);
+      } catch (error) {
+        return (error as HutchError).hint;
+      }
+      return 'accepted';
+    })();
+    expect(hint).toBe(
+      'publish a host port of 1024 or above (-p 8443:443), or as root: sysctl -w net.ipv4.ip_unprivileged_port_start=80',
+    );
     expect(() => checkPrivilegedPorts([tcp(80, 80)], 1024, true)).not.toThrow();
     expect(() => checkPrivilegedPorts([tcp(80, 80)], 80, false)).not.toThrow();
     expect(() => checkPrivilegedPorts([tcp(0, 80)], 1024, false)).not.toThrow();
