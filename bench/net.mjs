@@ -95,7 +95,8 @@ async function waitForSink(port) {
 }
 
 await main(async () => {
-  const work = mkdtempSync(join(tmpdir(), 'hutch-bench-net-'));
+  // Short: podman's slirp4netns API socket goes under it and a socket path holds 107 bytes.
+  const work = mkdtempSync(join(tmpdir(), 'hbn-'));
   const hutch = hutchUser(join(work, 'hutch'));
   const podman = podmanUser(join(work, 'podman'));
   const image = 'localhost/bench-busybox:latest';
@@ -106,7 +107,7 @@ await main(async () => {
       'run',
       '-d',
       '--name',
-      name.replace(/\W+/g, '-'),
+      name.replace(/\W+/g, '-').replace(/-+$/, ''),
       '--network',
       network,
       '-p',
@@ -131,7 +132,7 @@ await main(async () => {
     name: 'net',
     title: `Send ${BYTES / (1024 * 1024)} MiB over TCP from the host into a container through a published port (-p).`,
     subject: 'hutch slirp4netns',
-    baselines: ['podman slirp4netns'],
+    baselines: ['podman slirp4netns', 'podman slirp4netns:port_handler=slirp4netns'],
     notes: [
       'in-process trials: connect to 127.0.0.1:PORT, send, wait until busybox nc -ll -e "cat > /dev/null" has read it all and closed',
       'times: shorter is faster; throughput (MiB/s) and its ratios follow the report',
@@ -174,6 +175,19 @@ await main(async () => {
         },
       },
       {
+        name: 'podman slirp4netns:port_handler=slirp4netns',
+        command: sender(
+          'podman slirp4netns:port_handler=slirp4netns',
+          () => ports['podman slirp4netns:port_handler=slirp4netns'],
+        ),
+        available: podmanMissing,
+        setup: async () => {
+          podman.run(['import', busyboxTar(), image]);
+          await sink(podman, 'podman slirp4netns:port_handler=slirp4netns', 'slirp4netns:port_handler=slirp4netns')();
+        },
+        note: "slirp4netns's own forwarding, as hutch's: the container sees the client's address",
+      },
+      {
         name: 'podman pasta',
         command: sender('podman pasta', () => ports['podman pasta']),
         available: podmanPasta,
@@ -189,9 +203,10 @@ await main(async () => {
 const medians = new Map([...throughput].map(([name, samples]) => [name, median(samples)]));
 if (medians.size > 0 && !process.argv.includes('--json-only')) {
   const lines = ['throughput (median of the timed and warm-up trials, MiB/s):'];
-  for (const [name, value] of medians) lines.push(`  ${name.padEnd(20)} ${value.toFixed(1)}`);
+  for (const [name, value] of medians) lines.push(`  ${name.padEnd(46)} ${value.toFixed(1)}`);
   for (const [mine, theirs] of [
     ['hutch slirp4netns', 'podman slirp4netns'],
+    ['hutch slirp4netns', 'podman slirp4netns:port_handler=slirp4netns'],
     ['hutch pasta', 'podman pasta'],
     ['hutch pasta', 'podman slirp4netns'],
   ]) {

@@ -16,19 +16,21 @@ export async function loopbackServer(body: string): Promise<{ port: number; serv
   return { port: (server.address() as AddressInfo).port, server };
 }
 
-/** GET http://127.0.0.1:PORT/PATH from the host; retries while the forwarder comes up. */
-export async function hostGet(port: number, path = '/', tries = 20): Promise<string> {
-  let last: unknown;
-  for (let i = 0; i < tries; i++) {
+/**
+ * GET http://127.0.0.1:PORT/PATH from the host; retried until timeoutMs while
+ * the container and its forwarder come up (a loaded machine takes seconds).
+ */
+export async function hostGet(port: number, path = '/', timeoutMs = 30_000): Promise<string> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
     try {
       const response = await fetch(`http://127.0.0.1:${port}${path}`, { signal: AbortSignal.timeout(5000) });
       return await response.text();
     } catch (error) {
-      last = error;
+      if (Date.now() >= deadline) throw new Error(`GET 127.0.0.1:${port}${path}: ${String(error)}`);
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
   }
-  throw new Error(`GET 127.0.0.1:${port}${path}: ${String(last)}`);
 }
 
 /** Sends one datagram to 127.0.0.1:PORT and resolves with the first reply (retries: UDP may be dropped). */

@@ -34,16 +34,19 @@ describe.skipIf(need.skip)('network modes', () => {
     box.dispose();
   });
 
-  it('containers on one network reach each other by name; a container on another network cannot reach them', () => {
+  it('containers on one network reach each other by name and publish ports; another network cannot reach them', async () => {
     expect(ok(['network', 'create', 'front'], box)).toBe('front\n');
     expect(ok(['network', 'create', '--subnet', '10.89.7.0/24', 'back'], box)).toBe('back\n');
     expect(ok(['network', 'ls', '--format', '{{.Name}} {{.Subnet}}'], box)).toBe(
       'back 10.89.7.0/24\nfront 10.89.0.0/24\n',
     );
-    httpd('server', '--network', 'front');
+    const port = await freePort();
+    httpd('server', '--network', 'front', '-p', `${port}:80`);
     ok(['run', '-d', '--name', 'client', '--network', 'front', 'busybox', 'sleep', '300'], box);
     ok(['run', '-d', '--name', 'outsider', '--network', 'back', 'busybox', 'sleep', '300'], box);
     const serverId = inspect('server', '{{.Id}}');
+    // Published through the network's slirp4netns to the member's address.
+    expect(await hostGet(port, '/hostname')).toBe(`${serverId.slice(0, 12)}\n`);
     // By name, through /etc/hosts (rewritten for every member when one joins).
     expect(ok(['exec', 'client', 'wget', '-q', '-O-', 'http://server/hostname'], box)).toBe(
       `${serverId.slice(0, 12)}\n`,

@@ -156,6 +156,26 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
     expect(networkHelpers(box.runtime)).toEqual([]);
   });
 
+  it("-P publishes the image's EXPOSEd ports on free host ports", async () => {
+    ok(['import', '--change', 'EXPOSE 80', '--change', 'EXPOSE 53/udp', await busyboxRootfsTar(), 'exposed'], box);
+    ok(['run', '-d', '--name', 'all', '-P', 'exposed', 'httpd', '-f', '-p', '80', '-h', '/etc'], box);
+    try {
+      const lines = ok(['port', 'all'], box)
+        .split('\n')
+        .filter((l) => l !== '');
+      expect(lines).toHaveLength(2);
+      expect(lines[0]).toMatch(/^80\/tcp -> 0\.0\.0\.0:\d+$/);
+      expect(lines[1]).toMatch(/^53\/udp -> 0\.0\.0\.0:\d+$/);
+      const port = Number(lines[0]?.split(':')[1]);
+      expect(await hostGet(port, '/hostname')).toBe(`${inspect('all', '{{.Id}}').slice(0, 12)}\n`);
+      expect(inspect('all', '{{json .HostConfig.PortBindings}}')).toBe(
+        '{"80/tcp":[{"HostIp":"","HostPort":""}],"53/udp":[{"HostIp":"","HostPort":""}]}',
+      );
+    } finally {
+      ok(['rm', '-f', 'all'], box);
+    }
+  });
+
   it("reaches a server on the host's loopback only with allow_host_loopback=true (10.0.2.2 and host.containers.internal)", async () => {
     const url = (where: string) => `http://${where}:${host.port}/`;
     const allowed = await hutchRun(

@@ -8,8 +8,8 @@ import { liveMembers, readNetworkRuntime, stopNetworkNow } from './bridge.js';
 import type { NetworkState } from './driver.js';
 import { isAlive } from './helper.js';
 import { createNetwork, deleteNetwork, findNetwork, listNetworks, type NetworkConfig } from './networks.js';
+import { storedRequest } from './attachment.js';
 import { formatPort, type PublishedPort } from './ports.js';
-import type { NetworkRequest } from './request.js';
 
 async function runtime() {
   const { openRuntime } = await import('../container/lifecycle.js');
@@ -19,23 +19,16 @@ async function runtime() {
 type Runtime = Awaited<ReturnType<typeof runtime>>;
 type Container = ReturnType<Runtime['containers']['list']>[number];
 
-/** The request a container was created with (ContainerOptions.networkRequest), if any. */
-function requestOf(container: Container): NetworkRequest | undefined {
-  return (container.config.options as unknown as { networkRequest?: NetworkRequest }).networkRequest;
-}
-
 /** The network a running container is attached to (ContainerState.network), if any. */
 function stateOf(container: Container): NetworkState | undefined {
-  return (container.state as unknown as { network?: NetworkState }).network;
+  return container.state.network;
 }
 
 /** The containers created with --network NAME. */
 function usersOf(rt: Runtime, name: string): Container[] {
   return rt.containers.list().filter((c) => {
-    const request = requestOf(c);
-    return request !== undefined
-      ? request.mode === 'network' && request.target === name
-      : c.config.options.network === name;
+    const request = storedRequest(c.config.options);
+    return request.mode === 'network' && request.target === name;
   });
 }
 
