@@ -107,6 +107,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     identity: runtime.identity,
     storage: runtime.paths.storage,
     pathVar: env.PATH,
+    runtime: runtime.paths.runtime,
   });
   if (driver.name === 'copy') {
     throw new HutchError(

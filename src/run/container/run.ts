@@ -195,6 +195,7 @@ export async function createContainer(
     identity: runtime.identity,
     storage: runtime.paths.storage,
     pathVar: env.PATH,
+    runtime: runtime.paths.runtime,
   });
   const release = await runtime.containers.lockAll();
   try {

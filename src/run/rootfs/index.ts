@@ -32,6 +32,8 @@ export interface RootfsHost {
   storage: string;
   /** $PATH, to find helper programs. */
   pathVar: string | undefined;
+  /** hutch's runtime directory: where the session-long choice of a driver is kept, when given. */
+  runtime?: string;
 }
 
 export type RootfsDriverName = 'overlay' | 'fuse-overlayfs' | 'copy';

@@ -85,7 +85,7 @@ export function selectRootfsDriver(
  */
 function choiceKey(host: RootfsHost): string | undefined {
   const session = host.identity.session;
-  if (session === undefined) return undefined;
+  if (session === undefined || host.runtime === undefined) return undefined;
   try {
     // Field 22 of /proc/PID/stat, after the parenthesised command name: the start time tells a reused pid apart.
     const stat = readFileSync(`/proc/${session}/stat`, 'utf8');
@@ -96,15 +96,15 @@ function choiceKey(host: RootfsHost): string | undefined {
   }
 }
 
-function choiceFile(host: RootfsHost): string {
-  return join(host.storage, 'tmp', 'rootfs-driver.json');
+function choiceFile(runtime: string): string {
+  return join(runtime, 'rootfs-driver.json');
 }
 
 function rememberedChoice(host: RootfsHost): RootfsDriver | undefined {
   const key = choiceKey(host);
-  if (key === undefined) return undefined;
+  if (key === undefined || host.runtime === undefined) return undefined;
   try {
-    const saved = JSON.parse(readFileSync(choiceFile(host), 'utf8')) as { key?: unknown; driver?: unknown };
+    const saved = JSON.parse(readFileSync(choiceFile(host.runtime), 'utf8')) as { key?: unknown; driver?: unknown };
     if (saved.key !== key) return undefined;
     return rootfsDrivers.find((d) => d.name === saved.driver && d.name !== 'copy');
   } catch {
@@ -114,10 +114,10 @@ function rememberedChoice(host: RootfsHost): RootfsDriver | undefined {
 
 function rememberChoice(host: RootfsHost, driver: RootfsDriver): void {
   const key = choiceKey(host);
-  if (key === undefined) return;
+  if (key === undefined || host.runtime === undefined) return;
   try {
-    const file = choiceFile(host);
-    mkdirSync(join(host.storage, 'tmp'), { recursive: true, mode: 0o700 });
+    const file = choiceFile(host.runtime);
+    mkdirSync(host.runtime, { recursive: true, mode: 0o700 });
     writeFileSync(`${file}.${process.pid}`, JSON.stringify({ key, driver: driver.name }));
     renameSync(`${file}.${process.pid}`, file);
   } catch {
