@@ -47,6 +47,7 @@ await main(() => {
   const supervisors = {};
   return {
     name: 'exec',
+    defaults: { runs: 10, warmup: 2, rssRuns: 1 },
     title: 'Run `true` in a running container: exec CTR true.',
     subject: 'hutch exec',
     baselines: ['podman exec', 'node -e 0'],

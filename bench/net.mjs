@@ -130,6 +130,7 @@ await main(async () => {
   };
   return {
     name: 'net',
+    defaults: { runs: 6, warmup: 1, rssRuns: 0 },
     title: `Send ${BYTES / (1024 * 1024)} MiB over TCP from the host into a container through a published port (-p).`,
     subject: 'hutch slirp4netns',
     baselines: ['podman slirp4netns', 'podman slirp4netns:port_handler=slirp4netns'],

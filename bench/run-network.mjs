@@ -24,6 +24,7 @@ await main(() => {
   const podmanMissing = () => (which('podman') === null ? 'podman is not installed (Debian package podman)' : null);
   return {
     name: 'run-network',
+    defaults: { runs: 10, warmup: 2, rssRuns: 1 },
     title: 'Start a container that runs `true` and is removed, with the default network: run --rm IMAGE true.',
     subject: 'hutch run',
     baselines: ['podman run', 'hutch run --network none'],

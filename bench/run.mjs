@@ -24,6 +24,7 @@ await main(() => {
   const image = 'localhost/bench-busybox:latest';
   return {
     name: 'run',
+    defaults: { runs: 10, warmup: 2, rssRuns: 1 },
     title: 'Start a container that runs `true` and is removed: run --rm --network none IMAGE true.',
     subject: 'hutch run',
     baselines: ['podman run', 'bwrap', 'node -e 0'],

@@ -108,6 +108,7 @@ function startupScenario() {
 
   return {
     name: 'startup',
+    defaults: { runs: 15, warmup: 2, rssRuns: 1 },
     title: 'Start-up: spawn to exit of a command that does nothing, inside a user namespace or not.',
     subject: 'hutch unshare true',
     baselines: ['node -e 0', 'unshare --user true', 'podman unshare true'],
