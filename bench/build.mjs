@@ -13,7 +13,7 @@
  * steps, --pull never (the base images are pulled once, from a registry on
  * 127.0.0.1), --format docker; buildah with --layers (its default is not to
  * cache) and --runtime runc, podman with --runtime runc (crun refuses this
- * host's hybrid cgroups).
+ * host's hybrid cgroups); both peers on overlay storage (bench/lib/fixtures.mjs).
  *
  *   runuser -u hutch-ci -- bash -c 'cd ~/hutch && node bench/build.mjs'
  *
@@ -252,7 +252,7 @@ try {
       baselines: ['buildah bud', 'podman build'],
       notes: [
         'all rootless with stores of their own; RUN steps on the host network; base images pulled beforehand (--pull never)',
-        'buildah bud with --layers (its default does not cache) and --runtime runc; podman with --runtime runc',
+        'buildah bud with --layers (its default does not cache) and --runtime runc; podman with --runtime runc; both on overlay storage',
         ...(state === 'changed' ? [`${project.changed} is rewritten before every trial (untimed)`] : []),
       ],
       timeoutMs: 600_000,

@@ -128,11 +128,25 @@ export function hutchUser(base) {
   };
 }
 
-/** Rootless podman with its own storage (overlay, its default) and runc (HOST.md: crun refuses this host). */
+/**
+ * Rootless podman with its own storage and runc (HOST.md: crun refuses this
+ * host). The overlay driver is asked for by name: without a storage.conf,
+ * Debian's podman 4.3 picks vfs for a rootless user (a full copy of the tree
+ * per layer), although native overlay works in a user namespace here.
+ */
 export function podmanUser(base) {
   const env = envFor({ XDG_RUNTIME_DIR: join(base, 'run') });
   mkdirSync(join(base, 'run'), { recursive: true, mode: 0o700 });
-  const flags = ['--root', join(base, 'root'), '--runroot', join(base, 'runroot'), '--runtime', 'runc'];
+  const flags = [
+    '--root',
+    join(base, 'root'),
+    '--runroot',
+    join(base, 'runroot'),
+    '--storage-driver',
+    'overlay',
+    '--runtime',
+    'runc',
+  ];
   return {
     env,
     argv: (args) => ['podman', ...flags, ...args],
@@ -150,11 +164,11 @@ export function podmanUser(base) {
   };
 }
 
-/** Rootless buildah with its own storage (overlay, its default), like podmanUser; bud gets --runtime runc. */
+/** Rootless buildah with its own storage (overlay, asked for by name as for podmanUser); bud gets --runtime runc. */
 export function buildahUser(base) {
   const env = envFor({ XDG_RUNTIME_DIR: join(base, 'run'), BUILDAH_ISOLATION: undefined });
   mkdirSync(join(base, 'run'), { recursive: true, mode: 0o700 });
-  const flags = ['--root', join(base, 'root'), '--runroot', join(base, 'runroot')];
+  const flags = ['--root', join(base, 'root'), '--runroot', join(base, 'runroot'), '--storage-driver', 'overlay'];
   return {
     env,
     argv: (args) => ['buildah', ...flags, ...args],

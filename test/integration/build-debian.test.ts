@@ -10,7 +10,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { publishImage } from '../helpers/differential.js';
@@ -29,7 +29,7 @@ const skip = need.skip || needReg.skip || noSkopeo;
 const CONTAINERFILE = `ARG REGISTRY
 FROM \${REGISTRY}/library/debian:bookworm
 RUN apt-get update && apt-get install -y --no-install-recommends hello && rm -rf /var/lib/apt/lists/*
-RUN useradd --create-home --uid 1500 app
+RUN useradd --create-home --uid 1500 app && cat /proc/net/dev > /net-dev.txt
 USER app
 WORKDIR /home/app
 RUN hello > greeting.txt && id > id.txt
@@ -65,6 +65,18 @@ describe.skipIf(skip)('a Debian-based build, rootless, through the default netwo
     // apt says where it fetched from: the archive this host's apt uses.
     expect(output).toContain(new URL(debianMirror()).host);
     expect(output).toMatch(/Setting up hello /);
+  });
+
+  it("ran the steps in a network namespace of their own, not the host's", () => {
+    const devices = ok(['run', '--rm', '--network', 'none', tag, 'cat', '/net-dev.txt'], box)
+      .split('\n')
+      .slice(2)
+      .map((line) => line.split(':')[0]?.trim())
+      .filter((name): name is string => name !== undefined && name !== '');
+    expect(devices).toContain('lo');
+    expect(devices.length, devices.join(' ')).toBeGreaterThan(1);
+    const hostOnly = Object.keys(networkInterfaces()).filter((name) => name !== 'lo');
+    expect(devices.filter((name) => hostOnly.includes(name))).toEqual([]);
   });
 
   it('records the USER, WORKDIR and CMD in the image', () => {
