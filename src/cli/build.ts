@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
+import { parseBool } from './registry.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
 
@@ -105,8 +106,12 @@ function addBuild(parent: Command, name: string): void {
     .option('--dns <ip>', 'a DNS server for RUN steps (repeatable)', collect, [])
     .option('--dns-search <domain>', 'a DNS search domain for RUN steps (repeatable)', collect, [])
     .option('--add-host <host:ip>', 'an /etc/hosts entry for RUN steps (repeatable)', collect, [])
-    .option('--tls-verify', 'verify registries’ certificates', true)
-    .option('--no-tls-verify', 'do not verify registries’ certificates')
+    .option(
+      '--tls-verify [bool]',
+      'require HTTPS and verify certificates (--tls-verify=false: do not)',
+      parseBool('--tls-verify'),
+      true,
+    )
     .option(
       '--secret <id=…,src=…>',
       'a secret for RUN --mount=type=secret: id=NAME,src=FILE or id=NAME,env=VAR (repeatable)',
