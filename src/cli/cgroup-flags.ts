@@ -1,24 +1,13 @@
-// The resource limit flags of run, create and update (and, later, build), as podman spells them.
+// The resource limit flags of run, create, update and build, as podman spells them.
 import type { Command } from 'commander';
-import { limitsFromFlags, type Limits } from '../run/cgroups/limits.js';
+import { limitsFromFlags, type LimitFlagValues, type Limits } from '../run/cgroups/limits.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-/** What commander collects for the limit flags. */
-export interface LimitOptionValues {
-  memory?: string;
-  memorySwap?: string;
-  memoryReservation?: string;
-  cpus?: string;
-  cpuShares?: string;
-  cpuWeight?: string;
-  cpusetCpus?: string;
-  pidsLimit?: string;
-  blkioWeight?: string;
-  deviceReadBps: string[];
-}
+/** What commander collects for the limit flags (--device-read-bps always, as a list). */
+export type LimitOptionValues = LimitFlagValues & { deviceReadBps: string[] };
 
 /** Adds the limit flags to `command`; read them back with limitsFromOptions. */
 export function addLimitFlags(command: Command): Command {
