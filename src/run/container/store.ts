@@ -18,6 +18,7 @@ import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
 import { acquireLock } from '../../image/store/lock.js';
 import type { CgroupState, Limits } from '../cgroups/index.js';
 import { readExitFile } from '../monitor.js';
+import { processStartTime } from '../proc.js';
 import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
 import type { MountSpec } from './spec.js';
@@ -287,16 +288,7 @@ function writeJson(path: string, value: unknown): void {
 }
 
 /** Field 22 of /proc/PID/stat: when the process started, in clock ticks; undefined when it is gone. */
-export function processStartTime(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may contain spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
-}
+export { processStartTime };
 
 /** Whether the monitor of this container's current run is still there (its argv names the container). */
 export function monitorAlive(container: Container): boolean {

@@ -7,6 +7,7 @@
  * the kernel handed to someone else since is never signalled, and nothing is
  * ever killed by name.
  */
+import { liveProcessStartTime } from '../proc.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';
@@ -26,19 +27,8 @@ export interface HelperProcess {
 const SIGTERM = 15;
 const SIGKILL = 9;
 
-/** Field 22 of /proc/PID/stat; undefined when the process is gone. */
-export function startTimeOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name may hold spaces and parentheses: fields start after the last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // A zombie has exited: it only waits for its parent.
-    if (fields[0] === 'Z' || fields[0] === 'X') return undefined;
-    return Number(fields[19]);
-  } catch {
-    return undefined;
-  }
-}
+/** The start time of a live process (not a zombie); undefined when it is gone. */
+export const startTimeOf = liveProcessStartTime;
 
 export function isAlive(helper: { pid: number; startTime: number }): boolean {
   return helper.pid > 0 && startTimeOf(helper.pid) === helper.startTime;

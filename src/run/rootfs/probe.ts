@@ -7,6 +7,7 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
+import { processStartTime } from '../proc.js';
 import { copyDriver } from './copy.js';
 import { fuseOverlayfsDriver } from './fuse-overlayfs.js';
 import type { RootfsCheck, RootfsDriver, RootfsDriverName, RootfsHost } from './index.js';
@@ -86,14 +87,10 @@ export function selectRootfsDriver(
 function choiceKey(host: RootfsHost): string | undefined {
   const session = host.identity.session;
   if (session === undefined || host.runtime === undefined) return undefined;
-  try {
-    // Field 22 of /proc/PID/stat, after the parenthesised command name: the start time tells a reused pid apart.
-    const stat = readFileSync(`/proc/${session}/stat`, 'utf8');
-    const startTime = stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19];
-    return `${release()} session ${session}:${startTime} path ${host.pathVar ?? ''}`;
-  } catch {
-    return undefined;
-  }
+  // The start time tells a reused pid apart.
+  const startTime = processStartTime(session);
+  if (startTime === undefined) return undefined;
+  return `${release()} session ${session}:${startTime} path ${host.pathVar ?? ''}`;
 }
 
 function choiceFile(runtime: string): string {
