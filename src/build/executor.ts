@@ -131,6 +131,21 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   const output = new BuildOutput(options.stdout, options.stderr, mode);
   const fixed = options.timestamp?.toISOString();
   const pulled = new Map<string, Promise<ResolvedImage>>();
+  const remoteCache =
+    options.cacheFrom.length + options.cacheTo.length === 0
+      ? undefined
+      : new (await import('./remote-cache.js')).RemoteCache(
+          store,
+          {
+            from: options.cacheFrom,
+            to: options.cacheTo,
+            access: { tlsVerify: options.tlsVerify },
+            platform: target,
+            rootless: !runtime.identity.root,
+            warn: (text) => output.warn(text),
+          },
+          env,
+        );
   const session: BuildSession = {
     store,
     driver,
@@ -145,6 +160,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     global,
     options,
     cache: new BuildCache(store),
+    remoteCache,
     output,
     targetPlatform: target,
     salt: sha256(`timestamp ${fixed ?? ''}`),
@@ -194,8 +210,13 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     const unused = global.unconsumed();
     if (unused.length > 0) output.warn(`one or more build args were not consumed: [${unused.join(' ')}]`);
     if (options.iidfile !== undefined) writeFileSync(options.iidfile, id);
+    if (remoteCache?.exporting === true) {
+      await remoteCache.flush();
+      output.note(`Cache stored in ${options.cacheTo.join(' ')}`);
+    }
     return id;
   } finally {
+    await remoteCache?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     release();

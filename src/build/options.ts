@@ -20,6 +20,10 @@ export interface BuildOptions {
   buildArgs: Map<string, string>;
   target: string | undefined;
   noCache: boolean;
+  /** --cache-from: registry repositories whose cached steps a local miss may use. */
+  cacheFrom: string[];
+  /** --cache-to: registry repositories every step is exported to. */
+  cacheTo: string[];
   pull: PullPolicy;
   /** --label: added to the final image's labels. */
   labels: Record<string, string>;

@@ -10,6 +10,7 @@ import type { ImageStore, ResolvedImage } from '../image/store/store.js';
 import type { NetworkRequest } from '../run/network/index.js';
 import type { RootfsDriver } from '../run/rootfs/index.js';
 import type { BuildCache } from './cache.js';
+import type { RemoteCache } from './remote-cache.js';
 import type { GlobalScope } from './containerfile/expand.js';
 import type { Containerfile, StagePlan } from './containerfile/instructions.js';
 import type { BuildContext } from './context.js';
@@ -39,6 +40,8 @@ export interface BuildSession {
   global: GlobalScope;
   options: BuildOptions;
   cache: BuildCache;
+  /** The registry cache of --cache-from/--cache-to; undefined without them. */
+  remoteCache: RemoteCache | undefined;
   output: BuildOutput;
   targetPlatform: Platform;
   /** Salt of every chain key: what changes every layer's bytes (the timestamp clamp). */

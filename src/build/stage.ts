@@ -157,9 +157,15 @@ export class StageBuilder {
     return layerPaths(this.session.store, this.state.layers);
   }
 
-  /** The cache entry of a step, unless --no-cache. */
-  private cached(key: string): CacheEntry | undefined {
-    return this.session.options.noCache ? undefined : this.session.cache.lookup(key);
+  /** The cache entry of a step, unless --no-cache: the local cache's, else a --cache-from repository's. */
+  private async cached(key: string): Promise<CacheEntry | undefined> {
+    const { session } = this;
+    if (session.options.noCache) return undefined;
+    const local = session.cache.lookup(key);
+    if (local !== undefined || session.remoteCache === undefined) return local;
+    const remote = await session.remoteCache.lookup(key);
+    if (remote !== undefined) session.cache.record(key, remote);
+    return remote;
   }
 
   /**
@@ -170,6 +176,7 @@ export class StageBuilder {
   private finishStep(key: string, createdBy: string, layer: LayerRef | undefined, hit: CacheEntry | undefined): void {
     const created = hit?.created ?? this.session.created();
     if (hit === undefined) this.session.cache.record(key, { layer, created });
+    this.session.remoteCache?.export(key, { layer, created });
     if (layer !== undefined) this.state.layers.push(layer);
     this.state.history.push({ created, created_by: createdBy, ...(layer === undefined ? { empty_layer: true } : {}) });
     this.state.chainKey = key;
@@ -178,9 +185,9 @@ export class StageBuilder {
   }
 
   /** A config-only step: a history entry without a layer. */
-  private configStep(resolved: ResolvedInstruction, createdBy: string): void {
+  private async configStep(resolved: ResolvedInstruction, createdBy: string): Promise<void> {
     const key = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
-    this.finishStep(key, createdBy, undefined, this.cached(key));
+    this.finishStep(key, createdBy, undefined, await this.cached(key));
   }
 
   private async dispatch(resolved: ResolvedInstruction, instruction: Instruction): Promise<void> {
@@ -290,7 +297,7 @@ export class StageBuilder {
     const user = this.state.runtime.User ?? '';
     const key = sha256(`${this.state.chainKey}\nWORKDIR\n${path}\n${user}`);
     const createdBy = nopCreatedBy(`WORKDIR ${path}`);
-    const hit = this.cached(key);
+    const hit = await this.cached(key);
     if (hit !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
     const owner = this.user(resolved.node.position);
     const workspace = StepWorkspace.create(session.store, session.driver, session.rootless, this.lowers);
@@ -383,7 +390,7 @@ export class StageBuilder {
           ...prepared.keyParts,
         ].join('\n'),
       );
-      const hit = this.cached(key);
+      const hit = await this.cached(key);
       if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
       const mounts: MountSpec[] = [...prepared.specs];
       if (script !== undefined) {
@@ -615,7 +622,7 @@ export class StageBuilder {
             ? 'dir'
             : 'file';
       const createdBy = copyCreatedBy(kind, what, sha256(hashParts.join('\n')), destPath);
-      const hit = this.cached(key);
+      const hit = await this.cached(key);
       if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
 
       for (const [i, s] of sources.entries()) {

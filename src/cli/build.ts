@@ -36,8 +36,6 @@ interface BuildFlags extends LimitOptionValues {
 
 /** Flags podman build has that hutch refuses rather than ignores. */
 const REFUSED: [keyof BuildFlags, string][] = [
-  ['cacheFrom', '--cache-from'],
-  ['cacheTo', '--cache-to'],
   ['ssh', '--ssh'],
   ['buildContext', '--build-context'],
 ];
@@ -120,8 +118,8 @@ function addBuild(parent: Command, name: string): void {
     )
     .option('--squash', "squash the build's new layers into one")
     .option('--squash-all', "squash all of the image's layers into one")
-    .option('--cache-from <repo>', 'not supported yet', collect, [])
-    .option('--cache-to <repo>', 'not supported yet', collect, [])
+    .option('--cache-from <repo>', 'a registry repository to take cached steps from (repeatable)', collect, [])
+    .option('--cache-to <repo>', 'a registry repository to store each step in, as cache (repeatable)', collect, [])
     .option('--ssh <id>', 'not supported yet', collect, [])
     .option('--build-context <name=dir>', 'not supported yet', collect, [])
     .action(async (context: string, flags: BuildFlags) => {
@@ -142,6 +140,8 @@ function addBuild(parent: Command, name: string): void {
           buildArgs: buildArgs(flags.buildArg, env),
           target: flags.target,
           noCache: !flags.cache,
+          cacheFrom: flags.cacheFrom,
+          cacheTo: flags.cacheTo,
           pull: pullPolicy(flags.pull),
           labels,
           iidfile: flags.iidfile,

@@ -160,7 +160,8 @@ export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = p
   }
 }
 
-async function pullLayer(
+/** One layer into the store: its blob stored and unpacked (both verified), whichever of the two is missing. */
+export async function pullLayer(
   store: ImageStore,
   client: RegistryClient,
   ref: ImageReference,

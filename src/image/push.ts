@@ -167,7 +167,8 @@ async function targetLayer(
   return { mediaType: layerMediaType(target, family), digest: converted.digest, size: converted.size };
 }
 
-async function pushBlob(
+/** One blob to a registry: skipped when it is there, mounted from another repository when it can be, else uploaded. */
+export async function pushBlob(
   client: RegistryClient,
   store: ImageStore,
   storage: string,
