@@ -171,7 +171,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       const key = `${reference}\n${platform ?? options.platform ?? ''}`;
       let found = pulled.get(key);
       if (found === undefined) {
-        found = baseImage(store, reference, platform ?? options.platform, options, env);
+        found = baseImage(store, reference, platform ?? options.platform, options, output, env);
         pulled.set(key, found);
       }
       return found;
@@ -216,6 +216,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     }
     return id;
   } finally {
+    output.close();
     await remoteCache?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
@@ -229,6 +230,7 @@ async function baseImage(
   reference: string,
   platform: string | undefined,
   options: BuildOptions,
+  output: BuildOutput,
   env: NodeJS.ProcessEnv,
 ): Promise<ResolvedImage> {
   const wanted = platform === undefined ? undefined : parsePlatform(platform);
@@ -256,7 +258,10 @@ async function baseImage(
       reference,
       tlsVerify: options.tlsVerify,
       platform,
-      progress: createProgress(options.quiet ? 'quiet' : progressMode(process.stderr, false, env), process.stderr),
+      // Under the build's live view a pull prints plain lines, which scroll above it.
+      progress: output.live
+        ? createProgress('plain', output.progressStream)
+        : createProgress(options.quiet ? 'quiet' : progressMode(process.stderr, false, env), process.stderr),
     },
     env,
   );

@@ -25,7 +25,7 @@ import {
   type Sandbox,
 } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
-import { requires } from '../helpers/requires.js';
+import { hutchBin, requires } from '../helpers/requires.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -259,6 +259,30 @@ describe.skipIf(need.skip)('hutch build', () => {
     expect(fresh).not.toMatch(/Using cache/);
   });
 
+  it('on a terminal shows a live view of the running step with its time, and plain STEP lines without one', () => {
+    const dir = context({
+      Containerfile: 'FROM busybox\nRUN echo first; sleep 1; echo second\nCMD ["true"]\n',
+    });
+    const env: NodeJS.ProcessEnv = { ...box.env, TERM: 'xterm' };
+    delete env.CI;
+    // script(1) gives hutch a pseudo-terminal as standard output, as an interactive shell would.
+    const command = `${hutchBin} build --no-cache -t live ${dir}`;
+    const tty = spawnSync('script', ['-qec', command, '/dev/null'], { env, encoding: 'utf8' });
+    expect(tty.status).toBe(0);
+    const out = tty.stdout;
+    // The view: a spinner line for the RUN step with its elapsed time, redrawn in place (ESC[nF ESC[J).
+    expect(out).toMatch(/\S STEP 2\/3: RUN echo first; sleep 1; echo second {2}\d+\.\ds\r?\n/);
+    expect(out).toContain('\x1b[1F\x1b[J');
+    expect(out).toMatch(/(?:\n|\[J)first\r?\n/);
+    expect(out).toMatch(/--> [0-9a-f]{12} \((?:1\.\d|[2-9]\.\d)s\)/);
+    // The view is gone before the image id: the last line is the id alone.
+    expect(out.trimEnd().split(/\r?\n/).at(-1)).toMatch(/^[0-9a-f]{64}$/);
+
+    const plain = ok(['build', '--no-cache', '-t', 'live', dir], box);
+    expect(plain).not.toContain('\x1b');
+    expect(plain).toMatch(/^STEP 2\/3: RUN echo first; sleep 1; echo second\nfirst\nsecond\n--> [0-9a-f]{12}\n/m);
+  });
+
   it('keeps the cache of a stage the image does not contain through garbage collection', () => {
     const dir = context({
       Containerfile:
@@ -485,10 +509,10 @@ describe.skipIf(need.skip)('hutch build', () => {
     it('flags and mounts that are not supported', () => {
       refused(
         { Containerfile: 'FROM busybox\n' },
-        /--cache-from is not supported by hutch build yet/,
+        /--ssh is not supported by hutch build yet/,
         125,
-        '--cache-from',
-        'localhost:5000/cache',
+        '--ssh',
+        'default',
       );
       refused(
         { Containerfile: 'FROM busybox\nRUN --mount=type=ssh true\n' },
