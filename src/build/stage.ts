@@ -630,16 +630,6 @@ export class StageBuilder {
           kind === 'ADD' && s.type === 'file' && resolved.unpack !== false
             ? await archiveKind(s.entries[0]?.absolute as string)
             : undefined;
-        if (archive?.kind === 'unsupported') {
-          throw new BuildfileError(
-            this.file,
-            position,
-            `ADD ${s.source}: ${archive.format} archives are not supported by hutch build`,
-            {
-              hint: 'use a plain, gzip or zstd tar, or unpack it in a RUN step',
-            },
-          );
-        }
         if (archive?.kind === 'tar') {
           const dir = join(workspace.dir, `archive-${i}`);
           try {

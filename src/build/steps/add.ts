@@ -1,5 +1,5 @@
 /**
- * What ADD adds beyond COPY: a local tar archive (plain, gzip or zstd) is
+ * What ADD adds beyond COPY: a local tar archive (plain, gzip, bzip2, xz or zstd) is
  * unpacked at the destination, and an http(s) URL is downloaded, checked
  * against --checksum when given. Archives go through the layer unpacker
  * (src/image/layer/extract.ts), which refuses members that would escape, into
@@ -8,8 +8,9 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, mkdirSync, openSync, readSync, closeSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
+import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { decompressStream, detectCompression } from '../../image/layer/compression.js';
+import { decompressArchiveStream, decompressStream, detectCompression } from '../../image/layer/compression.js';
 import { extractLayer } from '../../image/layer/extract.js';
 import type { Compression } from '../../image/media.js';
 
@@ -27,26 +28,35 @@ function isUstar(block: Buffer): boolean {
   return block.length >= 263 && block.subarray(257, 262).toString('latin1') === 'ustar';
 }
 
-export type ArchiveKind =
-  { kind: 'tar'; compression: Compression } | { kind: 'unsupported'; format: string } | undefined;
+/** How an archive ADD unpacks is compressed: a layer's compressions, and bzip2 and xz. */
+export type ArchiveCompression = Compression | 'bzip2' | 'xz';
+
+export type ArchiveKind = { kind: 'tar'; compression: ArchiveCompression } | undefined;
+
+function decompressor(compression: ArchiveCompression): Duplex {
+  return compression === 'bzip2' || compression === 'xz'
+    ? decompressArchiveStream(compression)
+    : decompressStream(compression);
+}
+
+function archiveCompression(first: Buffer): ArchiveCompression {
+  if (first.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  return detectCompression(first);
+}
 
 /**
- * Whether ADD unpacks this file: a tar (ustar or GNU), plain or compressed.
- * bzip2 and xz archives, which Docker also unpacks, are reported so the
- * caller refuses them rather than copying them as files.
+ * Whether ADD unpacks this file: a tar (ustar or GNU), plain or compressed
+ * (gzip, bzip2, xz, zstd), as Docker decides: by the content, not the name.
  */
 export async function archiveKind(path: string): Promise<ArchiveKind> {
   const first = head(path, 512);
-  if (first.subarray(0, 3).toString('latin1') === 'BZh') return { kind: 'unsupported', format: 'bzip2' };
-  if (first.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) {
-    return { kind: 'unsupported', format: 'xz' };
-  }
-  const compression = detectCompression(first);
+  const compression = archiveCompression(first);
   if (compression === 'none') return isUstar(first) ? { kind: 'tar', compression } : undefined;
   const chunks: Buffer[] = [];
   let size = 0;
   const source = createReadStream(path);
-  const decompress = decompressStream(compression);
+  const decompress = decompressor(compression);
   try {
     source.pipe(decompress);
     for await (const chunk of decompress as AsyncIterable<Buffer>) {
@@ -66,12 +76,12 @@ export async function archiveKind(path: string): Promise<ArchiveKind> {
 /** Unpacks the archive into dir (created); owners, modes and mtimes as the archive has them. */
 export async function unpackArchive(
   path: string,
-  compression: Compression,
+  compression: ArchiveCompression,
   dir: string,
   userXattrs: boolean,
 ): Promise<void> {
   mkdirSync(dir, { recursive: true });
-  const decompress = decompressStream(compression);
+  const decompress = decompressor(compression);
   void pipeline(createReadStream(path), decompress).catch((error: unknown) => decompress.destroy(error as Error));
   await extractLayer(decompress, dir, { userXattrs });
 }

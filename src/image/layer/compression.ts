@@ -36,6 +36,16 @@ export function decompressStream(compression: Compression): Duplex {
 }
 
 /**
+ * bzip2 and xz, which no layer uses but ADD unpacks as Docker does, through
+ * Debian's programs (bzip2, xz-utils).
+ */
+export function decompressArchiveStream(format: 'bzip2' | 'xz'): Duplex {
+  return format === 'xz'
+    ? new ProgramStream('xz', requireProgram('xz', 'xz-utils'), ['-d', '-c', '-q'])
+    : new ProgramStream('bzip2', requireProgram('bzip2', 'bzip2'), ['-d', '-c', '-q']);
+}
+
+/**
  * Compresses what is written into what is read. gzip: level 1–9 (6 by default);
  * zstd: level 1–19 (3 by default), on every core. pigz and zlib give different
  * bytes for the same input, so a layer's compressed digest depends on whether
