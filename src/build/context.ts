@@ -21,6 +21,7 @@
  * hashes are cached in the BuildContext object.
  */
 import { createHash } from 'node:crypto';
+import type { FileHashIndex } from './hash-index.js';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, posix, relative, resolve } from 'node:path';
@@ -45,6 +46,8 @@ export interface ContextEntry {
   uid: number;
   gid: number;
   mtimeMs: number;
+  /** When the inode last changed: with the mtime, what lets a rebuild trust a file's recorded hash. */
+  ctimeMs?: number;
   /** A symlink's target, as stored. */
   linkTarget?: string;
   /** `dev:ino`, and how many names it has: lets a copy keep hard links. */
@@ -131,6 +134,7 @@ function compareNames(a: string, b: string): number {
 export class BuildContext {
   private readonly listings = new Map<string, Promise<ContextEntry[]>>();
   private readonly hashes = new Map<string, Promise<string>>();
+  private hashIndex: FileHashIndex | undefined;
 
   private constructor(
     /** The context directory, symlinks resolved. */
@@ -208,6 +212,7 @@ export class BuildContext {
       uid: s.uid,
       gid: s.gid,
       mtimeMs: s.mtimeMs,
+      ctimeMs: s.ctimeMs,
       ...(type === 'symlink' ? { linkTarget: await readlink(absolute) } : {}),
       inode: `${s.dev}:${s.ino}`,
       nlink: s.nlink,
@@ -466,18 +471,33 @@ export class BuildContext {
     return out.sort(compareNames);
   }
 
-  /** sha256 of a context file's content, cached for the build. */
+  /** The hashes of earlier builds of this context: a file with the same times is not read again. */
+  useHashIndex(index: FileHashIndex): void {
+    this.hashIndex = index;
+  }
+
+  /** sha256 of a context file's content, cached for the build (and across builds with a hash index). */
   fileHash(entry: ContextEntry): Promise<string> {
     const key = `${entry.absolute}\0${entry.inode}\0${entry.size}\0${entry.mtimeMs}`;
     let hash = this.hashes.get(key);
     if (hash === undefined) {
-      hash = new Promise<string>((resolvePromise, reject) => {
-        const h = createHash('sha256');
-        createReadStream(entry.absolute)
-          .on('data', (chunk) => h.update(chunk))
-          .on('error', reject)
-          .on('end', () => resolvePromise(h.digest('hex')));
-      });
+      const index = this.hashIndex;
+      const known = index?.get(entry);
+      hash =
+        known !== undefined
+          ? Promise.resolve(known)
+          : new Promise<string>((resolvePromise, reject) => {
+              const h = createHash('sha256');
+              const started = Date.now();
+              createReadStream(entry.absolute)
+                .on('data', (chunk) => h.update(chunk))
+                .on('error', reject)
+                .on('end', () => {
+                  const hex = h.digest('hex');
+                  index?.set(entry, hex, started);
+                  resolvePromise(hex);
+                });
+            });
       this.hashes.set(key, hash);
     }
     return hash;

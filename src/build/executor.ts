@@ -26,6 +26,7 @@ import { BuildCache } from './cache.js';
 import { GlobalScope } from './containerfile/expand.js';
 import { loadContainerfile, planStages, type Containerfile } from './containerfile/instructions.js';
 import { BuildContext } from './context.js';
+import { FileHashIndex } from './hash-index.js';
 import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './session.js';
@@ -125,6 +126,11 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     currentRequestHost({ storage: runtime.paths.storage }),
   );
   const store = runtime.images;
+  // --no-cache trusts nothing from earlier builds, not even the context's file hashes.
+  const hashIndex = options.noCache
+    ? undefined
+    : FileHashIndex.load(join(store.buildCacheDir, 'file-hashes'), context.root);
+  if (hashIndex !== undefined) context.useHashIndex(hashIndex);
   const runtimeRoot = join(runtime.paths.runtime, 'build');
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
   const mode = progressMode(process.stdout, options.quiet, env);
@@ -217,6 +223,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     return id;
   } finally {
     output.close();
+    hashIndex?.save();
     await remoteCache?.close();
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

@@ -7,7 +7,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -281,6 +281,23 @@ describe.skipIf(need.skip)('hutch build', () => {
     const plain = ok(['build', '--no-cache', '-t', 'live', dir], box);
     expect(plain).not.toContain('\x1b');
     expect(plain).toMatch(/^STEP 2\/3: RUN echo first; sleep 1; echo second\nfirst\nsecond\n--> [0-9a-f]{12}\n/m);
+  });
+
+  it("trusts a context file's hash from the last build only while its times are the same", () => {
+    const dir = context({ Containerfile: 'FROM busybox\nCOPY a.txt /a.txt\n', 'a.txt': 'aaaa\n' });
+    const file = join(dir, 'a.txt');
+    const hourAgo = new Date(Date.now() - 3600_000);
+    utimesSync(file, hourAgo, hourAgo);
+    // utimes sets the ctime to now: hashes are recorded only for files left alone for 2 s.
+    spawnSync('sleep', ['2.2']);
+    expect(build(dir)).not.toMatch(/Using cache/);
+    expect(build(dir)).toMatch(/COPY a\.txt \/a\.txt\n--> Using cache/);
+    // The same size and the same mtime, other content: only the ctime tells, and it must.
+    writeFileSync(file, 'bbbb\n');
+    utimesSync(file, hourAgo, hourAgo);
+    const rebuilt = build(dir, '-t', 'hashed');
+    expect(rebuilt).not.toMatch(/Using cache/);
+    expect(run('hashed', 'cat', '/a.txt')).toBe('bbbb\n');
   });
 
   it('keeps the cache of a stage the image does not contain through garbage collection', () => {
