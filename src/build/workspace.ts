@@ -43,29 +43,33 @@ export const MOUNT_POINTS = [
 ];
 
 export class StepWorkspace {
-  readonly layout: RootfsLayout;
   private mounted = false;
+  /** Made on first use: a step answered by the cache never touches the disk for a workspace. */
+  private entry: TempEntry | undefined;
 
   private constructor(
-    private readonly temp: TempEntry,
+    private readonly tmpDir: string,
     private readonly driver: RootfsDriver,
     private readonly rootless: boolean,
-    lowers: string[],
-  ) {
-    this.layout = {
-      lowers,
-      upper: join(temp.path, 'upper'),
-      work: join(temp.path, 'work'),
-      target: join(temp.path, 'merged'),
-    };
-  }
+    private readonly lowers: string[],
+  ) {}
 
   static create(store: ImageStore, driver: RootfsDriver, rootless: boolean, lowers: string[]): StepWorkspace {
-    return new StepWorkspace(createTempDir(store.tmpDir, 'build-'), driver, rootless, lowers);
+    return new StepWorkspace(store.tmpDir, driver, rootless, lowers);
+  }
+
+  private get temp(): TempEntry {
+    this.entry ??= createTempDir(this.tmpDir, 'build-');
+    return this.entry;
   }
 
   get dir(): string {
     return this.temp.path;
+  }
+
+  get layout(): RootfsLayout {
+    const dir = this.temp.path;
+    return { lowers: this.lowers, upper: join(dir, 'upper'), work: join(dir, 'work'), target: join(dir, 'merged') };
   }
 
   /** The merged view, mounted at layout.target. */
@@ -113,13 +117,15 @@ export class StepWorkspace {
 
   /** Unmounts and removes everything left; never throws. */
   async dispose(): Promise<void> {
+    const entry = this.entry;
+    if (entry === undefined) return;
     await this.unmount().catch(() => undefined);
     try {
-      removeTree(this.temp.path);
+      removeTree(entry.path);
     } catch {
       // Left for garbage collection: the flock goes with us, so it is a leftover then.
     }
-    this.temp.release();
+    entry.release();
   }
 }
 
