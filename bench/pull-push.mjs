@@ -48,7 +48,7 @@ try {
 // Cold pulls and pushes take 3-10 s a trial here, so that npm run bench stays under 15 minutes: three
 // timed rounds, no warm-up (the registry's blobs were just written: they are in the page cache), and
 // peak RSS from the timed trials (GNU time's exec is noise next to seconds) instead of a round more.
-// The warm pull, a trial under a second, keeps five rounds after a warm-up.
+// The warm pull, a trial under a second, keeps five rounds after a warm-up and a separate RSS round.
 if (!argv.some((a) => a.startsWith('--runs'))) options.runs = 3;
 if (!argv.some((a) => a.startsWith('--warmup'))) options.warmup = 0;
 if (!argv.some((a) => a.startsWith('--rss-runs'))) options.rssInTimed = true;
@@ -56,6 +56,8 @@ const warmOptions = {
   ...options,
   runs: argv.some((a) => a.startsWith('--runs')) ? options.runs : 5,
   warmup: argv.some((a) => a.startsWith('--warmup')) ? options.warmup : 1,
+  rssInTimed: false,
+  rssRuns: argv.some((a) => a.startsWith('--rss-runs')) ? options.rssRuns : 1,
 };
 
 const missing = ['docker-registry', 'skopeo', 'podman'].filter((p) => which(p) === null);
