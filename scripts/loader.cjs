@@ -10,7 +10,7 @@
 // content hash, node's version and a hash of node's flags: V8 checks its own version and flags
 // but only the source's length, so a cache never meets a bundle it was not made from. Anything
 // that goes wrong with the cache only costs the compile it would have saved.
-const { mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } = require('node:fs');
+const { mkdirSync, readFileSync, readdirSync, renameSync, statSync, unlinkSync, writeFileSync } = require('node:fs');
 const { join } = require('node:path');
 const { Script } = require('node:vm');
 const { wrap } = require('node:module');
@@ -46,15 +46,22 @@ if (cacheFile !== undefined) {
     // none yet: made at exit
   }
 }
-// ASCII only (scripts/build.mjs checks): latin1 is a copy, where UTF-8 decoding took ~20 ms.
+// ASCII only (scripts/build.mjs escapes the rest): latin1 is a copy, where UTF-8 decoding took ~20 ms.
 const script = new Script(wrap(readFileSync(bundle, 'latin1')), { filename: bundle, cachedData });
 if (cacheFile !== undefined && (cachedData === undefined || script.cachedDataRejected === true)) {
   process.once('exit', () => {
     try {
       mkdirSync(dir, { recursive: true, mode: 0o700 });
-      // Caches of other builds are of no more use.
+      // Caches of other builds go once unused for a week: not at once, since two checkouts run in
+      // turn (a test run of each) would then remove each other's at every command.
+      const weekAgo = Date.now() - 7 * 24 * 3600 * 1000;
       for (const name of readdirSync(dir)) {
-        if (!name.startsWith(prefix)) unlinkSync(join(dir, name));
+        if (name.startsWith(prefix)) continue;
+        try {
+          if (statSync(join(dir, name)).mtimeMs < weekAgo) unlinkSync(join(dir, name));
+        } catch {
+          // gone meanwhile
+        }
       }
       // Written whole, then renamed: a command starting meanwhile reads the old file or the new one.
       const temporary = `${cacheFile}.${process.pid}`;
