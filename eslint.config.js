@@ -15,6 +15,12 @@ export default tseslint.config(
     },
   },
   {
+    // The loader bin/hutch starts node on is CommonJS: the bundle it compiles must be (scripts/build.mjs).
+    files: ['scripts/loader.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', __dirname: 'readonly' } },
+    rules: { '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
     // The CLI stays thin: no file system and no system calls there (docs/architecture.md).
     files: ['src/cli/**/*.ts'],
     rules: {

@@ -4,7 +4,9 @@
  * succeed (after running the rest); 2 on bad flags.
  *
  * With --json-only each script prints its report as one JSON line, so stdout
- * is JSON Lines; this script's own words go to stderr then.
+ * is JSON Lines; this script's own words go to stderr then. The closing lines
+ * give each script's wall time and the total (the goal: under 15 minutes on a
+ * 2-core machine; the scenarios' `defaults` set their rounds to fit).
  */
 import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
@@ -32,9 +34,12 @@ const scripts = readdirSync(dir)
   .sort();
 
 const outcomes = [];
+const started = Date.now();
 for (const script of scripts) {
   say(`== bench/${script}`);
+  const start = Date.now();
   const result = spawnSync(process.execPath, [join(dir, script), ...args], { stdio: 'inherit' });
+  const seconds = Math.round((Date.now() - start) / 1000);
   const how = result.error
     ? `cannot start: ${result.error.message}`
     : result.signal
@@ -42,9 +47,10 @@ for (const script of scripts) {
       : result.status === 0
         ? 'ok'
         : `exit code ${result.status}`;
-  outcomes.push({ script, how });
+  outcomes.push({ script, how, seconds });
   say('');
 }
 
-for (const { script, how } of outcomes) say(`bench/${script}: ${how}`);
+for (const { script, how, seconds } of outcomes) say(`bench/${script}: ${how} (${seconds} s)`);
+say(`total: ${Math.round((Date.now() - started) / 1000)} s`);
 if (outcomes.some((o) => o.how !== 'ok')) process.exitCode = 1;

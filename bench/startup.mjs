@@ -20,7 +20,7 @@ requireUnprivileged('bench/startup.mjs');
 
 const repo = new URL('..', import.meta.url).pathname;
 const hutchBin = join(repo, 'bin', 'hutch');
-const hutchEntry = join(repo, 'dist', 'hutch.mjs');
+const hutchEntry = join(repo, 'dist', 'hutch.cjs');
 /** bin/hutch execs $HUTCH_NODE or the node on PATH (native/launcher.c); `node -e 0` runs the same one. */
 const node = process.env.HUTCH_NODE || 'node';
 const uid = process.getuid?.() ?? -1;

@@ -9,11 +9,11 @@
 //     close, read, write, send, recv, mount, umount2, mkdir, mknod, symlink,
 //     chdir, chroot, sethostname, setdomainname, setsid, prctl, ioctl, umask,
 //     setrlimit, dup2, dup3, fcntl, execve, pause, _exit, sigaction,
-//     sigprocmask;
+//     sigprocmask, socket;
 //   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
 //     wrappers broadcast the change to every thread it believes exists, and the
 //     other threads do not exist in the child, so the wrappers would hang;
-//   - strchr, strlen, memcpy (pure functions, listed in signal-safety(7));
+//   - strchr, strlen, memcpy, memset (pure functions, listed in signal-safety(7));
 //   - sendmsg with SCM_RIGHTS (OpenConsole), a system call like send.
 // Nothing here allocates, takes a lock, or touches a JS value. Every failure
 // is sent to the parent as {step, errno} on the sync socket before _exit.
@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <net/if.h>
 #include <limits.h>
 #include <linux/capability.h>
 #include <linux/filter.h>
@@ -160,6 +161,27 @@ int Seccomp(const ResolvedStep& step) {
 // as runc's console socket does: the master goes to the monitor through the
 // socket, the slave becomes the container's stdio (fds 3-5, which the plan
 // then moves onto 0-2).
+// What `ip link set NAME up` does, without a program to exec: SIOCGIFFLAGS, then SIOCSIFFLAGS
+// with IFF_UP, on any socket of this network namespace (netdevice(7)).
+int LinkUp(const char* name) {
+  size_t length = strlen(name);
+  if (length >= IFNAMSIZ) return ENAMETOOLONG;
+  int fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  struct ifreq request;
+  memset(&request, 0, sizeof request);
+  memcpy(request.ifr_name, name, length);
+  int err = 0;
+  if (ioctl(fd, SIOCGIFFLAGS, &request) < 0) {
+    err = errno;
+  } else {
+    request.ifr_flags = static_cast<short>(request.ifr_flags | IFF_UP);
+    if (ioctl(fd, SIOCSIFFLAGS, &request) < 0) err = errno;
+  }
+  close(fd);
+  return err;
+}
+
 int OpenConsole(int socket_fd) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return errno;
@@ -348,6 +370,8 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
       _exit(static_cast<int>(step.num[0]));
     case kOpOpenConsole:
       return OpenConsole(static_cast<int>(step.num[0]));
+    case kOpLinkUp:
+      return LinkUp(s[0]);
     default:
       return EINVAL;  // unreachable: the parent validated every op
   }

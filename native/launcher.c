@@ -211,7 +211,7 @@ int main(int argc, char** argv) {
     *slash = '\0';
   }
   char entry[PATH_MAX + 32];
-  snprintf(entry, sizeof entry, "%s/dist/hutch.mjs", exe);
+  snprintf(entry, sizeof entry, "%s/dist/hutch.cjs", exe);
   if (access(entry, R_OK) < 0) {
     fprintf(stderr,
             "Error: hutch is not built: %s is missing\nhint: run npm ci (or npm run build)"

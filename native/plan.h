@@ -61,7 +61,8 @@ enum PlanOp : uint32_t {
   kOpExit = 34,         // a = status: the plan ends here without exec
   kOpOpenConsole = 35,  // a = unix socket fd: open a pty in this /dev/pts, send
                         // its master there (SCM_RIGHTS), put the slave on fds 3-5
-  kOpMax = 36,
+  kOpLinkUp = 36,       // s0 = interface name: set IFF_UP on it in this network namespace
+  kOpMax = 37,
 };
 
 enum PlanFlag : uint32_t {

@@ -23,6 +23,7 @@ uint32_t Required(uint32_t op) {
     case kOpChroot:
     case kOpSethostname:
     case kOpSetdomainname:
+    case kOpLinkUp:
       return S0;
     case kOpMount:
       return S1;

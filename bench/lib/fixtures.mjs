@@ -155,9 +155,14 @@ export function podmanUser(base) {
     dispose() {
       try {
         run(['podman', ...flags, 'unshare', 'rm', '-rf', join(base, 'root'), join(base, 'runroot')], { env });
+      } catch {
+        // nothing started, or something still mounted
+      }
+      // Apart: a removal that failed (a container's mount still busy) left the pause process behind.
+      try {
         process.kill(Number(readFileSync(join(base, 'run', 'libpod', 'tmp', 'pause.pid'), 'utf8')), 'SIGKILL');
       } catch {
-        // nothing started
+        // none
       }
       rmSync(base, { recursive: true, force: true });
     },

@@ -57,8 +57,8 @@ import { parseArgs } from 'node:util';
  * @property {() => void | Promise<void>} [setup] Before anything else.
  * @property {() => void | Promise<void>} [teardown] Always runs, last.
  * @property {number} [timeoutMs] Per trial; a trial that takes longer fails its driver. Default 120 s.
- * @property {{ runs?: number, warmup?: number, rssRuns?: number }} [defaults] Rounds for this scenario when
- *   the command line does not say (slow trials want fewer).
+ * @property {{ runs?: number, warmup?: number, rssRuns?: number, rssInTimed?: boolean }} [defaults] Rounds for
+ *   this scenario when the command line does not say (slow trials want fewer).
  */
 
 /**
@@ -66,6 +66,8 @@ import { parseArgs } from 'node:util';
  * @property {number} runs Timed rounds.
  * @property {number} warmup Untimed rounds first.
  * @property {number} rssRuns Rounds of the peak-RSS pass (0: none).
+ * @property {boolean} [rssInTimed] Peak RSS from the timed trials themselves, each under GNU time, and no
+ *   separate pass: for trials of seconds, where the exec GNU time adds is noise, a round saved.
  * @property {boolean} jsonOnly stdout carries the JSON report (one line) and nothing else.
  * @property {string} out Directory of the JSON and Markdown files.
  */
@@ -101,7 +103,7 @@ import { parseArgs } from 'node:util';
  * @property {string} scenario
  * @property {string} [title]
  * @property {Machine} machine
- * @property {{ runs: number, warmup: number, rssRuns: number }} options
+ * @property {{ runs: number, warmup: number, rssRuns: number, rssInTimed?: true }} options
  * @property {string[]} baselines
  * @property {string} [subject]
  * @property {DriverResult[]} drivers
@@ -235,8 +237,12 @@ const plural = (n, noun) => `${n} ${noun}${n === 1 ? '' : 's'}`;
 
 /** How a report's options read in prose. */
 function methodLine(report) {
-  const { runs, warmup, rssRuns } = report.options;
-  const rss = rssRuns > 0 ? `; peak RSS: median of ${plural(rssRuns, 'separate run')} under ${GNU_TIME}` : '';
+  const { runs, warmup, rssRuns, rssInTimed } = report.options;
+  const rss = rssInTimed
+    ? `; peak RSS: median of the timed runs, each under ${GNU_TIME}`
+    : rssRuns > 0
+      ? `; peak RSS: median of ${plural(rssRuns, 'separate run')} under ${GNU_TIME}`
+      : '';
   return `${plural(runs, 'timed round')} after ${plural(warmup, 'warm-up round')}, drivers interleaved, order rotated each round${rss}.`;
 }
 
@@ -465,7 +471,7 @@ async function runTrial(driver, scratch, timeoutMs, measureRss) {
  * marked failed (with the trial's stderr), said at once on stderr, and left
  * out of the remaining rounds; the others go on.
  * @param {Scenario} scenario
- * @param {Pick<Options, 'runs' | 'warmup' | 'rssRuns'>} options
+ * @param {Pick<Options, 'runs' | 'warmup' | 'rssRuns' | 'rssInTimed'>} options
  * @param {(line: string) => void} [log] progress and failures
  * @returns {Promise<Report>}
  */
@@ -514,9 +520,10 @@ export async function runScenario(scenario, options, log = (line) => process.std
       for (let round = 0; round < count; round++) {
         for (const driver of roundOrder(runnable, round)) {
           if (state.get(driver.name).status !== 'running') continue;
-          if (measureRss && typeof driver.command === 'function') continue;
+          const inProcess = typeof driver.command === 'function';
+          if (label === 'peak RSS' && inProcess) continue;
           try {
-            record(driver, await runTrial(driver, scratch, timeoutMs, measureRss));
+            record(driver, await runTrial(driver, scratch, timeoutMs, measureRss && !inProcess));
           } catch (error) {
             fail(driver, `${label} round ${round + 1}`, error);
           }
@@ -524,8 +531,17 @@ export async function runScenario(scenario, options, log = (line) => process.std
       }
     };
     await rounds('warm-up', options.warmup, false, () => {});
-    await rounds('timed', options.runs, false, (d, t) => state.get(d.name).samples.push(t.ms));
-    if (options.rssRuns > 0 && isExecutable(GNU_TIME)) {
+    const rssInTimed = options.rssInTimed === true && isExecutable(GNU_TIME);
+    await rounds('timed', options.runs, rssInTimed, (d, t) => {
+      state.get(d.name).samples.push(t.ms);
+      if (t.rssKiB !== null) state.get(d.name).rss.push(t.rssKiB);
+    });
+    if (options.rssInTimed === true) {
+      if (!rssInTimed) {
+        notes.push(`peak RSS not measured: ${GNU_TIME} is missing (Debian package \`time\`)`);
+        log(`${scenario.name}: ${notes.at(-1)}`);
+      }
+    } else if (options.rssRuns > 0 && isExecutable(GNU_TIME)) {
       await rounds('peak RSS', options.rssRuns, true, (d, t) => state.get(d.name).rss.push(t.rssKiB));
     } else if (options.rssRuns > 0) {
       notes.push(`peak RSS not measured: ${GNU_TIME} is missing (Debian package \`time\`)`);
@@ -566,7 +582,12 @@ export async function runScenario(scenario, options, log = (line) => process.std
     scenario: scenario.name,
     ...(scenario.title ? { title: scenario.title } : {}),
     machine,
-    options: { runs: options.runs, warmup: options.warmup, rssRuns: options.rssRuns },
+    options: {
+      runs: options.runs,
+      warmup: options.warmup,
+      rssRuns: options.rssInTimed === true ? 0 : options.rssRuns,
+      ...(options.rssInTimed === true ? { rssInTimed: true } : {}),
+    },
     baselines,
     ...(scenario.subject ? { subject: scenario.subject } : {}),
     drivers,
@@ -612,6 +633,8 @@ export async function main(scenarioOrFactory) {
   if (scenario.defaults?.runs !== undefined && !given('--runs')) options.runs = scenario.defaults.runs;
   if (scenario.defaults?.warmup !== undefined && !given('--warmup')) options.warmup = scenario.defaults.warmup;
   if (scenario.defaults?.rssRuns !== undefined && !given('--rss-runs')) options.rssRuns = scenario.defaults.rssRuns;
+  // --rss-runs on the command line asks for the separate pass.
+  if (scenario.defaults?.rssInTimed === true && !given('--rss-runs')) options.rssInTimed = true;
   const report = await runScenario(scenario, options);
   let files = null;
   let writeError = null;

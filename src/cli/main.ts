@@ -58,4 +58,5 @@ async function main(argv: string[]): Promise<void> {
   }
 }
 
-await main(process.argv);
+// Not a top-level await: the bundle is CommonJS (scripts/build.mjs), and main reports its own errors.
+void main(process.argv);

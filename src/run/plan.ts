@@ -41,6 +41,7 @@ export enum PlanOp {
   SetCtty = 33,
   Exit = 34,
   OpenConsole = 35,
+  LinkUp = 36,
 }
 
 export const PlanFlag = {
@@ -86,6 +87,7 @@ const syscallOf: Record<PlanOp, string> = {
   [PlanOp.SetCtty]: 'ioctl',
   [PlanOp.Exit]: 'exit',
   [PlanOp.OpenConsole]: 'open',
+  [PlanOp.LinkUp]: 'ioctl',
 };
 
 export interface PlanStep {
@@ -225,6 +227,14 @@ export class Plan {
   }
   sethostname(name: string): this {
     return this.add(PlanOp.Sethostname, { str: [name] });
+  }
+  /** Sets IFF_UP on a network interface of the child's network namespace (`ip link set NAME up`). */
+  linkUp(name: string): this {
+    // IFNAMSIZ is 16 with its NUL (netdevice(7)).
+    if (name === '' || Buffer.byteLength(name) > 15 || name.includes('/')) {
+      throw new TypeError(`invalid network interface name ${JSON.stringify(name)}`);
+    }
+    return this.add(PlanOp.LinkUp, { str: [name], path: name });
   }
   setdomainname(name: string): this {
     return this.add(PlanOp.Setdomainname, { str: [name] });

@@ -47,7 +47,7 @@ function probe(capability: Capability): string | null {
     case 'built':
       try {
         accessSync(hutchBin, constants.X_OK);
-        accessSync(`${repoRoot}dist/hutch.mjs`, constants.R_OK);
+        accessSync(`${repoRoot}dist/hutch.cjs`, constants.R_OK);
         return null;
       } catch {
         return 'hutch is not built (npm run build)';

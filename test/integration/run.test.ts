@@ -284,7 +284,7 @@ describe.skipIf(need.skip)('hutch run', () => {
     expect(run('--userns=keep-id', 'busybox', 'id', '-u').stdout).toBe(`${process.getuid?.()}\n`);
   });
 
-  it('--network none: only a loopback interface; the default is slirp4netns (tap0); a bad mode is refused', () => {
+  it('--network none: only a loopback interface, up; the default is slirp4netns (tap0); a bad mode is refused', () => {
     const devices = (...args: string[]) =>
       run(...args, 'busybox', 'cat', '/proc/net/dev')
         .stdout.split('\n')
@@ -292,6 +292,8 @@ describe.skipIf(need.skip)('hutch run', () => {
         .map((l) => l.split(':')[0]?.trim())
         .sort();
     expect(devices('--network', 'none')).toEqual(['lo']);
+    // IFF_LOOPBACK | IFF_UP, as podman leaves it: a container can reach itself on 127.0.0.1.
+    expect(run('--network', 'none', 'busybox', 'cat', '/sys/class/net/lo/flags').stdout).toBe('0x9\n');
     expect(devices()).toEqual(['lo', 'tap0']);
     expect(fail(['run', '--rm', '--network', 'nonsense:x', 'busybox', 'true'], box)).toMatch(
       /invalid --network "nonsense:x": unknown network mode/,

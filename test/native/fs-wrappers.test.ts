@@ -344,6 +344,10 @@ describe('overlay options (src/run/rootfs/overlay.ts)', () => {
     expect(overlayOptions(layout(storage, lowers), { rootless: false }).data).toMatch(
       /,redirect_dir=off,metacopy=off$/,
     );
+    // A --rm container's upper is not synced: it goes when the container exits.
+    expect(overlayOptions(layout(storage, lowers), { rootless: true, volatile: true }).data).toMatch(
+      /,userxattr,volatile$/,
+    );
   });
 
   it('goes relative to the layers directory when absolute links do not fit, and names the limit past it', () => {

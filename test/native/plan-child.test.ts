@@ -51,6 +51,14 @@ describe('plan child', () => {
     expect(error.path).toBe(join(dir, 'x'));
   });
 
+  it('LinkUp names the interface the kernel does not know (SIOCGIFFLAGS: ENODEV)', async () => {
+    const error = await failureOf(new Plan().linkUp('hutch-none0'));
+    expect(error.code).toBe('ENODEV');
+    expect(error.syscall).toBe('ioctl');
+    expect(error.path).toBe('hutch-none0');
+    expect(() => new Plan().linkUp('a-name-too-long-for-ifnamsiz')).toThrow(TypeError);
+  });
+
   it('ignores EEXIST only when asked', async () => {
     const dir = scratch();
     const child = PlanChild.start(new Plan().mkdir(dir, 0o700, { ignoreExists: true }).exit(0), 0);

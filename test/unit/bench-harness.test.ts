@@ -34,7 +34,7 @@ interface Report {
   scenario: string;
   title?: string;
   machine: Machine;
-  options: { runs: number; warmup: number; rssRuns: number };
+  options: { runs: number; warmup: number; rssRuns: number; rssInTimed?: true };
   baselines: string[];
   subject?: string;
   drivers: DriverResult[];
@@ -212,6 +212,10 @@ describe('rendering', () => {
     expect(lines[0]).toBe('# startup');
     expect(md).toContain(h.machineLine(r.machine));
     expect(md).toContain('15 timed rounds after 3 warm-up rounds');
+    expect(md).toContain('; peak RSS: median of 3 separate runs under /usr/bin/time.');
+    expect(h.renderMarkdown({ ...r, options: { runs: 3, warmup: 0, rssRuns: 0, rssInTimed: true } })).toContain(
+      '3 timed rounds after 0 warm-up rounds, drivers interleaved, order rotated each round; peak RSS: median of the timed runs, each under /usr/bin/time.',
+    );
     expect(lines).toContain(
       '| driver | command | median ms | min–max ms | peak RSS | ÷ node -e 0 | ÷ unshare --user true | ÷ podman unshare true |',
     );

@@ -21,8 +21,8 @@ export async function relay(
   client: AttachClient,
   options: { tty: boolean; interactive: boolean; signal: (signal: number) => void },
 ): Promise<number> {
-  const stdin = process.stdin;
-  const raw = options.tty && options.interactive && stdin.isTTY === true;
+  // process.stdin is made on first use (a stream, and node:fs's streams loaded): only with -i.
+  const raw = options.tty && options.interactive && process.stdin.isTTY === true;
   const outputs = Promise.all([
     new Promise<void>((resolve) => client.stdout.on('end', resolve).pipe(process.stdout, { end: false })),
     new Promise<void>((resolve) => client.stderr.on('end', resolve).pipe(process.stderr, { end: false })),
@@ -30,8 +30,8 @@ export async function relay(
   const onData = (chunk: Buffer) => client.write(chunk);
   const onEnd = () => client.endInput();
   if (options.interactive) {
-    stdin.on('data', onData);
-    stdin.on('end', onEnd);
+    process.stdin.on('data', onData);
+    process.stdin.on('end', onEnd);
   }
   // cfmakeraw, not node's raw mode, which keeps output processing: the
   // container's terminal already turned \n into \r\n.
@@ -59,9 +59,9 @@ export async function relay(
   } finally {
     if (saved !== undefined) native.restoreTerminal(0, saved);
     if (options.interactive) {
-      stdin.off('data', onData);
-      stdin.off('end', onEnd);
-      stdin.pause();
+      process.stdin.off('data', onData);
+      process.stdin.off('end', onEnd);
+      process.stdin.pause();
     }
     process.off('SIGWINCH', resize);
     for (const [name, handler] of proxies) process.off(name, handler);

@@ -151,6 +151,7 @@ export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): {
   // The cgroup namespace is unshared once the parent has put the child in its cgroup (runc's order), so
   // that the namespace's root, and the cgroup2 mounted at /sys/fs/cgroup, is the container's own cgroup.
   const plan = new Plan().waitParent().unshare(Clone.NEWCGROUP);
+  if (spec.network.mode === 'new' && spec.network.loopbackUp === true) plan.linkUp('lo');
   // --network container:NAME: entered before the mounts (the path is in the host's /proc, sysfs is the target's).
   if (spec.network.mode === 'join') plan.setns(spec.network.path, Clone.NEWNET);
   const prepared = prepareRootfs(spec, { cgroupNamespace: true, privateIpc: true });
@@ -236,7 +237,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
         work: join(current.dir, 'work'),
         target: merged,
       },
-      { rootless: !identity.root },
+      { rootless: !identity.root, volatile: current.config.options.autoRemove === true },
     );
     mounted = true;
     const hostname = current.config.options.hostname ?? id.slice(0, 12);

@@ -68,7 +68,9 @@ export interface ProcessSpec {
   umask: number;
 }
 
-export type NetworkNamespace = { mode: 'new' } | { mode: 'host' } | { mode: 'join'; path: string };
+/** loopbackUp: the plan brings the new namespace's loopback up (--network none: no helper does). */
+export type NetworkNamespace =
+  { mode: 'new'; loopbackUp?: boolean } | { mode: 'host' } | { mode: 'join'; path: string };
 
 export interface ContainerSpec {
   id: string;

@@ -8,7 +8,9 @@ import type { PublishedPort } from './ports.js';
 import type { NetworkMode, NetworkRequest } from './request.js';
 
 /** As src/run/container/spec.ts declares it (structurally the same type). */
-export type NetworkNamespace = { mode: 'new' } | { mode: 'host' } | { mode: 'join'; path: string };
+/** loopbackUp: the container's own plan brings its loopback up (no helper is attached that would). */
+export type NetworkNamespace =
+  { mode: 'new'; loopbackUp?: boolean } | { mode: 'host' } | { mode: 'join'; path: string };
 
 /** The little the network code needs of another container (the container store's Container fits). */
 export interface ContainerLookup {

@@ -1,13 +1,14 @@
 /**
  * --network none: a network namespace of its own with only loopback, brought
- * up (as podman does), so a container can still talk to itself.
+ * up (as podman does), so a container can still talk to itself. The
+ * container's plan brings it up (a LinkUp step, as root of the namespace
+ * before its credentials drop): no nsenter and ip to start on every run.
  */
 import { etcFiles, reachableNameservers } from './dns.js';
 import type { ModeDriver } from './driver.js';
-import { ipBatch, netnsOf } from './ip.js';
 
 export const noneDriver: ModeDriver = {
-  namespace: () => ({ mode: 'new' }),
+  namespace: () => ({ mode: 'new', loopbackUp: true }),
 
   etc(request, ctx, host) {
     // Nothing answers outside; the host's servers are listed as podman does.
@@ -19,7 +20,6 @@ export const noneDriver: ModeDriver = {
   },
 
   async attach(_request, ctx) {
-    await ipBatch(netnsOf(ctx.pid), ['link set lo up'], 'bring up the loopback device');
     return { mode: 'none', containerId: ctx.containerId, ports: [] };
   },
 

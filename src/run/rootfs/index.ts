@@ -57,6 +57,11 @@ export interface RootfsMountOptions {
   rootless: boolean;
   /** Mount read-only (a view of the image, as for `hutch image mount`). */
   readonly?: boolean;
+  /**
+   * The upper directory need not survive a crash (a --rm container's, removed when it exits): the
+   * driver may skip syncing it, as overlay's `volatile` does. podman mounts --rm containers so too.
+   */
+  volatile?: boolean;
 }
 
 export interface RootfsDriver {
