@@ -96,6 +96,7 @@ import { parseArgs } from 'node:util';
  * @property {number} memoryBytes
  * @property {string} node
  * @property {number} load1 The one-minute load average when the run started (other work on the machine).
+ * @property {boolean} [caCertsUnset] NODE_EXTRA_CA_CERTS was set here and removed for every driver.
  */
 
 /**
@@ -213,7 +214,8 @@ function count(flag, text, fallback, min) {
 /** @param {Machine} m */
 export function machineLine(m) {
   const gib = (m.memoryBytes / 2 ** 30).toFixed(1);
-  return `${m.date} · Linux ${m.kernel} · ${m.cpu} · ${m.cores} cores · ${gib} GiB · node ${m.node} · load ${m.load1.toFixed(2)}`;
+  const ca = m.caCertsUnset === true ? ' · NODE_EXTRA_CA_CERTS unset for every driver' : '';
+  return `${m.date} · Linux ${m.kernel} · ${m.cpu} · ${m.cores} cores · ${gib} GiB · node ${m.node} · load ${m.load1.toFixed(2)}${ca}`;
 }
 
 /** Milliseconds for people: two decimals below 10 ms, one above. */
@@ -344,6 +346,7 @@ export function machineInfo(now = new Date()) {
     memoryBytes: os.totalmem(),
     node: process.version,
     load1: os.loadavg()[0] ?? 0,
+    ...(dropsCaCerts() ? { caCertsUnset: true } : {}),
   };
 }
 
@@ -391,8 +394,20 @@ function describeCommand(command) {
   return typeof command === 'function' ? `(in-process) ${command.name || 'function'}` : command.join(' ');
 }
 
+/**
+ * NODE_EXTRA_CA_CERTS makes every node start parse a certificate file (40–50 ms
+ * for the system bundle on the development host, where the workplace sets it
+ * for its proxy); podman, buildah and skopeo never read it, and no scenario
+ * uses TLS (the registry is plain HTTP on 127.0.0.1). So it is removed for every
+ * driver, and the machine line says so; HUTCH_BENCH_KEEP_CA_CERTS=1 keeps it.
+ */
+function dropsCaCerts() {
+  return process.env.NODE_EXTRA_CA_CERTS !== undefined && process.env.HUTCH_BENCH_KEEP_CA_CERTS !== '1';
+}
+
 function childEnv(extra) {
   const env = { ...process.env };
+  if (dropsCaCerts()) delete env.NODE_EXTRA_CA_CERTS;
   for (const [key, value] of Object.entries(extra ?? {})) {
     if (value === undefined) delete env[key];
     else env[key] = value;

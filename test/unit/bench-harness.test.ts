@@ -29,6 +29,7 @@ interface Machine {
   memoryBytes: number;
   node: string;
   load1: number;
+  caCertsUnset?: boolean;
 }
 interface Report {
   scenario: string;
@@ -203,6 +204,9 @@ describe('rendering', () => {
   it('names the machine in one line', () => {
     expect(h.machineLine(r.machine)).toBe(
       '2026-01-31T12:00:00.123Z · Linux 6.18.0 · Some CPU · 2 cores · 24.0 GiB · node v20.20.2 · load 0.50',
+    );
+    expect(h.machineLine({ ...r.machine, caCertsUnset: true })).toMatch(
+      / · load 0\.50 · NODE_EXTRA_CA_CERTS unset for every driver$/,
     );
   });
 
