@@ -182,7 +182,10 @@ export async function pullLayer(
   }
   try {
     if (haveBlob) {
-      await unpackLayer(store, diffId, store.blobs.open(layer.digest, layer.size), compression, { userXattrs });
+      await unpackLayer(store, diffId, store.blobs.open(layer.digest, layer.size), compression, {
+        userXattrs,
+        compressedSize: layer.size,
+      });
     } else {
       const download = await client.getBlob(ref.repository, layer);
       download.on('data', (chunk: Buffer) => bar.advance(chunk.length));
@@ -192,7 +195,7 @@ export async function pullLayer(
         const [toBlob, toLayer] = tee(download);
         await Promise.all([
           store.blobs.write(toBlob, layer),
-          unpackLayer(store, diffId, toLayer, compression, { userXattrs }),
+          unpackLayer(store, diffId, toLayer, compression, { userXattrs, compressedSize: layer.size }),
         ]);
       }
     }

@@ -77,7 +77,9 @@ async function recompress(
     return { digest: known, size: statSync(store.blobs.path(known)).size };
   }
   const source = store.blobs.open(layer.digest, layer.size);
-  const result = await store.blobs.write(source.pipe(decompressStream(from)).pipe(compressStream(to)));
+  const result = await store.blobs.write(
+    source.pipe(decompressStream(from, { size: layer.size })).pipe(compressStream(to)),
+  );
   saveConversion(storage, key, result.digest);
   return result;
 }

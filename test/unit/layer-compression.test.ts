@@ -107,6 +107,22 @@ describe('gzip', () => {
     expect(childrenNamed('pigz')).toEqual([]);
   });
 
+  it.skipIf(!hasPigz)('inflates a blob known to be large through pigz, and a small one in-process', async () => {
+    const data = sample(3_000_000);
+    const compressed = gzipSync(data);
+    const large = decompressStream('gzip', { size: 9 * 1024 * 1024 });
+    expect(childrenNamed('pigz')).toHaveLength(1);
+    expect((await through(large, compressed)).equals(data)).toBe(true);
+    // Its output ends only once pigz has exited with status 0.
+    expect(childrenNamed('pigz')).toEqual([]);
+    const small = decompressStream('gzip', { size: compressed.length });
+    expect(childrenNamed('pigz')).toEqual([]);
+    expect((await through(small, compressed)).equals(data)).toBe(true);
+    const broken = Buffer.from(compressed);
+    broken.fill(0x55, 100, 200);
+    await expect(through(decompressStream('gzip', { size: 9 * 1024 * 1024 }), broken)).rejects.toThrow(/pigz/);
+  });
+
   it('fails on corrupt input', async () => {
     const compressed = gzipSync(sample(200_000));
     compressed.fill(0x55, 100, 200);

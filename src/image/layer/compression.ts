@@ -20,16 +20,23 @@ export function detectCompression(head: Buffer): Compression {
   return 'none';
 }
 
+/** From this compressed size on, gzip is worth a pigz process: it inflates about twice as fast as zlib here. */
+const PIGZ_FROM_BYTES = 8 * 1024 * 1024;
+
 /**
  * Decompresses what is written into what is read. Throws a HutchError at once
- * when zstd is needed and not installed.
+ * when zstd is needed and not installed. A gzip stream known to be large
+ * (`size`, the compressed bytes) goes through pigz when it is installed;
+ * what the output must hash to is checked by the caller either way.
  */
-export function decompressStream(compression: Compression): Duplex {
+export function decompressStream(compression: Compression, options: { size?: number } = {}): Duplex {
   switch (compression) {
     case 'none':
       return new PassThrough();
-    case 'gzip':
-      return createGunzip();
+    case 'gzip': {
+      const pigz = (options.size ?? 0) >= PIGZ_FROM_BYTES ? findProgram('pigz') : undefined;
+      return pigz === undefined ? createGunzip() : new ProgramStream('pigz', pigz, ['-d', '-c']);
+    }
     case 'zstd':
       return new ProgramStream('zstd', requireProgram('zstd', 'zstd'), ['-d', '-c', '-q']);
   }

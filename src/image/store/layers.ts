@@ -194,6 +194,8 @@ export interface UnpackOptions {
   /** true when rootless: overlay metadata in user.* xattrs. */
   userXattrs: boolean;
   onWarning?: (message: string) => void;
+  /** The blob's size when known: a large gzip blob is inflated by pigz (decompressStream). */
+  compressedSize?: number;
 }
 
 /**
@@ -231,7 +233,7 @@ async function unpackInto(
   options: UnpackOptions,
 ): Promise<ExtractStats & { size: number }> {
   const what = `layer ${diffId}`;
-  const decompress = decompressStream(compression);
+  const decompress = decompressStream(compression, { size: options.compressedSize });
   const hashing = new HashingStream(algorithmOf(diffId));
   const feeding = pipeline(source, decompress, hashing);
   const extracting = extractLayer(hashing, dir, {
