@@ -224,7 +224,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   } finally {
     output.close();
     hashIndex?.save();
-    await remoteCache?.close();
+    await remoteCache?.close({ interrupted: abort.signal.aborted });
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     release();

@@ -21,6 +21,11 @@ interface Running {
   started: number;
 }
 
+interface Partial {
+  target: Writable;
+  text: string;
+}
+
 const SPINNER = ['⠋', '⠙', '⠹', '⠸', '⠼', '⠴', '⠦', '⠧', '⠇', '⠏'];
 const PARTIAL_LIMIT = 64 * 1024;
 
@@ -31,7 +36,8 @@ export class BuildOutput {
   private drawn = 0;
   private frame = 0;
   private timer: NodeJS.Timeout | undefined;
-  private readonly partial = new Map<Writable, string>();
+  /** RUN output not yet ended by a newline, per stream handed out. */
+  private readonly partials = new Set<Partial>();
   private closed = false;
 
   constructor(
@@ -117,31 +123,38 @@ export class BuildOutput {
   private stream(target: Writable): Writable {
     if (this.mode === 'quiet') return discard();
     if (!this.live) return target;
+    // Each RUN's streams hold their own partial line: parallel stages do not splice theirs together.
+    const pending = { target, text: '' };
+    this.partials.add(pending);
     return new Writable({
       write: (chunk: Buffer | string, _encoding, callback) => {
-        this.passLines(target, chunk.toString());
+        this.passLines(pending, chunk.toString());
+        callback();
+      },
+      final: (callback) => {
+        this.flushPartial(pending);
+        this.partials.delete(pending);
         callback();
       },
     });
   }
 
-  private passLines(target: Writable, text: string): void {
-    const pending = (this.partial.get(target) ?? '') + text;
-    const end = pending.lastIndexOf('\n');
-    if (end < 0 && pending.length < PARTIAL_LIMIT) {
-      this.partial.set(target, pending);
-      return;
-    }
-    const whole = end < 0 ? `${pending}\n` : pending.slice(0, end + 1);
-    this.partial.set(target, end < 0 ? '' : pending.slice(end + 1));
-    this.print(target, whole);
+  private passLines(pending: Partial, text: string): void {
+    pending.text += text;
+    const end = pending.text.lastIndexOf('\n');
+    if (end < 0 && pending.text.length < PARTIAL_LIMIT) return;
+    const whole = end < 0 ? `${pending.text}\n` : pending.text.slice(0, end + 1);
+    pending.text = end < 0 ? '' : pending.text.slice(end + 1);
+    this.print(pending.target, whole);
+  }
+
+  private flushPartial(pending: Partial): void {
+    if (pending.text !== '') this.print(pending.target, `${pending.text}\n`);
+    pending.text = '';
   }
 
   private flushPartials(): void {
-    for (const [target, text] of this.partial) {
-      if (text !== '') this.print(target, `${text}\n`);
-    }
-    this.partial.clear();
+    for (const pending of this.partials) this.flushPartial(pending);
   }
 
   private startTicking(): void {

@@ -12,7 +12,6 @@
  * itself is committed by then), because a CI job that asked for a cache and
  * silently has none would rebuild everything next time without saying why.
  */
-import { Readable } from 'node:stream';
 import { HutchError, messageOf, withContext } from '../errors.js';
 import type { Digest } from '../image/digest.js';
 import { digestOf } from '../image/digest.js';
@@ -119,7 +118,16 @@ export class RemoteCache {
       throw new HutchError(`${what} is not a build cache entry (one manifest, at most one layer)`);
     }
     const manifest = document.manifest;
-    const configBody = await readAll(await repo.client.getBlob(repo.ref.repository, manifest.config), MAX_CACHE_CONFIG);
+    if (manifest.config.size > MAX_CACHE_CONFIG) {
+      throw new HutchError(
+        `${what}: its config is ${manifest.config.size} bytes, more than a cache entry's ${MAX_CACHE_CONFIG}`,
+      );
+    }
+    // As a pull reads a config: stored (digest and size checked as it streams), then read back bounded.
+    if (!this.store.blobs.has(manifest.config.digest)) {
+      await this.store.blobs.write(await repo.client.getBlob(repo.ref.repository, manifest.config), manifest.config);
+    }
+    const configBody = await this.store.blobs.readBuffer(manifest.config.digest, MAX_CACHE_CONFIG);
     const config = parseImageConfig(configBody, manifest.layers.length, `${what} config`);
     const created = config.created;
     if (typeof created !== 'string') throw new HutchError(`${what}: the config has no created time`);
@@ -173,11 +181,10 @@ export class RemoteCache {
     const body = Buffer.from(JSON.stringify(manifest));
     const there = await repo.client.headManifest(repo.ref.repository, key, [MediaType.ociManifest]);
     if (there?.digest === digestOf(body)) return;
-    if (entry.layer !== undefined) {
-      await pushBlob(repo.client, this.store, this.store.storageDir, repo.ref, entry.layer.blob, undefined, QUIET);
-    }
-    if (!(await repo.client.blobExists(repo.ref.repository, configDescriptor.digest))) {
-      await repo.client.pushBlob(repo.ref.repository, configDescriptor, () => Readable.from([configBody]));
+    // The config goes through the store too, so that one upload path (push.ts) sends both blobs.
+    await this.store.blobs.write(configBody, configDescriptor);
+    for (const blob of entry.layer === undefined ? [configDescriptor] : [entry.layer.blob, configDescriptor]) {
+      await pushBlob(repo.client, this.store, this.store.storageDir, repo.ref, blob, undefined, QUIET);
     }
     await repo.client.putManifest(repo.ref.repository, key, MediaType.ociManifest, body);
   }
@@ -188,21 +195,12 @@ export class RemoteCache {
     if (this.failure !== undefined) throw this.failure;
   }
 
-  /** Lets running exports end (a failed build keeps its completed steps' entries), then closes the connections. */
-  async close(): Promise<void> {
-    await Promise.allSettled(this.exports);
+  /**
+   * Lets running exports end (a failed build keeps its completed steps' entries), then closes the
+   * connections; an interrupted build does not wait for them.
+   */
+  async close(options: { interrupted: boolean }): Promise<void> {
+    if (!options.interrupted) await Promise.allSettled(this.exports);
     for (const repo of [...this.from, ...this.to]) repo.client.close();
   }
-}
-
-async function readAll(stream: NodeJS.ReadableStream, max: number): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buffer = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk);
-    size += buffer.length;
-    if (size > max) throw new HutchError(`a build cache config is larger than ${max} bytes`);
-    chunks.push(buffer);
-  }
-  return Buffer.concat(chunks);
 }

@@ -626,10 +626,18 @@ export class StageBuilder {
       if (hit?.layer !== undefined) return this.finishStep(key, createdBy, hit.layer, hit);
 
       for (const [i, s] of sources.entries()) {
-        const archive =
-          kind === 'ADD' && s.type === 'file' && resolved.unpack !== false
-            ? await archiveKind(s.entries[0]?.absolute as string)
-            : undefined;
+        let archive;
+        try {
+          archive =
+            kind === 'ADD' && s.type === 'file' && resolved.unpack !== false
+              ? await archiveKind(s.entries[0]?.absolute as string)
+              : undefined;
+        } catch (error) {
+          // bzip2 or xz without its program: the step's line, and the hint to install it.
+          throw new BuildfileError(this.file, position, `ADD ${s.source}: ${messageOf(error)}`, {
+            ...(error instanceof HutchError && error.hint !== undefined ? { hint: error.hint } : {}),
+          });
+        }
         if (archive?.kind === 'tar') {
           const dir = join(workspace.dir, `archive-${i}`);
           try {

@@ -7,7 +7,17 @@
  */
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, symlinkSync, utimesSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  symlinkSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,7 +35,7 @@ import {
   type Sandbox,
 } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
-import { hutchBin, requires } from '../helpers/requires.js';
+import { hutchBin, repoRoot, requires } from '../helpers/requires.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -448,6 +458,28 @@ describe.skipIf(need.skip)('hutch build', () => {
       expect(storeListing(storage)).toEqual(before);
       return line;
     };
+
+    it('an ADD of a bzip2 tar without bzip2 installed: the line, and the package to install', () => {
+      // A PATH with everything of /usr/bin and /bin but bzip2.
+      const bin = join(work, 'no-bzip2');
+      mkdirSync(bin);
+      for (const dir of ['/usr/bin', '/bin', '/usr/sbin', '/sbin']) {
+        for (const name of readdirSync(dir)) {
+          if (name === 'bzip2' || existsSync(join(bin, name))) continue;
+          symlinkSync(join(dir, name), join(bin, name));
+        }
+      }
+      const dir = context({ Containerfile: 'FROM busybox\nADD archive.tar.bz2 /x/\n' });
+      copyFileSync(join(repoRoot, 'test/corpus/80-add-tar-bzip2-xz/archive.tar.bz2'), join(dir, 'archive.tar.bz2'));
+      const before = storeListing(storage);
+      const result = hutch(['build', dir], { env: { ...box.env, PATH: bin } });
+      expect(result.status).toBe(125);
+      expect(errorLines(result.stderr)).toEqual([
+        `Error: ${dir}/Containerfile:2:1: ADD archive.tar.bz2: bzip2 not found on PATH: hutch runs it to (de)compress the bzip2 archives ADD unpacks`,
+      ]);
+      expect(result.stderr).toMatch(/^hint: install the bzip2 package/m);
+      expect(storeListing(storage)).toEqual(before);
+    });
 
     it('a syntax error', () => {
       refused(

@@ -48,8 +48,12 @@ export function decompressStream(compression: Compression, options: { size?: num
  */
 export function decompressArchiveStream(format: 'bzip2' | 'xz'): Duplex {
   return format === 'xz'
-    ? new ProgramStream('xz', requireProgram('xz', 'xz-utils'), ['-d', '-c', '-q'])
-    : new ProgramStream('bzip2', requireProgram('bzip2', 'bzip2'), ['-d', '-c', '-q']);
+    ? new ProgramStream('xz', requireProgram('xz', 'xz-utils', 'the xz archives ADD unpacks'), ['-d', '-c', '-q'])
+    : new ProgramStream('bzip2', requireProgram('bzip2', 'bzip2', 'the bzip2 archives ADD unpacks'), [
+        '-d',
+        '-c',
+        '-q',
+      ]);
 }
 
 /**
@@ -107,14 +111,14 @@ function findProgram(name: string): string | undefined {
   return path;
 }
 
-function requireProgram(name: string, debianPackage: string): string {
+function requireProgram(name: string, debianPackage: string, what = `${name} layers`): string {
   const path = findProgram(name);
-  if (path === undefined) throw missingProgram(name, debianPackage);
+  if (path === undefined) throw missingProgram(name, debianPackage, what);
   return path;
 }
 
-function missingProgram(name: string, debianPackage: string): HutchError {
-  return new HutchError(`${name} not found on PATH: hutch runs it to (de)compress ${name} layers`, {
+function missingProgram(name: string, debianPackage: string, what = `${name} layers`): HutchError {
+  return new HutchError(`${name} not found on PATH: hutch runs it to (de)compress ${what}`, {
     hint: `install the ${debianPackage} package (Debian/Ubuntu: sudo apt-get install ${debianPackage}; Fedora: sudo dnf install ${debianPackage})`,
   });
 }
