@@ -6,8 +6,9 @@
 // so it may only call what signal-safety(7) allows. Calls used here, and why
 // they are safe:
 //   - raw system calls through syscall(2) or their thin glibc wrappers: open,
-//     close, read, write, send, recv, mount, umount2, mkdir, mknod, symlink,
-//     chdir, chroot, sethostname, setdomainname, setsid, prctl, ioctl, umask,
+//     close, close_range, getcwd, read, write, send, recv, mount, umount2, mkdir,
+//     mknod, symlink, chdir, chroot, sethostname, setdomainname, setsid, prctl,
+//     ioctl, umask,
 //     setrlimit, dup2, dup3, fcntl, execve, pause, _exit, sigaction,
 //     sigprocmask, socket;
 //   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
@@ -65,14 +66,38 @@ int CloseRange(unsigned first, unsigned last, unsigned flags) {
   return syscall(SYS_close_range, first, last, flags) < 0 ? errno : 0;
 }
 
+// Closes [first, ~0U] except the sync socket (it must stay open until execve
+// closes it: it is close-on-exec) and one more fd the plan keeps (the console
+// socket), so that no fd of the monitor's (its directory, its log, host
+// files) is left for a path of the container to reach through /proc/self/fd.
 int CloseFrom(const ResolvedStep& step, int sync_fd) {
   unsigned first = static_cast<unsigned>(step.num[0]);
-  if (step.flags & kFlagCloexecOnly) return CloseRange(first, ~0U, CLOSE_RANGE_CLOEXEC);
-  // The sync socket must stay open until execve closes it (it is close-on-exec).
-  unsigned sync = static_cast<unsigned>(sync_fd);
-  if (sync < first) return CloseRange(first, ~0U, 0);
-  int err = CloseRange(first, sync - 1, 0);
-  return err ? err : CloseRange(sync + 1, ~0U, 0);
+  unsigned flags = (step.flags & kFlagCloexecOnly) ? CLOSE_RANGE_CLOEXEC : 0;
+  int keep[2] = {sync_fd, step.num[1] >= 0 ? static_cast<int>(step.num[1]) : -1};
+  if (keep[1] >= 0 && keep[1] < keep[0]) {
+    keep[1] = keep[0];
+    keep[0] = static_cast<int>(step.num[1]);
+  }
+  for (int fd : keep) {
+    if (fd < 0 || static_cast<unsigned>(fd) < first) continue;
+    if (static_cast<unsigned>(fd) > first) {
+      int err = CloseRange(first, static_cast<unsigned>(fd) - 1, flags);
+      if (err != 0) return err;
+    }
+    first = static_cast<unsigned>(fd) + 1;
+  }
+  return CloseRange(first, ~0U, flags);
+}
+
+// runc's check after its chdir (CVE-2024-21626): the working directory must be
+// reachable from the root the process now has. getcwd(2) says "(unreachable)"
+// for one that is not, e.g. a directory of the host reached through a file
+// descriptor inherited from outside the container.
+int VerifyCwd() {
+  char cwd[PATH_MAX];
+  long n = syscall(SYS_getcwd, cwd, sizeof cwd);
+  if (n < 0) return errno;
+  return cwd[0] == '/' ? 0 : EXDEV;
 }
 
 int WaitParent(int sync_fd) {
@@ -372,6 +397,8 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
       return OpenConsole(static_cast<int>(step.num[0]));
     case kOpLinkUp:
       return LinkUp(s[0]);
+    case kOpVerifyCwd:
+      return VerifyCwd();
     default:
       return EINVAL;  // unreachable: the parent validated every op
   }
@@ -380,7 +407,12 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
 }  // namespace
 
 [[noreturn]] void RunPlanInChild(const ResolvedPlan& plan) {
-  close(plan.sync_peer_fd);
+  // Nothing in the container may open our /proc/PID/exe (the host's monitor
+  // binary), fds, cwd or memory, nor ptrace us, before execve (CVE-2019-5736):
+  // a non-dumpable process's /proc files need CAP_SYS_PTRACE over its user
+  // namespace. execve(2) of the container's program makes it dumpable again.
+  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  if (plan.sync_peer_fd >= 0) close(plan.sync_peer_fd);
   // The parent blocked every signal around clone so that no handler of node's
   // could run here; restore default dispositions first, then unblock.
   struct sigaction deflt;

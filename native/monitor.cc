@@ -33,7 +33,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/sendfile.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -806,8 +808,48 @@ void Place(int fd, int target) {
   close(fd);
 }
 
+// The monitor runs from a sealed in-memory copy of itself, as runc does
+// (CVE-2019-5736): a container whose program is `#!/proc/self/exe` makes the
+// process hutch starts in it execute the binary that process runs, and the
+// container's root (the user who owns build/Release/hutch-monitor) could then
+// open it through /proc/PID/exe and write to it, replacing a host binary. A
+// sealed memfd refuses writes; the copy costs one read of the binary and one
+// execve. Returns only when already running from such a copy.
+void ExecSealedCopy(char** argv) {
+  int self = open("/proc/self/exe", O_RDONLY | O_CLOEXEC);
+  if (self < 0) Fail(errno, "open", "/proc/self/exe");
+  int seals = fcntl(self, F_GET_SEALS);
+  if (seals >= 0 && (seals & F_SEAL_WRITE) != 0) {
+    close(self);
+    return;
+  }
+  int copy = memfd_create("hutch-monitor", MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (copy < 0) Fail(errno, "memfd_create", "hutch-monitor");
+  for (;;) {
+    ssize_t n = sendfile(copy, self, nullptr, 1 << 30);
+    if (n == 0) break;
+    if (n < 0 && errno != EINTR) Fail(errno, "sendfile", "/proc/self/exe");
+  }
+  close(self);
+  if (fcntl(copy, F_ADD_SEALS, F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE) < 0) {
+    Fail(errno, "fcntl", "F_ADD_SEALS");
+  }
+  fexecve(copy, argv, environ);
+  Fail(errno, "execveat", "hutch-monitor (sealed copy)");
+}
+
 int Main(int argc, char** argv) {
+  ExecSealedCopy(argv);
+  // execveat(2) of the copy named us after its fd ("3"): ps, top and the exit file show our name.
+  prctl(PR_SET_NAME, "hutch-monitor", 0, 0, 0);
   Options options = ParseOptions(argc, argv);
+
+  // Before it joins or creates a container's namespaces, and for as long as it
+  // lives: a process of the container must not open our /proc/PID/exe (the
+  // host's binary, owned by the user and so writable by the container's
+  // root), fds or memory, nor ptrace us (CVE-2019-5736). The child inherits
+  // this until the execve of the container's program.
+  if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0) Fail(errno, "prctl", "PR_SET_DUMPABLE");
 
   // Nothing inherited reaches the container or the exit command by accident.
   syscall(SYS_close_range, 3U, ~0U, CLOSE_RANGE_CLOEXEC);

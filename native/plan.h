@@ -52,7 +52,8 @@ enum PlanOp : uint32_t {
   kOpNoNewPrivs = 25,
   kOpSeccomp = 26,      // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
   kOpDup2 = 27,         // a = old fd, b = new fd (close-on-exec cleared)
-  kOpCloseFrom = 28,    // a = lowest fd; flag kFlagCloexecOnly marks instead of closing
+  kOpCloseFrom = 28,    // a = lowest fd, b = one fd above it to keep (-1: none), the sync
+                        // fd is always kept; flag kFlagCloexecOnly marks instead of closing
   kOpWriteFile = 29,    // s0 path, blob = content
   kOpExec = 30,         // s0 file, s1 PATH for lookup (if s0 has no '/'), list0 argv, list1 envp
   kOpUmask = 31,        // a = mask
@@ -62,7 +63,9 @@ enum PlanOp : uint32_t {
   kOpOpenConsole = 35,  // a = unix socket fd: open a pty in this /dev/pts, send
                         // its master there (SCM_RIGHTS), put the slave on fds 3-5
   kOpLinkUp = 36,       // s0 = interface name: set IFF_UP on it in this network namespace
-  kOpMax = 37,
+  kOpVerifyCwd = 37,    // getcwd(2) must name a path under this root (not "(unreachable)…"),
+                        // else EXDEV: the working directory escaped the container
+  kOpMax = 38,
 };
 
 enum PlanFlag : uint32_t {

@@ -87,17 +87,32 @@ const CLONE_NEWTIME = 0x80;
 const NAMESPACE_FLAGS = Object.values(Clone).reduce((all, flag) => all | flag, CLONE_NEWTIME);
 
 /**
- * Appends the steps that put the container's stdio in place: the monitor
- * leaves its stdin, stdout and stderr on fds 3, 4 and 5; with a terminal the
- * OpenConsole step puts there the slave of a pty it makes in the current
- * /dev/pts. Then nothing above 2 stays open but the sync socket,
- * which closes at execve.
+ * The first steps of every plan that enters a container, before it resolves
+ * any path there: the monitor's own fds (its directory, log, sockets, the
+ * host's /dev/null) are closed, or a link to /proc/self/fd/N in the container
+ * would lead a chdir or an open to the host (CVE-2024-21626); its stdio
+ * becomes the container's (fds 3-5 go onto 0-2, the pipes it made, or
+ * /dev/null with a terminal). What stays open: 0-5, the console socket with a
+ * terminal, and the sync socket, none of them a path on the host.
+ */
+export function closeMonitorFds(plan: Plan, options: { terminal: boolean }): Plan {
+  plan.closeFrom(6, { keep: options.terminal ? CONSOLE_FD : undefined });
+  return plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
+}
+
+/**
+ * Appends the steps that put the container's stdio in place, after
+ * closeMonitorFds: with a terminal the OpenConsole step puts on 3-5 the
+ * slave of a pty it makes in the current /dev/pts, moved onto 0-2. Then
+ * nothing above 2 stays open but the sync socket, which closes at execve.
  */
 export function addContainerStdio(plan: Plan, options: { terminal: boolean }): Plan {
   // The pty is made where the plan is now (after pivot_root: the container's own /dev/pts).
-  if (options.terminal) plan.openConsole(CONSOLE_FD).setsid();
-  plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
-  if (options.terminal) plan.setControllingTerminal(0);
+  if (options.terminal) {
+    plan.openConsole(CONSOLE_FD).setsid();
+    plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
+    plan.setControllingTerminal(0);
+  }
   return plan.closeFrom(3);
 }
 

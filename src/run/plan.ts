@@ -42,6 +42,7 @@ export enum PlanOp {
   Exit = 34,
   OpenConsole = 35,
   LinkUp = 36,
+  VerifyCwd = 37,
 }
 
 export const PlanFlag = {
@@ -88,6 +89,7 @@ const syscallOf: Record<PlanOp, string> = {
   [PlanOp.Exit]: 'exit',
   [PlanOp.OpenConsole]: 'open',
   [PlanOp.LinkUp]: 'ioctl',
+  [PlanOp.VerifyCwd]: 'getcwd',
 };
 
 export interface PlanStep {
@@ -274,9 +276,19 @@ export class Plan {
     if (to >= MAX_TARGET_FD) throw new RangeError(`dup2 target fd ${to} must be below ${MAX_TARGET_FD}`);
     return this.add(PlanOp.Dup2, { num: [from, to] });
   }
-  /** Closes fds >= first (the sync socket excepted), or only marks them close-on-exec. */
-  closeFrom(first: number, options: { cloexecOnly?: boolean } = {}): this {
-    return this.add(PlanOp.CloseFrom, { num: [first], flags: options.cloexecOnly ? PlanFlag.CloexecOnly : 0 });
+  /** Closes fds >= first (the sync socket and keep excepted), or only marks them close-on-exec. */
+  closeFrom(first: number, options: { cloexecOnly?: boolean; keep?: number | undefined } = {}): this {
+    return this.add(PlanOp.CloseFrom, {
+      num: [first, options.keep ?? -1],
+      flags: options.cloexecOnly ? PlanFlag.CloexecOnly : 0,
+    });
+  }
+  /**
+   * Fails with EXDEV unless the working directory is reachable from the
+   * current root (runc's check against CVE-2024-21626); path names it in errors.
+   */
+  verifyCwd(path: string): this {
+    return this.add(PlanOp.VerifyCwd, { path });
   }
   writeFile(path: string, content: string | Buffer): this {
     return this.add(PlanOp.WriteFile, { str: [path], blob: Buffer.from(content), path });

@@ -5,8 +5,9 @@
  * the container's root (setns into a mount namespace moves root and cwd to the
  * namespace's root, which pivot_root made the container's), sees the
  * container's processes and hostname, and is a child of the container's pid
- * namespace. Its plan is short: chdir, umask, stdio, credentials (user,
- * capabilities, no_new_privs, seccomp) and execve.
+ * namespace. Its plan is short: close the monitor's fds, chdir and check that
+ * the directory is inside the container's root, umask, stdio, credentials
+ * (user, capabilities, no_new_privs, seccomp) and execve.
  *
  * Each exec session has a directory `<container runtime dir>/exec/<id>/`
  * (monitor.pid, attach, exit, exec.log), removed when an attached session
@@ -19,7 +20,7 @@ import { isAbsolute, join } from 'node:path';
 import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
 import { addProcess, isPaused } from '../cgroups/index.js';
-import { AttachClient, addContainerStdio, startMonitor } from '../monitor.js';
+import { AttachClient, addContainerStdio, closeMonitorFds, startMonitor } from '../monitor.js';
 import { Plan } from '../plan.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { credentialSteps } from '../security/credentials.js';
@@ -155,7 +156,8 @@ export async function execInContainer(
   }
   const proc = execProcess(runtime, container, flags);
   const plan = new Plan().waitParent();
-  plan.chdir(proc.cwd);
+  closeMonitorFds(plan, { terminal: proc.terminal });
+  plan.chdir(proc.cwd).verifyCwd(proc.cwd);
   plan.umask(proc.umask);
   addContainerStdio(plan, { terminal: proc.terminal });
   const ownUserns = container.config.options.userns === 'keep-id';

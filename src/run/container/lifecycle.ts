@@ -23,7 +23,7 @@ import {
 } from '../cgroups/index.js';
 import { currentIdentity, type Identity } from '../identity.js';
 import { formatIdMap } from '../idmap.js';
-import { AttachClient, addContainerStdio, startMonitor, type StartedMonitor } from '../monitor.js';
+import { AttachClient, addContainerStdio, closeMonitorFds, startMonitor, type StartedMonitor } from '../monitor.js';
 import {
   attachWaitingContainer,
   containerNetworkContext,
@@ -150,14 +150,16 @@ export function writeEtcFilesIn(
 export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
   // The cgroup namespace is unshared once the parent has put the child in its cgroup (runc's order), so
   // that the namespace's root, and the cgroup2 mounted at /sys/fs/cgroup, is the container's own cgroup.
-  const plan = new Plan().waitParent().unshare(Clone.NEWCGROUP);
+  const plan = new Plan().waitParent();
+  closeMonitorFds(plan, { terminal: spec.process.terminal });
+  plan.unshare(Clone.NEWCGROUP);
   if (spec.network.mode === 'new' && spec.network.loopbackUp === true) plan.linkUp('lo');
   // --network container:NAME: entered before the mounts (the path is in the host's /proc, sysfs is the target's).
   if (spec.network.mode === 'join') plan.setns(spec.network.path, Clone.NEWNET);
   const prepared = prepareRootfs(spec, { cgroupNamespace: true, privateIpc: true });
   mountSteps(plan, spec, prepared);
   plan.sethostname(spec.hostname);
-  plan.chdir(spec.process.cwd);
+  plan.chdir(spec.process.cwd).verifyCwd(spec.process.cwd);
   plan.umask(spec.process.umask);
   for (const limit of spec.process.rlimits) plan.setrlimit(limit.resource, limit.soft, limit.hard);
   addContainerStdio(plan, { terminal: spec.process.terminal });

@@ -191,8 +191,23 @@ export function execFailureStatus(code: string): number {
   return code === 'ENOENT' || code === 'ENOTDIR' ? ExitCode.NotFound : ExitCode.CannotExecute;
 }
 
-/** A command that could not be started (its execve failed), in podman's words and statuses; undefined for other errors. */
+/**
+ * A command that could not be started (its execve failed, or its working
+ * directory led outside the container), in podman's words and statuses;
+ * undefined for other errors.
+ */
 export function commandNotStarted(error: unknown, command: string): HutchError | undefined {
+  if (error instanceof SyscallError && error.syscall === 'getcwd') {
+    // The plan's VerifyCwd step: runc refuses the same (CVE-2024-21626).
+    return new HutchError(
+      `working directory ${JSON.stringify(error.path)} is outside the container's root: refused, as a possible container breakout`,
+      {
+        exitCode: ExitCode.CannotExecute,
+        hint: 'the directory was replaced by a link that leaves the container (for example to /proc/self/fd/N); give another --workdir',
+        cause: error,
+      },
+    );
+  }
   if (!(error instanceof SyscallError && error.syscall === 'execve')) return undefined;
   const status = execFailureStatus(error.code);
   const what =
