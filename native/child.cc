@@ -407,11 +407,9 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
 }  // namespace
 
 [[noreturn]] void RunPlanInChild(const ResolvedPlan& plan) {
-  // Nothing in the container may open our /proc/PID/exe (the host's monitor
-  // binary), fds, cwd or memory, nor ptrace us, before execve (CVE-2019-5736):
-  // a non-dumpable process's /proc files need CAP_SYS_PTRACE over its user
-  // namespace. execve(2) of the container's program makes it dumpable again.
-  prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+  // Not made non-dumpable here: hutch-monitor, the parent of every process
+  // that enters a container, is already, and we inherit it until execve. A
+  // child of node's must stay dumpable until its parent wrote its id maps.
   if (plan.sync_peer_fd >= 0) close(plan.sync_peer_fd);
   // The parent blocked every signal around clone so that no handler of node's
   // could run here; restore default dispositions first, then unblock.

@@ -101,18 +101,17 @@ export function closeMonitorFds(plan: Plan, options: { terminal: boolean }): Pla
 }
 
 /**
- * Appends the steps that put the container's stdio in place, after
- * closeMonitorFds: with a terminal the OpenConsole step puts on 3-5 the
- * slave of a pty it makes in the current /dev/pts, moved onto 0-2. Then
- * nothing above 2 stays open but the sync socket, which closes at execve.
+ * Appends the steps that put the container's stdio in place: the monitor
+ * leaves its stdin, stdout and stderr on fds 3, 4 and 5 (closeMonitorFds has
+ * put them on 0-2 already); with a terminal the OpenConsole step puts there
+ * the slave of a pty it makes in the current /dev/pts. Then nothing above 2
+ * stays open but the sync socket, which closes at execve.
  */
 export function addContainerStdio(plan: Plan, options: { terminal: boolean }): Plan {
   // The pty is made where the plan is now (after pivot_root: the container's own /dev/pts).
-  if (options.terminal) {
-    plan.openConsole(CONSOLE_FD).setsid();
-    plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
-    plan.setControllingTerminal(0);
-  }
+  if (options.terminal) plan.openConsole(CONSOLE_FD).setsid();
+  plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
+  if (options.terminal) plan.setControllingTerminal(0);
   return plan.closeFrom(3);
 }
 

@@ -200,12 +200,39 @@ describe('hutch-monitor', () => {
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     expect(Number(fields[1])).not.toBe(parent.pid); // ppid: reparented
     expect(Number(fields[3])).toBe(monitorPid); // session: its own
-    for (const fd of [0, 1, 2]) expect(readlinkSync(`/proc/${monitorPid}/fd/${fd}`)).toBe('/dev/null');
+    // spawnSync returned: the monitor holds neither of the parent's pipes (it put /dev/null on 0-2).
+    // Its fds are out of reach even for its own user: it is not dumpable.
+    expect(() => readlinkSync(`/proc/${monitorPid}/fd/0`)).toThrow(expect.objectContaining({ code: 'EACCES' }));
     expect(readExitFile(dir)).toBeUndefined();
 
     expect(await exitFile(dir)).toMatchObject({ exitCode: 7, signal: null });
     const texts = logEntries(join(dir, 'ctr.log')).map(([, , , text]) => text);
     expect(texts).toEqual(['started', 'finished']);
+  });
+
+  it('runs from a sealed copy of itself, and neither it nor its child before execve can be inspected', async () => {
+    const dir = scratch();
+    const plan = new Plan().notifyParent(1).waitParent();
+    addContainerStdio(plan, { terminal: false }).exec('sleep', ['sleep', '30'], ENV, SEARCH);
+    const started = await startMonitor(options(dir, plan));
+    try {
+      await started.sync.reached(1); // the child runs its plan
+      expect(readFileSync(`/proc/${started.monitorPid}/comm`, 'utf8')).toBe('hutch-monitor\n');
+      for (const pid of [started.monitorPid, started.containerPid]) {
+        for (const link of ['exe', 'cwd', 'root', 'fd/0']) {
+          expect(() => readlinkSync(`/proc/${pid}/${link}`), `${pid} ${link}`).toThrow(
+            expect.objectContaining({ code: 'EACCES' }),
+          );
+        }
+        expect(readFileSync(`/proc/${pid}/status`, 'utf8')).toMatch(/^TracerPid:\s+0$/m);
+      }
+      started.sync.go();
+      await started.sync.done(); // EOF at execve: dumpable again, as any program
+      expect(readlinkSync(`/proc/${started.containerPid}/exe`)).toMatch(/\/sleep$/);
+    } finally {
+      process.kill(started.containerPid, 'SIGKILL');
+      await exitFile(dir);
+    }
   });
 
   it('reports a failing plan step through the sync socket as a SyscallError, and exit 125', async () => {
