@@ -7,9 +7,10 @@
 // The protocol (argv, fds, report lines, attach frames, files) is described in
 // docs/monitor.md; the summary:
 //
-//   hutch-monitor --id ID --dir DIR --log FILE --plan-fd N --sync-fd N
-//                 [--clone-flags X] [--join PID] [--terminal] [--stdin]
-//                 [--detach] [--exit-command ARG...]
+//   hutch-monitor --id ID --dir DIR --plan-fd N --sync-fd N
+//                 [--log FILE [--log-size-max BYTES] [--log-max-files N]]
+//                 [--stdio-fd N] [--clone-flags X] [--join PID] [--terminal]
+//                 [--stdin] [--detach] [--exit-command ARG...]
 //
 //   plan-fd  the encoded plan (plan.h), read to EOF and validated here;
 //   sync-fd  the child's end of the sync socket: node talks to the child on it
@@ -17,6 +18,10 @@
 //            only hands it to the child and closes its own copy;
 //   stdout   one line: "pid <container pid>", or "error <errno> <syscall> [path]"
 //            and exit 125 when the container could not be started;
+//   log      FILE in podman's k8s-file format, rotated at BYTES, N files kept
+//            (monitor_io.h LogWriter); no --log: nothing is logged;
+//   stdio-fd the container's stdin, stdout, stderr are fds N, N+1, N+2 as
+//            given (podman's passthrough log driver): no pipes, no relay;
 //   DIR/     monitor.pid, attach (unix socket, 0600), exit (JSON, atomic).
 //
 // Single-threaded, one poll(2) loop, every fd close-on-exec and non-blocking
@@ -102,6 +107,8 @@ struct Options {
   const char* id = nullptr;
   const char* dir = nullptr;
   const char* log = nullptr;
+  LogRotation rotation;
+  int stdio_fd = -1;
   int plan_fd = -1;
   int sync_fd = -1;
   uint64_t clone_flags = 0;
@@ -115,7 +122,8 @@ struct Options {
 [[noreturn]] void Usage(const char* why, const char* arg = nullptr) {
   dprintf(2, "hutch-monitor: %s%s%s\n", why, arg ? ": " : "", arg ? arg : "");
   dprintf(2,
-          "usage: hutch-monitor --id ID --dir DIR --log FILE --plan-fd N --sync-fd N "
+          "usage: hutch-monitor --id ID --dir DIR --plan-fd N --sync-fd N "
+          "[--log FILE [--log-size-max BYTES] [--log-max-files N]] [--stdio-fd N] "
           "[--clone-flags X] [--join PID] [--terminal] [--stdin] [--detach] "
           "[--exit-command ARG...]\n");
   _exit(kExitFailure);
@@ -154,6 +162,12 @@ Options ParseOptions(int argc, char** argv) {
       o.dir = value();
     } else if (strcmp(arg, "--log") == 0) {
       o.log = value();
+    } else if (strcmp(arg, "--log-size-max") == 0) {
+      o.rotation.max_size = static_cast<uint64_t>(Number(arg, value(), 0, INT64_MAX, 10));
+    } else if (strcmp(arg, "--log-max-files") == 0) {
+      o.rotation.max_files = static_cast<int>(Number(arg, value(), 1, kLogMaxFiles, 10));
+    } else if (strcmp(arg, "--stdio-fd") == 0) {
+      o.stdio_fd = static_cast<int>(Number(arg, value(), kContainerStderr + 1, INT_MAX - 2, 10));
     } else if (strcmp(arg, "--plan-fd") == 0) {
       o.plan_fd = static_cast<int>(Number(arg, value(), 0, INT_MAX, 10));
     } else if (strcmp(arg, "--sync-fd") == 0) {
@@ -178,11 +192,20 @@ Options ParseOptions(int argc, char** argv) {
       Usage("unknown argument", arg);
     }
   }
-  if (!o.id || !o.dir || !o.log || o.plan_fd < 0 || o.sync_fd < 0) {
-    Usage("--id, --dir, --log, --plan-fd and --sync-fd are required");
+  if (!o.id || !o.dir || o.plan_fd < 0 || o.sync_fd < 0) {
+    Usage("--id, --dir, --plan-fd and --sync-fd are required");
   }
   if (o.plan_fd == o.sync_fd || o.plan_fd <= 2 || o.sync_fd <= 2) {
     Usage("--plan-fd and --sync-fd must be distinct fds above 2");
+  }
+  if (!o.log && (o.rotation.max_size > 0 || o.rotation.max_files != 1)) {
+    Usage("--log-size-max and --log-max-files need --log");
+  }
+  if (o.stdio_fd >= 0) {
+    if (o.terminal || o.stdin_open) Usage("--stdio-fd excludes --terminal and --stdin");
+    for (int fd = o.stdio_fd; fd <= o.stdio_fd + 2; fd++) {
+      if (fd == o.plan_fd || fd == o.sync_fd) Usage("--stdio-fd overlaps --plan-fd or --sync-fd");
+    }
   }
   return o;
 }
@@ -269,12 +292,8 @@ void SetNonBlocking(int fd);
 
 class Monitor {
  public:
-  Monitor(const Options& options, int dirfd, int log_fd, int listen_fd, int signal_fd)
-      : options_(options),
-        dirfd_(dirfd),
-        log_(log_fd, options.log),
-        listen_fd_(listen_fd),
-        signal_fd_(signal_fd) {}
+  Monitor(const Options& options, int dirfd, const LogWriter& log, int listen_fd, int signal_fd)
+      : options_(options), dirfd_(dirfd), log_(log), listen_fd_(listen_fd), signal_fd_(signal_fd) {}
 
   void SetPipes(int out, int err, int in) {
     sources_.push_back({out, "stdout", kFrameStdout, true});
@@ -671,7 +690,7 @@ class Monitor {
     }
     if (master_ >= 0) close(master_);
     if (stdin_fd_ >= 0 && stdin_fd_ != master_) close(stdin_fd_);
-    close(log_.fd());
+    log_.Close();
     close(signal_fd_);
     close(dirfd_);
 
@@ -838,6 +857,28 @@ void ExecSealedCopy(char** argv) {
   Fail(errno, "execveat", "hutch-monitor (sealed copy)");
 }
 
+// The log and the directory it is in (rotation renames there); an empty
+// writer without --log.
+LogWriter OpenLog(const Options& o) {
+  LogWriter log;
+  if (o.log == nullptr) return log;
+  const char* slash = strrchr(o.log, '/');
+  const char* name = slash == nullptr ? o.log : slash + 1;
+  if (*name == '\0') Fail(EISDIR, "open", o.log);
+  if (o.rotation.max_size > 0 && strlen(name) + kLogSuffixMax > NAME_MAX) {
+    Fail(ENAMETOOLONG, "open", o.log);  // NAME.tmp and NAME.999 must fit
+  }
+  std::string dir = slash == nullptr ? "." : slash == o.log ? "/" : std::string(o.log, slash);
+  int dirfd = open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC);
+  if (dirfd < 0) Fail(errno, "open", dir.c_str());
+  int fd = openat(dirfd, name, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
+  if (fd < 0) Fail(errno, "open", o.log);
+  struct stat st;
+  if (fstat(fd, &st) < 0) Fail(errno, "fstat", o.log);
+  log.Open(dirfd, fd, o.log, name, static_cast<uint64_t>(st.st_size), o.rotation);
+  return log;
+}
+
 int Main(int argc, char** argv) {
   ExecSealedCopy(argv);
   // execveat(2) of the copy named us after its fd ("3"): ps, top and the exit file show our name.
@@ -889,8 +930,7 @@ int Main(int argc, char** argv) {
   if (dirfd < 0) Fail(errno, "open", options.dir);
   int err = WriteFileAtomic(dirfd, "monitor.pid", std::to_string(getpid()) + "\n");
   if (err != 0) Fail(err, "write", (std::string(options.dir) + "/monitor.pid").c_str());
-  int log_fd = open(options.log, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0600);
-  if (log_fd < 0) Fail(errno, "open", options.log);
+  LogWriter log = OpenLog(options);
   int listen_fd = Listen(dirfd, options.dir);
 
   sigset_t child_signal;
@@ -902,8 +942,20 @@ int Main(int argc, char** argv) {
   if (prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) < 0) Fail(errno, "prctl");
   if (options.detach) setsid();  // EPERM: already a session leader, fine
 
-  Monitor monitor(options, dirfd, log_fd, listen_fd, signal_fd);
-  if (options.terminal) {
+  Monitor monitor(options, dirfd, log, listen_fd, signal_fd);
+  if (options.stdio_fd >= 0) {
+    // podman's passthrough log driver: the caller's stdio is the container's,
+    // blocking as a shell hands it to its children (node may have made a pipe
+    // non-blocking, a flag of the open file description the container shares).
+    for (int i = 0; i < 3; i++) {
+      int fd = options.stdio_fd + i;
+      int flags = fcntl(fd, F_GETFL);
+      if (flags < 0 || ((flags & O_NONBLOCK) && fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0)) {
+        Fail(errno, "fcntl", "--stdio-fd");
+      }
+      Place(fd, kContainerStdin + i);
+    }
+  } else if (options.terminal) {
     int console[2];
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, console) < 0) Fail(errno, "socketpair");
     Place(console[1], kConsoleSocket);

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -73,18 +74,46 @@ int WriteFileAtomic(int dirfd, const char* name, const std::string& content) {
   return err;
 }
 
+void LogWriter::Open(int dirfd, int fd, const char* path, const char* name, uint64_t size,
+                     LogRotation rotation) {
+  dirfd_ = dirfd;
+  fd_ = fd;
+  path_ = path;
+  name_ = name;
+  size_ = size;
+  rotation_ = rotation;
+}
+
+void LogWriter::Close() {
+  if (fd_ >= 0) close(fd_);
+  if (dirfd_ >= 0) close(dirfd_);
+  fd_ = dirfd_ = -1;
+}
+
+void LogWriter::Report(int err, const char* syscall, const char* name, const char* to) {
+  if (reported_) return;
+  reported_ = true;
+  // path_ ends with name_: what precedes it is the directory, slash included.
+  int dir = static_cast<int>(strlen(path_) - strlen(name_));
+  dprintf(2, "hutch-monitor: %s %.*s%s%s%.*s%s: %s (further log errors are not reported)\n",
+          syscall, dir, path_, name, to ? " " : "", to ? dir : 0, path_, to ? to : "",
+          strerror(err));
+}
+
 void LogWriter::Add(const void* base, size_t len) {
   if (len == 0) return;
   if (iov_count_ == kMaxIov) Flush();
   iov_[iov_count_].iov_base = const_cast<void*>(base);
   iov_[iov_count_].iov_len = len;
   iov_count_++;
+  pending_ += len;
 }
 
 void LogWriter::Flush() {
   struct iovec* iov = iov_;
   int count = iov_count_;
   iov_count_ = 0;
+  pending_ = 0;
   while (count > 0) {
     ssize_t n = writev(fd_, iov, count);
     if (n < 0 && errno == EINTR) continue;
@@ -97,6 +126,7 @@ void LogWriter::Flush() {
       return;
     }
     size_t done = static_cast<size_t>(n);
+    size_ += done;
     while (count > 0 && done >= iov->iov_len) {
       done -= iov->iov_len;
       iov++;
@@ -109,7 +139,58 @@ void LogWriter::Flush() {
   }
 }
 
+// The bound holds even when a rename failed: the current file is emptied.
+void LogWriter::Truncate() {
+  if (ftruncate(fd_, 0) == 0) {
+    size_ = 0;
+    return;
+  }
+  Report(errno, "ftruncate", name_);
+  close(fd_);
+  fd_ = -1;  // no more logging rather than an unbounded log
+}
+
+void LogWriter::Rotate() {
+  // Names fit: Main checked strlen(name) + kLogSuffixMax <= NAME_MAX, and
+  // max_files <= kLogMaxFiles.
+  char temp[NAME_MAX + 1], from[NAME_MAX + 1], to[NAME_MAX + 1];
+  snprintf(temp, sizeof temp, "%s.tmp", name_);
+  // The next file exists before anything moves: if it cannot be made, nothing did.
+  int next = openat(dirfd_, temp, O_WRONLY | O_APPEND | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  if (next < 0) {
+    Report(errno, "open", temp);
+    Truncate();
+    return;
+  }
+  for (int k = rotation_.max_files - 2; k >= 1; k--) {
+    snprintf(from, sizeof from, "%s.%d", name_, k);
+    snprintf(to, sizeof to, "%s.%d", name_, k + 1);
+    // ENOENT: fewer rotations so far (or a step a crash skipped).
+    if (renameat(dirfd_, from, dirfd_, to) < 0 && errno != ENOENT) {
+      Report(errno, "rename", from, to);
+    }
+  }
+  if (rotation_.max_files >= 2) {
+    snprintf(to, sizeof to, "%s.1", name_);
+    if (renameat(dirfd_, name_, dirfd_, to) < 0 && errno != ENOENT) {
+      // Renaming the next file over it below drops it: the bound before the data.
+      Report(errno, "rename", name_, to);
+    }
+  }
+  if (renameat(dirfd_, temp, dirfd_, name_) < 0) {
+    Report(errno, "rename", temp, name_);
+    close(next);
+    unlinkat(dirfd_, temp, 0);
+    Truncate();
+    return;
+  }
+  close(fd_);
+  fd_ = next;
+  size_ = 0;
+}
+
 void LogWriter::Write(const char* stream, const char* data, size_t size) {
+  if (fd_ < 0) return;
   // "TIMESTAMP stdout " shared by every line of this read.
   char prefix[kTimestampLength + 1 + 8];
   char now[kTimestampLength + 1];
@@ -120,6 +201,13 @@ void LogWriter::Write(const char* stream, const char* data, size_t size) {
     const char* newline = static_cast<const char*>(memchr(data, '\n', size));
     bool partial = newline == nullptr;
     size_t line = partial ? size : static_cast<size_t>(newline - data) + 1;
+    uint64_t entry = static_cast<uint64_t>(prefix_len) + 2 + line + (partial ? 1 : 0);
+    uint64_t used = size_ + pending_;
+    if (rotation_.max_size > 0 && used > 0 && used + entry > rotation_.max_size) {
+      Flush();
+      Rotate();
+      if (fd_ < 0) return;
+    }
     Add(prefix, static_cast<size_t>(prefix_len));
     Add(partial ? "P " : "F ", 2);
     Add(data, line);

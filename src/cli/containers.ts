@@ -3,6 +3,7 @@ import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addNetworkFlags, networkFlags, type NetworkFlagValues } from './network-flags.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
+import { addLogFlags, logFlags, type LogFlagValues } from './log-flags.js';
 import { parseBool } from './registry.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -17,7 +18,7 @@ function integer(flag: string): (value: string) => number {
   };
 }
 
-interface ContainerFlagValues extends NetworkFlagValues, LimitOptionValues {
+interface ContainerFlagValues extends NetworkFlagValues, LimitOptionValues, LogFlagValues {
   name?: string;
   env: string[];
   envFile: string[];
@@ -49,7 +50,7 @@ interface ContainerFlagValues extends NetworkFlagValues, LimitOptionValues {
 
 /** The flags `run` and `create` share, as podman spells them. */
 function containerFlags(command: Command): Command {
-  return addLimitFlags(addNetworkFlags(command))
+  return addLogFlags(addLimitFlags(addNetworkFlags(command)))
     .option('--name <name>', 'a name for the container')
     .option(
       '-e, --env <KEY=VALUE>',
@@ -128,6 +129,7 @@ function toFlags(image: string, command: string[], o: ContainerFlagValues) {
     pull: o.pull as 'missing' | 'always' | 'never',
     tlsVerify: o.tlsVerify,
     resources: limitsFromOptions(o),
+    log: logFlags(o),
   };
 }
 

@@ -27,8 +27,12 @@ export interface MonitorOptions {
   id: string;
   /** Where monitor.pid, attach and exit go; must exist. */
   dir: string;
-  /** The container log (k8s-file format), appended to. */
-  log: string;
+  /** The container log (k8s-file format), appended to; undefined: no log (the none and passthrough drivers). */
+  log: string | undefined;
+  /** Rotate the log before it passes maxSize bytes, keeping maxFiles files in all (native/monitor_io.h). */
+  logRotation?: { maxSize: number; maxFiles: number };
+  /** The container's stdin, stdout and stderr are ours (podman's passthrough log driver); excludes terminal and stdin. */
+  passthrough?: boolean;
   /** Must expect the container's stdin/stdout/stderr on fds 3/4/5 (see addContainerStdio). */
   plan: Plan;
   /** CLONE_NEW* flags for the container. */
@@ -75,6 +79,10 @@ const PLAN_FD = 3;
 /** With a terminal, the child's end of the socket its OpenConsole step sends the pty master on (native/monitor.cc). */
 const CONSOLE_FD = 99;
 const SYNC_FD = 4;
+/** With passthrough, our fds 0, 1, 2 reach the monitor as these three (above the container's 3-5). */
+const PASSTHROUGH_FD = 6;
+/** native/monitor_io.h kLogMaxFiles. */
+const MAX_LOG_FILES = 1000;
 const FRAME_HEADER = 5;
 /** The monitor refuses frames above 1 MiB; stdin goes in smaller ones. */
 const MAX_STDIN_FRAME = 64 * 1024;
@@ -126,8 +134,24 @@ export function monitorArgs(options: MonitorOptions): string[] {
   if (!Number.isInteger(options.cloneFlags) || options.cloneFlags < 0 || options.cloneFlags & ~NAMESPACE_FLAGS) {
     throw new TypeError('startMonitor: only namespace clone flags are accepted');
   }
-  const args = ['--id', options.id, '--dir', options.dir, '--log', options.log];
+  const args = ['--id', options.id, '--dir', options.dir];
+  if (options.log !== undefined) args.push('--log', options.log);
+  const rotation = options.logRotation;
+  if (rotation !== undefined) {
+    if (options.log === undefined) throw new TypeError('startMonitor: log rotation needs a log');
+    if (!Number.isSafeInteger(rotation.maxSize) || rotation.maxSize < 1) {
+      throw new TypeError(`startMonitor: bad log size ${rotation.maxSize}`);
+    }
+    if (!Number.isInteger(rotation.maxFiles) || rotation.maxFiles < 1 || rotation.maxFiles > MAX_LOG_FILES) {
+      throw new TypeError(`startMonitor: bad log file count ${rotation.maxFiles}`);
+    }
+    args.push('--log-size-max', String(rotation.maxSize), '--log-max-files', String(rotation.maxFiles));
+  }
   args.push('--plan-fd', String(PLAN_FD), '--sync-fd', String(SYNC_FD));
+  if (options.passthrough === true) {
+    if (options.terminal || options.stdin) throw new TypeError('startMonitor: passthrough excludes terminal and stdin');
+    args.push('--stdio-fd', String(PASSTHROUGH_FD));
+  }
   if (options.cloneFlags !== 0) args.push('--clone-flags', String(options.cloneFlags));
   if (options.join !== undefined) args.push('--join', String(options.join));
   if (options.terminal) args.push('--terminal');
@@ -153,7 +177,9 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   const args = monitorArgs(options);
   const encoded = options.plan.encode();
   const path = monitorPath();
-  const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'];
+  if (options.passthrough === true) stdio.push('ignore', 0, 1, 2);
+  const child = spawn(path, args, { stdio });
   const stdout = child.stdio[1] as Readable;
   const stderr = child.stdio[2] as Readable;
   const planPipe = child.stdio[PLAN_FD] as Writable;

@@ -77,8 +77,11 @@ export async function attach(
   options: { tty: boolean; interactive: boolean },
 ): Promise<number> {
   if (client === undefined) throw new HutchError('attach: no connection to the container');
+  // With passthrough the container reads our stdin itself: reading it here would steal its input.
+  const passthrough = container.config.options.log?.driver === 'passthrough';
   return relay(client, {
     ...options,
+    interactive: options.interactive && !passthrough,
     signal: (signal) => {
       const current = runtime.containers.read(container.config.id);
       if (current?.state.status === 'running') signalContainer(current, signal);

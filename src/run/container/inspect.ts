@@ -17,6 +17,7 @@ import { hostConfigResources, isPaused, wasOomKilled } from '../cgroups/index.js
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
 import { openRuntime, parseSignal, type Runtime } from './lifecycle.js';
+import { inspectLogConfig } from './log-config.js';
 import { formatLogTimestamp } from './logs.js';
 import type { BindMountSpec } from './mount-options.js';
 import { DEFAULT_PATH, containerArgs, mergeEnv, readInRoot } from './spec-builder.js';
@@ -266,7 +267,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
     },
     HostConfig: {
       Binds: binds,
-      LogConfig: { Type: 'k8s-file', Config: null, Path: join(container.dir, 'ctr.log'), Tag: '', Size: '0B' },
+      LogConfig: inspectLogConfig(options.log, container.dir),
       NetworkMode: options.network,
       PortBindings: portMap(published),
       RestartPolicy: { Name: '', MaximumRetryCount: 0 },

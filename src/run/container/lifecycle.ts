@@ -36,6 +36,7 @@ import { Clone, Plan } from '../plan.js';
 import { rootfsDriver } from '../rootfs/probe.js';
 import { credentialSteps } from '../security/credentials.js';
 import { removeVolume } from '../volumes.js';
+import { monitorLogOptions, refuseTerminalPassthrough } from './log-config.js';
 import { mountSteps, prepareRootfs } from './mounts.js';
 import { ensureInRoot } from './paths.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
@@ -265,14 +266,16 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       spec.userNamespace !== undefined || identity.root || setgroupsAllowed(),
     );
     mkdirSync(current.runtimeDir, { recursive: true, mode: 0o700 });
+    const log = monitorLogOptions(current.config.options.log, current.dir);
+    if (log.passthrough) refuseTerminalPassthrough();
     const monitor = await startMonitor({
       id,
       dir: current.runtimeDir,
-      log: join(current.dir, 'ctr.log'),
+      ...log,
       plan,
       cloneFlags,
       terminal: spec.process.terminal,
-      stdin: current.config.options.interactive,
+      stdin: current.config.options.interactive && !log.passthrough,
       detach: true,
       exitCommand: [paths.launcher, 'container', 'cleanup', id],
     });

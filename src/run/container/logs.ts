@@ -8,13 +8,18 @@
  * -f follows until the container has exited and its monitor has written what
  * was left in the pipes (its exit file, or the monitor gone). The text is kept
  * as bytes: a monitor read may end in the middle of a UTF-8 character.
+ *
+ * A log rotated by --log-opt max-size (native/monitor_io.h) is read across
+ * its files, oldest first: ctr.log.N … ctr.log.1, then ctr.log; -f keeps its
+ * place by inode through a rotation (see LogReader).
  */
-import { closeSync, existsSync, openSync, readSync } from 'node:fs';
-import { join } from 'node:path';
+import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import { basename, dirname, join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { HutchError } from '../../errors.js';
 import { readExitFile } from '../monitor.js';
 import { openRuntime } from './lifecycle.js';
+import { logPath, noLogsError } from './log-config.js';
 import type { Container, ContainerStore } from './store.js';
 
 export interface LogsFlags {
@@ -165,6 +170,107 @@ function quietOnClosedPipe(stream: Writable, closed: { value: boolean }): void {
 
 const CHUNK = 64 * 1024;
 
+/** The files of a log, oldest first: PATH.N … PATH.1, then PATH (those that exist now). */
+export function logFiles(path: string): string[] {
+  const base = basename(path);
+  let names: string[];
+  try {
+    names = readdirSync(dirname(path));
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+    throw error;
+  }
+  const rotated: { index: number; name: string }[] = [];
+  for (const name of names) {
+    if (!name.startsWith(`${base}.`)) continue;
+    const suffix = name.slice(base.length + 1);
+    if (/^[1-9]\d*$/.test(suffix)) rotated.push({ index: Number(suffix), name });
+  }
+  rotated.sort((a, b) => b.index - a.index);
+  const files = rotated.map(({ name }) => join(dirname(path), name));
+  if (names.includes(base)) files.push(path);
+  return files;
+}
+
+export interface FileId {
+  dev: bigint;
+  ino: bigint;
+}
+
+/** Which file a path names now (undefined: none), to know it again after a rename. */
+export function fileId(path: string): FileId | undefined {
+  const stat = statSync(path, { bigint: true, throwIfNoEntry: false });
+  return stat === undefined ? undefined : { dev: stat.dev, ino: stat.ino };
+}
+
+/**
+ * Reads a log and the files it was rotated into, each byte once, oldest
+ * first. The monitor rotates by rename only (ctr.log → ctr.log.1 → …, a new
+ * ctr.log renamed into place), so the file being read keeps its inode: at its
+ * end the reader lists the files again, finds its own by inode and goes on
+ * with the next newer one. A file rotated past the last one kept is still
+ * read to its end through the open fd; the reader then goes on with the
+ * oldest file left. Only what a flood rotated away before it was read is
+ * missed.
+ */
+export class LogReader {
+  private fd: number | undefined;
+  private id: FileId | undefined;
+  private readonly buffer = Buffer.alloc(CHUNK);
+
+  constructor(private readonly path: string) {}
+
+  /**
+   * Everything written since the last call, in order. until: stop at the end
+   * of this file (`hutch logs` without -f reads what the log held when it
+   * started, not a flood that goes on meanwhile).
+   */
+  read(onChunk: (chunk: Buffer) => void, until?: FileId): void {
+    for (;;) {
+      if (this.fd !== undefined) {
+        for (;;) {
+          const n = readSync(this.fd, this.buffer, 0, CHUNK, null);
+          if (n === 0) break;
+          onChunk(Buffer.from(this.buffer.subarray(0, n)));
+        }
+        if (until !== undefined && same(this.id, until)) return;
+      }
+      const files = logFiles(this.path)
+        .map((path) => ({ path, id: fileId(path) }))
+        .filter((file): file is { path: string; id: FileId } => file.id !== undefined);
+      const at = this.fd === undefined ? -1 : files.findIndex((file) => same(file.id, this.id));
+      // The newest file (or, mid-rotation, the newest left): wait for more.
+      if (at >= 0 && at === files.length - 1) return;
+      const next = files[at + 1];
+      if (next === undefined) return;
+      let fd: number;
+      try {
+        fd = openSync(next.path, 'r');
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue; // rotated meanwhile: list again
+        throw error;
+      }
+      const stat = fstatSync(fd, { bigint: true });
+      if (stat.ino !== next.id.ino || stat.dev !== next.id.dev) {
+        closeSync(fd); // rotated between the listing and the open: list again
+        continue;
+      }
+      this.close();
+      this.fd = fd;
+      this.id = next.id;
+    }
+  }
+
+  close(): void {
+    if (this.fd !== undefined) closeSync(this.fd);
+    this.fd = undefined;
+  }
+}
+
+function same(a: FileId | undefined, b: FileId | undefined): boolean {
+  return a !== undefined && b !== undefined && a.dev === b.dev && a.ino === b.ino;
+}
+
 /** Has the container stopped for good, with everything its monitor will write in the log? */
 function finished(
   containers: ContainerStore,
@@ -198,7 +304,9 @@ export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = proces
   const until = flags.until === undefined ? undefined : parseLogTime('--until', flags.until);
   const runtime = await openRuntime(env);
   const container = runtime.containers.find(flags.container);
-  const path = join(container.dir, 'ctr.log');
+  const noLogs = noLogsError(container.config.options.log);
+  if (noLogs !== undefined) throw noLogs;
+  const path = logPath(container.config.options.log, container.dir) as string;
   const parser = new LogParser();
   const wanted = (line: LogLine) => {
     if (since === undefined && until === undefined) return true;
@@ -220,27 +328,14 @@ export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = proces
   quietOnClosedPipe(process.stdout, closed);
   quietOnClosedPipe(process.stderr, closed);
 
-  let fd: number | undefined;
-  const openLog = () => {
-    try {
-      fd = openSync(path, 'r');
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
-    }
-  };
-  const readAll = (): LogLine[] => {
-    if (fd === undefined) openLog();
-    if (fd === undefined) return [];
+  const reader = new LogReader(path);
+  const readAll = (until?: FileId): LogLine[] => {
     const lines: LogLine[] = [];
-    const buffer = Buffer.alloc(CHUNK);
-    for (;;) {
-      const n = readSync(fd, buffer, 0, CHUNK, null);
-      if (n === 0) return lines;
-      lines.push(...parser.feed(buffer.subarray(0, n)));
-    }
+    reader.read((chunk) => lines.push(...parser.feed(chunk)), until);
+    return lines;
   };
   try {
-    let first = readAll();
+    let first = readAll(flags.follow ? undefined : fileId(path));
     if (!flags.follow) first.push(...parser.end());
     first = first.filter(wanted);
     if (flags.tail >= 0) first = flags.tail === 0 ? [] : first.slice(-flags.tail);
@@ -255,6 +350,6 @@ export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = proces
     }
     for (const line of parser.end()) if (wanted(line)) await print(line);
   } finally {
-    if (fd !== undefined) closeSync(fd);
+    reader.close();
   }
 }

@@ -17,6 +17,7 @@ import { checkEnforceable, type Limits } from '../cgroups/index.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
 import { attach } from './attach.js';
 import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
+import { parseLogConfig, type LogFlags } from './log-config.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, resolveMounts, type MountRequest } from './mount-options.js';
 import type { Container, ContainerOptions } from './store.js';
 
@@ -54,6 +55,8 @@ export interface CreateFlags {
   tlsVerify: boolean;
   /** --memory, --cpus, --pids-limit, …, parsed. */
   resources: Limits;
+  /** --log-driver and --log-opt as given (checked by parseLogConfig); absent: the default k8s-file log. */
+  log?: LogFlags;
 }
 
 export interface RunFlags extends CreateFlags {
@@ -152,6 +155,13 @@ export async function createContainer(
 ): Promise<Container> {
   // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
   checkEnforceable(flags.resources);
+  const log = parseLogConfig(flags.log ?? { opts: [] }, process.cwd());
+  if (log.driver === 'passthrough' && flags.tty) {
+    // podman accepts it and the output goes nowhere: conmon refuses a terminal with passthrough.
+    throw new HutchError("the '--log-driver passthrough' option cannot be used with --tty", {
+      hint: 'passthrough hands the container your own stdin, stdout and stderr; drop -t',
+    });
+  }
   const image = await imageFor(runtime, flags, env);
   const networkRequest = parseNetworkRequest(
     flags.network,
@@ -190,6 +200,7 @@ export async function createContainer(
     stopTimeout: flags.stopTimeout,
     labels: parseLabels(flags.label),
     resources: flags.resources,
+    log,
   };
   const driver = await selectRootfsDriver({
     identity: runtime.identity,
@@ -235,7 +246,8 @@ export async function runContainer(flags: RunFlags, env: NodeJS.ProcessEnv = pro
     throw error;
   }
   if (flags.detach) {
-    process.stdout.write(`${container.config.id}\n`);
+    // podman prints no id for passthrough: the container's output goes to our stdout.
+    if (container.config.options.log?.driver !== 'passthrough') process.stdout.write(`${container.config.id}\n`);
     return 0;
   }
   const status = await attach(runtime, container, started.client, { tty: flags.tty, interactive: flags.interactive });

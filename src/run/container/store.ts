@@ -21,6 +21,7 @@ import { readExitFile } from '../monitor.js';
 import { processStartTime } from '../proc.js';
 import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
+import type { LogConfig } from './log-config.js';
 import type { MountSpec } from './spec.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'stopped';
@@ -71,6 +72,8 @@ export interface ContainerOptions {
   labels: Record<string, string>;
   /** --memory, --cpus, --pids-limit, …: written to the container's cgroup at each start. */
   resources?: Limits;
+  /** --log-driver and --log-opt, checked (absent in containers made before them: k8s-file, unbounded). */
+  log?: LogConfig;
 }
 
 export interface ContainerState {
