@@ -641,9 +641,15 @@ export class StageBuilder {
         if (archive?.kind === 'tar') {
           const dir = join(workspace.dir, `archive-${i}`);
           try {
-            await unpackArchive(s.entries[0]?.absolute as string, archive.compression, dir, session.rootless);
+            await unpackArchive(s.entries[0]?.absolute as string, archive.compression, dir, {
+              userXattrs: session.rootless,
+              storageDir: session.store.storageDir,
+            });
           } catch (error) {
-            throw new BuildfileError(this.file, position, `ADD ${s.source}: ${messageOf(error)}`);
+            // The disk reserve's hint (free space, or lower the reserve) comes along.
+            throw new BuildfileError(this.file, position, `ADD ${s.source}: ${messageOf(error)}`, {
+              ...(error instanceof HutchError && error.hint !== undefined ? { hint: error.hint } : {}),
+            });
           }
           const unpacked = await BuildContext.openTree(dir);
           const [all] = await unpacked.resolveSources([{ source: '.', position }], {

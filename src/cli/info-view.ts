@@ -1,6 +1,7 @@
 // `hutch info`: formats what src/run/hostinfo.ts collected, as JSON or as
 // YAML-like text where every failing check is followed by its fix.
 import { HutchError } from '../errors.js';
+import { describeReserve } from '../image/store/reserve.js';
 import { collectHostInfo, type Check, type HostInfo } from '../run/hostinfo.js';
 
 export interface InfoOptions {
@@ -78,6 +79,7 @@ export function formatText(info: HostInfo): string {
     `  storage: ${storage.storage}`,
     `  runtime: ${storage.runtime}`,
     `  file system: ${storage.fileSystem.type} (${storage.fileSystem.path})`,
+    `  disk reserve: ${'error' in storage.diskReserve ? `unknown: ${storage.diskReserve.error}` : describeReserve(storage.diskReserve)}`,
     'rootfs drivers:',
     ...rootfs.drivers.flatMap((d) => check(d.name, d)),
     `  selected: ${rootfs.selected}`,

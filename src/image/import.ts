@@ -18,6 +18,7 @@ import { MediaType } from './media.js';
 import { hostPlatform, type ContainerConfig, type ImageConfig, type Manifest } from './oci.js';
 import type { StagedBlob } from './store/blobs.js';
 import { unpackLayer } from './store/layers.js';
+import { meterStream, SpaceGuard } from './store/reserve.js';
 import { normalizeTag } from './store/refs.js';
 import { openUserStore, storageError, type ImageStore } from './store/store.js';
 
@@ -52,14 +53,18 @@ export async function importImage(options: ImportOptions, env: NodeJS.ProcessEnv
   try {
     const compression = detectCompression(readHead(file, 8));
     const diff = new HashingStream();
+    // The staged blob and the unpacked layer both stay above the disk reserve;
+    // a layer too large to unpack is refused while it is read (forecast).
+    const space = new SpaceGuard(store.storageDir, env);
+    const counted = meterStream(space.meter(`storing the layer of ${options.file}`));
+    const layerSize = meterStream(space.forecast(`the layer of ${options.file}`));
     staged = await store.blobs.stage(
       (() => {
         const source = createReadStream(file);
-        const compress = compressStream('gzip');
-        void pipeline(source, decompressStream(compression), diff, compress).catch((error: unknown) =>
-          compress.destroy(error as Error),
+        void pipeline(source, decompressStream(compression), diff, layerSize, compressStream('gzip'), counted).catch(
+          (error: unknown) => counted.destroy(error as Error),
         );
-        return compress;
+        return counted;
       })(),
       undefined,
       { what: `layer of ${options.file}` },
@@ -68,6 +73,7 @@ export async function importImage(options: ImportOptions, env: NodeJS.ProcessEnv
     await unpackLayer(store, diffId, verifiedFile(staged.path, staged.digest), 'gzip', {
       userXattrs: !identity.root,
       onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+      space,
     });
     staged.commit();
     const created = new Date().toISOString();

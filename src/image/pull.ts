@@ -5,7 +5,7 @@
  * last, so an interrupted pull leaves no image, only verified blobs and
  * layers that the next pull reuses.
  */
-import { HutchError, withContext } from '../errors.js';
+import { causeChain, HutchError, withContext } from '../errors.js';
 import { resolvePaths } from '../paths.js';
 import { currentIdentity } from '../run/identity.js';
 import { enterSession } from '../run/session.js';
@@ -21,6 +21,7 @@ import { defaultRegistry, formatReference, parseReference, repositoryName, type 
 import { RegistryClient } from './registry/client.js';
 import { authLocations, lookupCredentials, type Credentials } from './registry/credentials.js';
 import { unpackLayer } from './store/layers.js';
+import { DiskReserveError, SpaceGuard } from './store/reserve.js';
 import { ImageStore, storageError } from './store/store.js';
 import { tee } from './tee.js';
 
@@ -129,10 +130,14 @@ export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = p
   const store = ImageStore.open(storage);
   const client = registryClientFor(ref, options, env);
   const { progress } = options;
+  let collect = false;
   try {
     const { descriptor, body, manifest } = await resolveManifest(client, ref, options.platform);
     const release = await store.writeLock();
     try {
+      // One guard for the layers unpacked in parallel (src/image/store/reserve.ts).
+      const space = new SpaceGuard(storage, env);
+      checkDeclaredSizes(store, manifest, space);
       if (!store.blobs.has(manifest.config.digest)) {
         await store.blobs.write(await client.getBlob(ref.repository, manifest.config), manifest.config);
       }
@@ -140,7 +145,7 @@ export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = p
       const config = parseImageConfig(configBody, manifest.layers.length, `${name} config`);
       await inParallel(manifest.layers, PARALLEL_LAYERS, async (layer, i) => {
         const diffId = config.rootfs.diff_ids[i] as Digest;
-        await pullLayer(store, client, ref, layer, diffId, progress, !identity.root);
+        await pullLayer(store, client, ref, layer, diffId, progress, !identity.root, space);
       });
       await store.blobs.write(body, { digest: descriptor.digest, size: descriptor.size });
       const id = await store.commitImage(ref.digest === undefined ? name : undefined, { descriptor, body });
@@ -154,9 +159,27 @@ export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = p
       release();
     }
   } catch (error) {
+    // Low on space: what this pull stored (its config, the blobs of its
+    // layers) is not kept for a next pull, but removed if no other writer is busy.
+    collect = causeChain(error).some((e) => e instanceof DiskReserveError);
     throw withContext('pull', `pull ${name}`, storageError(error, storage, 'store the image'));
   } finally {
     progress.close();
+    if (collect) await store.collectGarbage({ wait: false }).catch(() => undefined);
+  }
+}
+
+/**
+ * Refuses, before any download, layers whose blobs (their declared, compressed
+ * sizes, counted together) would not fit above the disk reserve. How much they
+ * inflate is unknown until they are unpacked: the extraction's meter covers that.
+ */
+function checkDeclaredSizes(store: ImageStore, manifest: Manifest, space: SpaceGuard): void {
+  let total = 0;
+  for (const layer of manifest.layers) {
+    if (store.blobs.has(layer.digest)) continue;
+    total += layer.size;
+    space.require(total, `layer ${layer.digest}${total === layer.size ? '' : ' and the layers before it'}`);
   }
 }
 
@@ -169,6 +192,7 @@ export async function pullLayer(
   diffId: Digest,
   progress: Progress,
   userXattrs: boolean,
+  space: SpaceGuard = new SpaceGuard(store.storageDir),
 ): Promise<void> {
   const compression = layerCompression(layer.mediaType);
   if (compression === undefined)
@@ -185,18 +209,24 @@ export async function pullLayer(
       await unpackLayer(store, diffId, store.blobs.open(layer.digest, layer.size), compression, {
         userXattrs,
         compressedSize: layer.size,
+        space,
       });
     } else {
+      space.require(layer.size, `layer ${layer.digest}`);
       const download = await client.getBlob(ref.repository, layer);
       download.on('data', (chunk: Buffer) => bar.advance(chunk.length));
       if (haveLayer) {
         await store.blobs.write(download, layer);
       } else {
         const [toBlob, toLayer] = tee(download);
+        // The first failure is reported, once both settled: nothing still writes when it is handled.
+        const failures: unknown[] = [];
+        const noted = (task: Promise<unknown>) => task.catch((error: unknown) => void failures.push(error));
         await Promise.all([
-          store.blobs.write(toBlob, layer),
-          unpackLayer(store, diffId, toLayer, compression, { userXattrs, compressedSize: layer.size }),
+          noted(store.blobs.write(toBlob, layer)),
+          noted(unpackLayer(store, diffId, toLayer, compression, { userXattrs, compressedSize: layer.size, space })),
         ]);
+        if (failures.length > 0) throw failures[0];
       }
     }
     bar.finish('done');

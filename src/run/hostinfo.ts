@@ -8,6 +8,7 @@ import { arch, cpus, release, totalmem } from 'node:os';
 import { dirname } from 'node:path';
 import { HutchError, messageOf, withContext } from '../errors.js';
 import { explain } from '../explain.js';
+import { diskReserve, type DiskReserve } from '../image/store/reserve.js';
 import { native } from '../native.js';
 import { version } from '../package.js';
 import { resolvePaths } from '../paths.js';
@@ -97,6 +98,8 @@ export interface HostInfo {
     runtime: string;
     /** The file system the storage directory is (or will be) on. */
     fileSystem: { path: string; type: string; magic: string };
+    /** What layer extraction leaves free there (src/image/store/reserve.ts), or why it is unknown. */
+    diskReserve: DiskReserve | { error: string };
   };
   rootfs: RootfsReport;
   network: NetworkReport;
@@ -262,6 +265,14 @@ function storageFileSystem(storage: string): HostInfo['storage']['fileSystem'] {
   }
 }
 
+function storageReserve(storage: string, env: NodeJS.ProcessEnv): HostInfo['storage']['diskReserve'] {
+  try {
+    return diskReserve(storage, env);
+  } catch (error) {
+    return { error: messageOf(error) };
+  }
+}
+
 function deviceCheck(path: string, udevKernelName: string, module: string): Check {
   const access = deviceAccess(path);
   if (access.ok) return access;
@@ -351,7 +362,12 @@ export async function collectHostInfo(env: NodeJS.ProcessEnv = process.env): Pro
       gidMap: inside ? readSelfMap('gid') : null,
     },
     idMappings: collectIdMappings(identity, readSubidFiles(), env.PATH),
-    storage: { storage: paths.storage, runtime: paths.runtime, fileSystem: storageFileSystem(paths.storage) },
+    storage: {
+      storage: paths.storage,
+      runtime: paths.runtime,
+      fileSystem: storageFileSystem(paths.storage),
+      diskReserve: storageReserve(paths.storage, env),
+    },
     rootfs,
     network,
     cgroups: probeCgroups(),

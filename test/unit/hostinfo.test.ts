@@ -26,7 +26,12 @@ function healthyHost(): Omit<HostInfo, 'problems'> {
       newuidmap: { ...ok(), path: '/usr/bin/newuidmap' },
       newgidmap: { ...ok(), path: '/usr/bin/newgidmap' },
     },
-    storage: { storage: '/s', runtime: '/r', fileSystem: { path: '/s', type: 'ext4', magic: '0xef53' } },
+    storage: {
+      storage: '/s',
+      runtime: '/r',
+      fileSystem: { path: '/s', type: 'ext4', magic: '0xef53' },
+      diskReserve: { bytes: 2 ** 30, source: 'default', origin: 'default: min(5%, 1 GiB)' },
+    },
     rootfs: {
       drivers: [
         { name: 'overlay', ...ok() },

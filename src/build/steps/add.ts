@@ -13,6 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import { decompressArchiveStream, decompressStream, detectCompression } from '../../image/layer/compression.js';
 import { extractLayer } from '../../image/layer/extract.js';
 import type { Compression } from '../../image/media.js';
+import { ENTRY_COST, SpaceGuard } from '../../image/store/reserve.js';
 
 function head(path: string, length: number): Buffer {
   const fd = openSync(path, 'r');
@@ -73,17 +74,34 @@ export async function archiveKind(path: string): Promise<ArchiveKind> {
   return isUstar(Buffer.concat(chunks)) ? { kind: 'tar', compression } : undefined;
 }
 
-/** Unpacks the archive into dir (created); owners, modes and mtimes as the archive has them. */
+export interface UnpackArchiveOptions {
+  /** true when rootless: overlay metadata in user.* xattrs. */
+  userXattrs: boolean;
+  /** The store's directory: dir is on its file system (the step's workspace is in its tmp/). */
+  storageDir: string;
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Unpacks the archive into dir (created); owners, modes and mtimes as the
+ * archive has them. The extraction stops before it eats into the disk reserve
+ * of the store's file system, and the copy of the tree the executor makes
+ * next must fit above the reserve too.
+ */
 export async function unpackArchive(
   path: string,
   compression: ArchiveCompression,
   dir: string,
-  userXattrs: boolean,
+  options: UnpackArchiveOptions,
 ): Promise<void> {
+  const { userXattrs } = options;
   mkdirSync(dir, { recursive: true });
+  const space = new SpaceGuard(options.storageDir, options.env);
+  const meter = space.meter('unpacking the archive');
   const decompress = decompressor(compression);
   void pipeline(createReadStream(path), decompress).catch((error: unknown) => decompress.destroy(error as Error));
-  await extractLayer(decompress, dir, { userXattrs });
+  const stats = await extractLayer(decompress, dir, { userXattrs, space: meter });
+  space.require(stats.bytes + stats.entries * ENTRY_COST, 'the copy of the unpacked archive in the layer');
 }
 
 export interface Downloaded {

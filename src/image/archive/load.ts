@@ -35,6 +35,7 @@ import { selectManifest } from '../platform.js';
 import { DOCKER_HUB, formatReference, parseReference } from '../reference.js';
 import { unpackLayer, removeTree } from '../store/layers.js';
 import { createTempDir } from '../store/lock.js';
+import { ENTRY_COST, meterStream, SpaceGuard, type SpaceMeter } from '../store/reserve.js';
 import { openUserStore, storageError, type ImageStore } from '../store/store.js';
 
 export type LoadSource = { file: string } | { stdin: Readable };
@@ -57,9 +58,11 @@ export async function loadImages(source: LoadSource, env: NodeJS.ProcessEnv = pr
   const release = await store.writeLock();
   const temp = createTempDir(store.tmpDir, 'load-');
   try {
+    // The unpacked archive, the blobs and the layers all stay above the disk reserve.
+    const space = new SpaceGuard(store.storageDir, env);
     const input = 'file' in source ? createReadStream(source.file) : source.stdin;
-    const archive = await unpackArchive(input, join(temp.path, 'archive'));
-    const options = { userXattrs: !identity.root };
+    const archive = await unpackArchive(input, join(temp.path, 'archive'), space.meter('unpacking the archive'));
+    const options = { userXattrs: !identity.root, space };
     if (archive.resolve('manifest.json') !== undefined) return await loadDockerArchive(store, archive, options);
     if (archive.resolve('index.json') !== undefined) return await loadOciArchive(store, archive, options);
     throw new HutchError('not a docker-archive or oci-archive: it has neither manifest.json nor index.json', {
@@ -126,7 +129,7 @@ async function peek(stream: Readable, length: number): Promise<Buffer> {
   return head;
 }
 
-async function unpackArchive(input: Readable, dir: string): Promise<Archive> {
+async function unpackArchive(input: Readable, dir: string, meter: SpaceMeter): Promise<Archive> {
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const head = await peek(input, 8);
   const compression = detectCompression(head);
@@ -153,13 +156,14 @@ async function unpackArchive(input: Readable, dir: string): Promise<Archive> {
         continue;
       }
       const path = join(dir, name);
+      meter.use(ENTRY_COST);
       if (type === 'directory') {
         mkdirSync(path, { recursive: true, mode: 0o700 });
         entry.resume();
         continue;
       }
       mkdirSync(dirname(path), { recursive: true, mode: 0o700 });
-      await pipeline(entry, createWriteStream(path, { mode: 0o600 }));
+      await pipeline(entry, meterStream(meter), createWriteStream(path, { mode: 0o600 }));
     }
   })();
   const [fed, read] = await Promise.allSettled([feeding, reading]);
@@ -211,6 +215,7 @@ function archiveName(name: string): string {
 
 interface LoadOptions {
   userXattrs: boolean;
+  space: SpaceGuard;
 }
 
 /** Commits an image under each of its names (nameless when none); returns the `Loaded image:` names. */
@@ -295,6 +300,7 @@ async function loadDockerArchive(store: ImageStore, archive: Archive, options: L
     for (const [i, layerName] of item.Layers.entries()) {
       const diffId = config.rootfs.diff_ids[i] as Digest;
       const path = need(archive, layerName, 'layer');
+      options.space.require(statSync(path).size, `layer ${layerName}`);
       const compression = detectCompression(readHead(path, 8));
       // Stored as the archive has it: an uncompressed layer's blob digest is its diff id.
       const blob = await store.blobs.write(
@@ -392,6 +398,7 @@ async function loadOciArchive(store: ImageStore, archive: Archive, options: Load
       const diffId = config.rootfs.diff_ids[i] as Digest;
       if (!isDigest(layer.digest)) throw new HutchError(`layer digest ${JSON.stringify(layer.digest)} is invalid`);
       const path = blobPath(archive, layer.digest);
+      options.space.require(statSync(path).size, `layer ${layer.digest}`);
       await store.blobs.write(
         createReadStream(path),
         { digest: layer.digest, size: layer.size },

@@ -41,6 +41,7 @@ import { pipeline } from 'node:stream/promises';
 import { HutchError, SyscallError } from '../../errors.js';
 import { native } from '../../native.js';
 import { parseIdMap } from '../../run/identity.js';
+import { ENTRY_COST, type SpaceMeter } from '../store/reserve.js';
 import {
   cleanEntryName,
   cleanLinkTarget,
@@ -56,6 +57,11 @@ export interface ExtractOptions {
   userXattrs: boolean;
   /** Called once per kind of thing skipped, e.g. device nodes a user namespace may not create. */
   onWarning?: (message: string) => void;
+  /**
+   * Told of every entry (ENTRY_COST) and of file content before it is
+   * written; its DiskReserveError stops the extraction (src/image/store/reserve.ts).
+   */
+  space?: SpaceMeter;
 }
 
 export interface ExtractStats {
@@ -402,6 +408,7 @@ class LayerUnpacker extends Writable {
         case 'file': {
           const file = this.file as { fd: number; rel: string; entry: TarEntry };
           const n = Math.min(this.remaining, available);
+          this.options.space?.use(n);
           let written = 0;
           while (written < n) written += writeSync(file.fd, chunk, at + written, n - written);
           at += n;
@@ -604,6 +611,7 @@ class LayerUnpacker extends Writable {
   // Entries.
 
   private onEntry(entry: TarEntry): void {
+    this.options.space?.use(ENTRY_COST);
     this.stats.entries++;
     this.entryName = entry.name;
     if (entry.name.includes('\uFFFD')) {

@@ -16,6 +16,7 @@ import { decompressStream } from '../layer/compression.js';
 import type { Compression } from '../media.js';
 import { discardStream, fsyncDir } from './blobs.js';
 import { acquireLock, createTempDir } from './lock.js';
+import { SpaceGuard } from './reserve.js';
 
 /** What `ensure`'s fill may report; kept in info.json. */
 export interface LayerInfo {
@@ -196,13 +197,19 @@ export interface UnpackOptions {
   onWarning?: (message: string) => void;
   /** The blob's size when known: a large gzip blob is inflated by pigz (decompressStream). */
   compressedSize?: number;
+  /**
+   * The command's free space accounting (shared by the layers it unpacks in
+   * parallel); one for the store's file system and process.env when undefined.
+   */
+  space?: SpaceGuard;
 }
 
 /**
  * Unpacks a (compressed) layer blob into the store, once per diff id:
  * decompress -> verify that the uncompressed bytes hash to diffId (and end
  * there) -> extractLayer, inside layers.ensure. A mismatch rejects with
- * DigestMismatchError and leaves nothing in layers/. When the layer is already
+ * DigestMismatchError and leaves nothing in layers/; so does a layer that
+ * would eat into the disk reserve (DiskReserveError). When the layer is already
  * unpacked, source is destroyed unread. Returns the diff directory.
  */
 export async function unpackLayer(
@@ -233,11 +240,19 @@ async function unpackInto(
   options: UnpackOptions,
 ): Promise<ExtractStats & { size: number }> {
   const what = `layer ${diffId}`;
+  let space;
+  try {
+    space = (options.space ?? new SpaceGuard(dir)).meter(`unpacking ${what}`);
+  } catch (error) {
+    discardStream(source);
+    throw error;
+  }
   const decompress = decompressStream(compression, { size: options.compressedSize });
   const hashing = new HashingStream(algorithmOf(diffId));
   const feeding = pipeline(source, decompress, hashing);
   const extracting = extractLayer(hashing, dir, {
     userXattrs: options.userXattrs,
+    space,
     ...(options.onWarning === undefined ? {} : { onWarning: options.onWarning }),
   });
   const [fed, extracted] = await Promise.allSettled([feeding, extracting]);
