@@ -123,7 +123,8 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     const monitor = await startMonitor({
       id: options.id,
       dir,
-      log: join(dir, 'log'),
+      // The step's output goes to the build's client; a log of it would only fill the disk.
+      log: undefined,
       plan,
       cloneFlags,
       terminal: false,

@@ -10,7 +10,7 @@
  * (user, capabilities, no_new_privs, seccomp) and execve.
  *
  * Each exec session has a directory `<container runtime dir>/exec/<id>/`
- * (monitor.pid, attach, exit, exec.log), removed when an attached session
+ * (monitor.pid, attach, exit), removed when an attached session
  * ends; a detached one's stays until a later exec or the container's removal
  * finds it finished.
  */
@@ -174,7 +174,8 @@ export async function execInContainer(
     monitor = await startMonitor({
       id: `${container.config.id.slice(0, 12)}/exec`,
       dir,
-      log: join(dir, 'exec.log'),
+      // Nothing reads an exec's output back: it goes to the client, or nowhere with -d (as podman's).
+      log: undefined,
       plan,
       cloneFlags: 0,
       join: container.state.pid,
