@@ -41,6 +41,12 @@ export interface MonitorOptions {
   stdin: boolean;
   /** New session, stdio on /dev/null once started: the monitor outlives its parent. */
   detach: boolean;
+  /**
+   * The container dies with this process (a build's RUN): the monitor gets one
+   * end of a socket only we hold (fd 5, `--die-with-client`) and kills the
+   * container at its EOF, however we die. StartedMonitor.release() lets it go.
+   */
+  dieWithClient?: boolean;
   /** Absolute path and arguments, exec'd by the monitor after the exit file is written. */
   exitCommand?: string[];
 }
@@ -57,6 +63,8 @@ export interface StartedMonitor {
   sync: PlanChildLike;
   /** The monitor process (and its exit command, which replaces it) ended; only seen while we live. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** With dieWithClient: closes our end of that socket (call once the container has exited). */
+  release(): void;
 }
 
 /** Attach frame types (docs/monitor.md): u8 type, u32 big-endian length, payload. */
@@ -75,6 +83,7 @@ const PLAN_FD = 3;
 /** With a terminal, the child's end of the socket its OpenConsole step sends the pty master on (native/monitor.cc). */
 const CONSOLE_FD = 99;
 const SYNC_FD = 4;
+const CLIENT_FD = 5;
 const FRAME_HEADER = 5;
 /** The monitor refuses frames above 1 MiB; stdin goes in smaller ones. */
 const MAX_STDIN_FRAME = 64 * 1024;
@@ -119,6 +128,7 @@ export function monitorArgs(options: MonitorOptions): string[] {
   if (options.terminal) args.push('--terminal');
   if (options.stdin) args.push('--stdin');
   if (options.detach) args.push('--detach');
+  if (options.dieWithClient === true) args.push('--die-with-client', String(CLIENT_FD));
   if (options.exitCommand !== undefined && options.exitCommand.length > 0) {
     if (!options.exitCommand[0]?.startsWith('/')) {
       throw new TypeError(`the exit command must be an absolute path: ${options.exitCommand[0]}`);
@@ -139,7 +149,13 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   const args = monitorArgs(options);
   const encoded = options.plan.encode();
   const path = monitorPath();
-  const child = spawn(path, args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'] });
+  const stdio: ('ignore' | 'pipe')[] = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'];
+  if (options.dieWithClient === true) stdio.push('pipe');
+  const child = spawn(path, args, { stdio });
+  // Never written to nor read: its EOF at our death is the message. Unref'd, not destroyed.
+  const clientSocket = options.dieWithClient === true ? ((child.stdio as unknown[])[CLIENT_FD] as Socket) : undefined;
+  clientSocket?.unref();
+  clientSocket?.on('error', () => undefined);
   const stdout = child.stdio[1] as Readable;
   const stderr = child.stdio[2] as Readable;
   const planPipe = child.stdio[PLAN_FD] as Writable;
@@ -165,17 +181,25 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   stdout.resume(); // the exit command may write there later: nobody reads it
   if (line === null || !line.startsWith('pid ')) {
     syncSocket.destroy();
+    clientSocket?.destroy();
     const status = await Promise.race([exited, spawnFailed]);
     throw startFailure(line, status.code, diagnostics.trim());
   }
   const containerPid = Number(line.slice(4));
   if (child.pid === undefined || !Number.isInteger(containerPid) || containerPid <= 0) {
     syncSocket.destroy();
+    clientSocket?.destroy();
     throw new Error(`hutch-monitor: unexpected report ${JSON.stringify(line)}`);
   }
   child.unref();
   for (const stream of [stdout, stderr] as Socket[]) stream.unref();
-  return { monitorPid: child.pid, containerPid, sync: new MonitorSync(options.plan, syncSocket), exited };
+  return {
+    monitorPid: child.pid,
+    containerPid,
+    sync: new MonitorSync(options.plan, syncSocket),
+    exited,
+    release: () => clientSocket?.destroy(),
+  };
 }
 
 function startFailure(line: string | null, code: number | null, diagnostics: string): Error {
