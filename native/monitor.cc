@@ -10,7 +10,7 @@
 //   hutch-monitor --id ID --dir DIR --plan-fd N --sync-fd N
 //                 [--log FILE [--log-size-max BYTES] [--log-max-files N]]
 //                 [--stdio-fd N] [--clone-flags X] [--join PID] [--terminal]
-//                 [--stdin] [--detach] [--exit-command ARG...]
+//                 [--stdin] [--detach] [--die-with-client N] [--exit-command ARG...]
 //
 //   plan-fd  the encoded plan (plan.h), read to EOF and validated here;
 //   sync-fd  the child's end of the sync socket: node talks to the child on it
@@ -22,7 +22,9 @@
 //            (monitor_io.h LogWriter); no --log: nothing is logged;
 //   stdio-fd the container's stdin, stdout, stderr are fds N, N+1, N+2 as
 //            given (podman's passthrough log driver): no pipes, no relay;
-//   DIR/     monitor.pid, attach (unix socket, 0600), exit (JSON, atomic).
+//   DIR/     monitor.pid, attach (unix socket, 0600), exit (JSON, atomic);
+//   die-with-client  an fd whose other end only the client holds: at its EOF
+//            (the client died, SIGKILL included) the container is killed.
 //
 // Single-threaded, one poll(2) loop, every fd close-on-exec and non-blocking
 // where it is polled. The child runs only child.cc (async-signal-safe); this
@@ -116,6 +118,7 @@ struct Options {
   bool terminal = false;
   bool stdin_open = false;
   bool detach = false;
+  int client_fd = -1;
   char** exit_command = nullptr;
 };
 
@@ -125,7 +128,7 @@ struct Options {
           "usage: hutch-monitor --id ID --dir DIR --plan-fd N --sync-fd N "
           "[--log FILE [--log-size-max BYTES] [--log-max-files N]] [--stdio-fd N] "
           "[--clone-flags X] [--join PID] [--terminal] [--stdin] [--detach] "
-          "[--exit-command ARG...]\n");
+          "[--die-with-client N] [--exit-command ARG...]\n");
   _exit(kExitFailure);
 }
 
@@ -183,6 +186,8 @@ Options ParseOptions(int argc, char** argv) {
       o.stdin_open = true;
     } else if (strcmp(arg, "--detach") == 0) {
       o.detach = true;
+    } else if (strcmp(arg, "--die-with-client") == 0) {
+      o.client_fd = static_cast<int>(Number(arg, value(), 3, INT_MAX, 10));
     } else if (strcmp(arg, "--exit-command") == 0) {
       if (i + 1 >= argc) Usage("missing value for", arg);
       o.exit_command = argv + i + 1;
@@ -197,6 +202,9 @@ Options ParseOptions(int argc, char** argv) {
   }
   if (o.plan_fd == o.sync_fd || o.plan_fd <= 2 || o.sync_fd <= 2) {
     Usage("--plan-fd and --sync-fd must be distinct fds above 2");
+  }
+  if (o.client_fd >= 0 && (o.client_fd == o.plan_fd || o.client_fd == o.sync_fd)) {
+    Usage("--die-with-client must differ from --plan-fd and --sync-fd");
   }
   if (!o.log && (o.rotation.max_size > 0 || o.rotation.max_files != 1)) {
     Usage("--log-size-max and --log-max-files need --log");
@@ -315,6 +323,10 @@ class Monitor {
   void SetContainer(pid_t pid) {
     container_ = pid;
   }
+  // --die-with-client: the client's death (EOF here) kills the container.
+  void WatchClient(int fd) {
+    client_fd_ = fd;
+  }
 
   [[noreturn]] void Run() {
     while (!exited_) Iterate();
@@ -322,7 +334,7 @@ class Monitor {
   }
 
  private:
-  enum Kind { kListen, kSource, kStdin, kClient, kSignal, kConsole };
+  enum Kind { kListen, kSource, kStdin, kClient, kSignal, kConsole, kClientGone };
 
   void Add(int fd, short events, Kind kind, size_t index) {
     poll_fds_.push_back({fd, events, 0});
@@ -348,6 +360,7 @@ class Monitor {
     }
     Add(signal_fd_, POLLIN, kSignal, 0);
     if (console_fd_ >= 0) Add(console_fd_, POLLIN, kConsole, 0);
+    if (client_fd_ >= 0) Add(client_fd_, POLLIN, kClientGone, 0);
 
     int n = poll(poll_fds_.data(), poll_fds_.size(), -1);
     if (n < 0) {
@@ -380,6 +393,9 @@ class Monitor {
           break;
         case kConsole:
           ReceiveTerminal();
+          break;
+        case kClientGone:
+          CheckClient();
           break;
       }
     }
@@ -523,6 +539,21 @@ class Monitor {
     }
     close(console_fd_);
     console_fd_ = -1;
+  }
+
+  // The client never writes to its end: EOF or an error means it is gone.
+  // SIGKILL to the container (pid 1 of its pid namespace: the kernel kills
+  // the rest of the namespace with it); the usual exit path follows.
+  void CheckClient() {
+    char data[64];
+    ssize_t n;
+    do {
+      n = read(client_fd_, data, sizeof data);
+    } while (n < 0 && errno == EINTR);
+    if (n > 0 || (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))) return;
+    close(client_fd_);
+    client_fd_ = -1;
+    if (container_ > 0 && !exited_) kill(container_, SIGKILL);
   }
 
   bool TakesStdin() const {
@@ -777,6 +808,7 @@ class Monitor {
   int signal_fd_;
   int master_ = -1;
   int console_fd_ = -1;
+  int client_fd_ = -1;
   struct winsize pending_size_ = {0, 0, 0, 0};
   std::vector<Source> sources_;
   int stdin_fd_ = -1;
@@ -903,6 +935,13 @@ int Main(int argc, char** argv) {
   int sync_fd = fcntl(options.sync_fd, F_DUPFD_CLOEXEC, static_cast<int>(kPlanMaxTargetFd));
   if (sync_fd < 0) Fail(errno, "fcntl", "--sync-fd");
   close(options.sync_fd);
+  int client_fd = -1;
+  if (options.client_fd >= 0) {
+    client_fd = fcntl(options.client_fd, F_DUPFD_CLOEXEC, static_cast<int>(kPlanMaxTargetFd));
+    if (client_fd < 0) Fail(errno, "fcntl", "--die-with-client");
+    close(options.client_fd);
+    SetNonBlocking(client_fd);
+  }
 
   PlanStorage storage;
   {
@@ -943,6 +982,7 @@ int Main(int argc, char** argv) {
   if (options.detach) setsid();  // EPERM: already a session leader, fine
 
   Monitor monitor(options, dirfd, log, listen_fd, signal_fd);
+  if (client_fd >= 0) monitor.WatchClient(client_fd);
   if (options.stdio_fd >= 0) {
     // podman's passthrough log driver: the caller's stdio is the container's,
     // blocking as a shell hands it to its children (node may have made a pipe

@@ -19,6 +19,7 @@ import { createProgress, progressMode } from '../image/progress.js';
 import { normalizeTag } from '../image/store/refs.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
 import { openRuntime } from '../run/container/lifecycle.js';
+import { reapEphemeralLeftovers } from '../run/container/ephemeral.js';
 import { checkEnforceable } from '../run/cgroups/index.js';
 import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
@@ -133,6 +134,8 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   if (hashIndex !== undefined) context.useHashIndex(hashIndex);
   const runtimeRoot = join(runtime.paths.runtime, 'build');
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
+  // What the RUN containers of killed builds left (their processes died with those builds).
+  await reapEphemeralLeftovers(runtimeRoot);
   const mode = progressMode(process.stdout, options.quiet, env);
   const output = new BuildOutput(options.stdout, options.stderr, mode);
   const fixed = options.timestamp?.toISOString();

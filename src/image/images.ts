@@ -510,14 +510,17 @@ export async function checkImages(
   options: { repair?: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<CheckReport> {
-  const { store, identity } = await openUserStore(env);
+  // Leftovers of dead commands are reported (and removed with --repair), not quietly reaped first.
+  const { store, identity } = await openUserStore(env, { reap: false });
   return checkStore(store, { repair: options.repair === true, userXattrs: !identity.root });
 }
 
 /** One line per finding, with what --repair did about it. */
 export function formatCheck(report: CheckReport): string {
   const lines = report.findings.map(
-    (f) => `${f.kind === 'unused' ? 'unused: ' : ''}${f.problem}${f.repaired === undefined ? '' : `: ${f.repaired}`}\n`,
+    (f) =>
+      `${f.kind === 'unused' ? 'unused: ' : ''}${f.problem}${f.repaired === undefined ? '' : `: ${f.repaired}`}\n` +
+      (f.hint === undefined ? '' : `hint: ${f.hint}\n`),
   );
   const unused = report.findings.filter((f) => f.kind === 'unused' && f.repaired === undefined).length;
   if (report.consistent) lines.push('the store is consistent\n');

@@ -45,6 +45,12 @@ export interface MonitorOptions {
   stdin: boolean;
   /** New session, stdio on /dev/null once started: the monitor outlives its parent. */
   detach: boolean;
+  /**
+   * The container dies with this process (a build's RUN): the monitor gets one
+   * end of a socket only we hold (fd 5, `--die-with-client`) and kills the
+   * container at its EOF, however we die. StartedMonitor.release() lets it go.
+   */
+  dieWithClient?: boolean;
   /** Absolute path and arguments, exec'd by the monitor after the exit file is written. */
   exitCommand?: string[];
 }
@@ -61,6 +67,8 @@ export interface StartedMonitor {
   sync: PlanChildLike;
   /** The monitor process (and its exit command, which replaces it) ended; only seen while we live. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+  /** With dieWithClient: closes our end of that socket (call once the container has exited). */
+  release(): void;
 }
 
 /** Attach frame types (docs/monitor.md): u8 type, u32 big-endian length, payload. */
@@ -83,6 +91,8 @@ const SYNC_FD = 4;
 const PASSTHROUGH_FD = 6;
 /** native/monitor_io.h kLogMaxFiles. */
 const MAX_LOG_FILES = 1000;
+/** With --die-with-client, the monitor's end of the socket only we hold. */
+const CLIENT_FD = 5;
 const FRAME_HEADER = 5;
 /** The monitor refuses frames above 1 MiB; stdin goes in smaller ones. */
 const MAX_STDIN_FRAME = 64 * 1024;
@@ -157,6 +167,7 @@ export function monitorArgs(options: MonitorOptions): string[] {
   if (options.terminal) args.push('--terminal');
   if (options.stdin) args.push('--stdin');
   if (options.detach) args.push('--detach');
+  if (options.dieWithClient === true) args.push('--die-with-client', String(CLIENT_FD));
   if (options.exitCommand !== undefined && options.exitCommand.length > 0) {
     if (!options.exitCommand[0]?.startsWith('/')) {
       throw new TypeError(`the exit command must be an absolute path: ${options.exitCommand[0]}`);
@@ -177,9 +188,15 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   const args = monitorArgs(options);
   const encoded = options.plan.encode();
   const path = monitorPath();
+  // fd 5: the socket of --die-with-client; 6-8: our 0-2 with passthrough.
   const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'];
-  if (options.passthrough === true) stdio.push('ignore', 0, 1, 2);
+  stdio.push(options.dieWithClient === true ? 'pipe' : 'ignore');
+  if (options.passthrough === true) stdio.push(0, 1, 2);
   const child = spawn(path, args, { stdio });
+  // Never written to nor read: its EOF at our death is the message. Unref'd, not destroyed.
+  const clientSocket = options.dieWithClient === true ? ((child.stdio as unknown[])[CLIENT_FD] as Socket) : undefined;
+  clientSocket?.unref();
+  clientSocket?.on('error', () => undefined);
   const stdout = child.stdio[1] as Readable;
   const stderr = child.stdio[2] as Readable;
   const planPipe = child.stdio[PLAN_FD] as Writable;
@@ -205,17 +222,25 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   stdout.resume(); // the exit command may write there later: nobody reads it
   if (line === null || !line.startsWith('pid ')) {
     syncSocket.destroy();
+    clientSocket?.destroy();
     const status = await Promise.race([exited, spawnFailed]);
     throw startFailure(line, status.code, diagnostics.trim());
   }
   const containerPid = Number(line.slice(4));
   if (child.pid === undefined || !Number.isInteger(containerPid) || containerPid <= 0) {
     syncSocket.destroy();
+    clientSocket?.destroy();
     throw new Error(`hutch-monitor: unexpected report ${JSON.stringify(line)}`);
   }
   child.unref();
   for (const stream of [stdout, stderr] as Socket[]) stream.unref();
-  return { monitorPid: child.pid, containerPid, sync: new MonitorSync(options.plan, syncSocket), exited };
+  return {
+    monitorPid: child.pid,
+    containerPid,
+    sync: new MonitorSync(options.plan, syncSocket),
+    exited,
+    release: () => clientSocket?.destroy(),
+  };
 }
 
 function startFailure(line: string | null, code: number | null, diagnostics: string): Error {

@@ -4,12 +4,13 @@
  * lock held exclusively, so no writer is in the middle of a pull or import and
  * whatever no image uses is garbage.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
 import { HutchError } from '../../errors.js';
 import { algorithmOf, HashingStream, shortId, type Digest } from '../digest.js';
 import { layerCompression } from '../media.js';
 import { removeTree, unpackLayer } from './layers.js';
+import { abandonedEntries, removeLeftover } from './leftovers.js';
 import { acquireLock } from './lock.js';
 import { readIndex } from './refs.js';
 import type { ImageStore } from './store.js';
@@ -24,6 +25,8 @@ export interface Finding {
   kind: 'problem' | 'unused';
   /** What --repair did about it; undefined when not repaired. */
   repaired?: string;
+  /** When the repair failed: the one thing to do about it. */
+  hint?: string;
 }
 
 export interface CheckOptions {
@@ -75,6 +78,7 @@ async function checkLocked(store: ImageStore, options: CheckOptions): Promise<Fi
         },
         (error: unknown) => {
           finding.problem += ` (repair failed: ${(error as Error).message})`;
+          if (error instanceof HutchError && error.hint !== undefined) finding.hint = error.hint;
         },
       );
   };
@@ -99,18 +103,16 @@ async function checkLocked(store: ImageStore, options: CheckOptions): Promise<Fi
     index = readIndex(store.indexPath);
   }
 
-  // Leftovers of interrupted commands, under the index lock so that no index
-  // writer is between creating its temp file and locking it.
-  const releaseIndex = await acquireLock(store.indexLockPath);
-  try {
-    for (const path of store.abandonedTemps()) {
-      await found(`leftover ${relative(store, path)} of an interrupted command`, () => {
-        removeTree(path);
-        return 'removed';
-      });
-    }
-  } finally {
-    releaseIndex();
+  // Leftovers of dead commands: entries of tmp/ no live process holds a flock on
+  // (leftovers.ts); a killed build's overlay is detached before its workspace goes.
+  for (const path of abandonedEntries(store.tmpDir)) {
+    await found(`leftover ${relative(store, path)} of an interrupted command`, () => {
+      const detached = removeLeftover(path, () => readFileSync('/proc/self/mountinfo', 'utf8'));
+      if (detached === undefined) return 'gone already';
+      return detached.length === 0
+        ? 'removed'
+        : `unmounted ${detached.map((p) => relative(store, p)).join(', ')} and removed`;
+    });
   }
 
   // Every blob hashes to its name.

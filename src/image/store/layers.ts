@@ -15,7 +15,7 @@ import { extractLayer, type ExtractStats } from '../layer/extract.js';
 import { decompressStream } from '../layer/compression.js';
 import type { Compression } from '../media.js';
 import { discardStream, fsyncDir } from './blobs.js';
-import { acquireLock, createTempDir } from './lock.js';
+import { acquireLock, createTempDir, moveIntoTemp } from './lock.js';
 import { SpaceGuard } from './reserve.js';
 
 /** What `ensure`'s fill may report; kept in info.json. */
@@ -137,16 +137,15 @@ export class LayerStore {
     );
   }
 
-  /** Removes a path under layers/ (a layer or a stray): renamed into tmp/, then deleted. */
+  /** Removes a path under layers/ (a layer or a stray): renamed into tmp/ (flocked meanwhile), then deleted. */
   discard(path: string): void {
-    const doomed = join(this.tmpDir, `gc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`);
+    const doomed = moveIntoTemp(path, this.tmpDir, 'gc-');
+    if (doomed === undefined) return;
     try {
-      renameSync(path, doomed);
-    } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
-      throw error;
+      removeTree(doomed.path);
+    } finally {
+      doomed.release();
     }
-    removeTree(doomed);
   }
 
   private entries(): string[] {

@@ -5,7 +5,7 @@
  * its locks, and two locks taken in one process exclude each other as locks of
  * two processes do.
  */
-import { closeSync, constants, mkdtempSync, openSync } from 'node:fs';
+import { closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { native } from '../../native.js';
@@ -101,6 +101,21 @@ export interface TempEntry {
 
 const randomName = (prefix: string) => `${prefix}${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
 
+/**
+ * Whether fd holds the flock of what path names now. A reaper (reapLeftovers,
+ * `system check --repair`) may claim a new entry between its creation and our
+ * flock, when it looks abandoned, and remove it: then either our flock fails
+ * (the reaper holds it) or path is gone or names another inode. Either way the
+ * creator starts again under a new name, so no store lock is needed to tell a
+ * live temp entry from a leftover.
+ */
+function ownsPath(fd: number, path: string): boolean {
+  if (!native.flock(fd, true, false)) return false;
+  const held = fstatSync(fd);
+  const named = lstatSync(path, { throwIfNoEntry: false });
+  return named !== undefined && named.ino === held.ino && named.dev === held.dev;
+}
+
 /** Creates a new file in dir, open for writing and flocked by this process. */
 export function createTempFile(dir: string, prefix: string): TempEntry {
   for (let attempt = 0; ; attempt++) {
@@ -112,15 +127,48 @@ export function createTempFile(dir: string, prefix: string): TempEntry {
       if ((error as NodeJS.ErrnoException).code === 'EEXIST' && attempt < 10) continue;
       throw error;
     }
-    native.flock(fd, true, false);
-    return { path, fd, release: releaser(fd) };
+    if (ownsPath(fd, path)) return { path, fd, release: releaser(fd) };
+    closeSync(fd);
+    if (attempt >= 10) throw new HutchError(`cannot keep a temp file in ${dir}: it was removed at once, ten times`);
   }
 }
 
 /** Creates a new directory in dir (mode 0700), flocked by this process. */
 export function createTempDir(dir: string, prefix: string): TempEntry {
-  const path = mkdtempSync(join(dir, prefix));
-  const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
-  native.flock(fd, true, false);
-  return { path, fd, release: releaser(fd) };
+  for (let attempt = 0; ; attempt++) {
+    const path = mkdtempSync(join(dir, prefix));
+    const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+    if (ownsPath(fd, path)) return { path, fd, release: releaser(fd) };
+    closeSync(fd);
+    if (attempt >= 10)
+      throw new HutchError(`cannot keep a temp directory in ${dir}: it was removed at once, ten times`);
+  }
+}
+
+/**
+ * Moves path (a file or directory of the store, on tmp's file system) into
+ * dir under a new name, flocked by this process before the rename, so that
+ * what waits there for removal is never taken for a dead command's leftover
+ * while we remove it (and is one once we die). undefined when path is gone.
+ * A symlink moves without a flock (flock(2) needs an open file).
+ */
+export function moveIntoTemp(path: string, dir: string, prefix: string): TempEntry | undefined {
+  const target = join(dir, randomName(prefix));
+  let fd: number | undefined;
+  try {
+    fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
+    native.flock(fd, true, false);
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') return undefined;
+    if (code !== 'ELOOP') throw error;
+  }
+  try {
+    renameSync(path, target);
+  } catch (error) {
+    if (fd !== undefined) closeSync(fd);
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+    throw error;
+  }
+  return { path: target, fd: fd ?? -1, release: fd === undefined ? () => undefined : releaser(fd) };
 }

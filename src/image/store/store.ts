@@ -6,23 +6,15 @@
  *                 (refs.ts), its id is its config digest (podman's)
  *   layers/<hex>/ each layer unpacked once per diff id (layers.ts)
  *   tmp/          temp files and dirs, flocked by their writer, on the same
- *                 file system so that finished ones are renamed into place
+ *                 file system so that finished ones are renamed into place;
+ *                 what no live process holds is a dead command's leftover,
+ *                 removed by the next command that opens the store (leftovers.ts)
  *   locks/        store.lock (writers shared, garbage collection exclusive),
  *                 index.lock, one lock per layer being unpacked
  *
  * Every command that uses it runs inside the user's session (openUserStore).
  */
-import {
-  linkSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  rmSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { causeChain, HutchError } from '../../errors.js';
 import { resolvePaths } from '../../paths.js';
@@ -35,7 +27,8 @@ import type { Descriptor, ImageConfig, Index, Manifest } from '../oci.js';
 import { defaultRegistry } from '../reference.js';
 import { BlobStore } from './blobs.js';
 import { LayerStore, removeTree } from './layers.js';
-import { acquireLock, claimIfAbandoned, createTempFile, tryLock, type Release } from './lock.js';
+import { reapLeftovers } from './leftovers.js';
+import { acquireLock, createTempFile, moveIntoTemp, tryLock, type Release, type TempEntry } from './lock.js';
 import {
   addNameless,
   emptyIndex,
@@ -109,8 +102,13 @@ export class ImageStore {
     this.layers = new LayerStore(join(storageDir, 'layers'), this.tmpDir, this.locksDir);
   }
 
-  /** Opens the store at storageDir, creating what is missing (safe when several commands start at once). */
-  static open(storageDir: string): ImageStore {
+  /**
+   * Opens the store at storageDir, creating what is missing (safe when several
+   * commands start at once), and removes what dead commands left in tmp/ (one
+   * readdir and one flock probe per entry; see leftovers.ts). reap: false
+   * leaves them, for `system check` to report.
+   */
+  static open(storageDir: string, options: { reap?: boolean } = {}): ImageStore {
     const store = new ImageStore(storageDir);
     mkdirSync(storageDir, { recursive: true, mode: 0o700 });
     for (const dir of [join(store.ociDir, 'blobs', 'sha256'), store.layers.root, store.tmpDir, store.locksDir]) {
@@ -118,6 +116,7 @@ export class ImageStore {
     }
     createIfMissing(join(store.ociDir, 'oci-layout'), LAYOUT, store.tmpDir);
     createIfMissing(store.indexPath, `${JSON.stringify(emptyIndex())}\n`, store.tmpDir);
+    if (options.reap !== false) reapLeftovers(store.tmpDir);
     return store;
   }
 
@@ -331,10 +330,10 @@ export class ImageStore {
   /** collectGarbage's work; the caller holds the store lock exclusively. */
   async collectGarbageLocked(): Promise<GarbageReport> {
     const report: GarbageReport = { blobs: [], layers: [], leftovers: [] };
-    const doomed: string[] = [];
+    const doomed: TempEntry[] = [];
+    report.leftovers.push(...reapLeftovers(this.tmpDir).removed);
     const releaseIndex = await acquireLock(this.indexLockPath);
     try {
-      report.leftovers.push(...this.claimLeftovers(doomed));
       const reach = this.reachable(this.readIndex());
       if (reach !== undefined) {
         for (const digest of this.blobs.list()) {
@@ -344,18 +343,26 @@ export class ImageStore {
         }
         for (const diffId of this.layers.list()) {
           if (reach.layers.has(diffId)) continue;
-          doomed.push(this.detach(join(this.layers.root, hexOf(diffId))));
+          const entry = this.detach(join(this.layers.root, hexOf(diffId)));
+          if (entry !== undefined) doomed.push(entry);
           report.layers.push(diffId);
         }
         for (const stray of this.layers.strays()) {
-          doomed.push(this.detach(stray));
+          const entry = this.detach(stray);
+          if (entry !== undefined) doomed.push(entry);
           report.leftovers.push(stray);
         }
       }
     } finally {
       releaseIndex();
     }
-    for (const path of doomed) removeTree(path);
+    for (const entry of doomed) {
+      try {
+        removeTree(entry.path);
+      } finally {
+        entry.release();
+      }
+    }
     this.removeStaleLayerLocks();
     return report;
   }
@@ -400,47 +407,12 @@ export class ImageStore {
   }
 
   /**
-   * Entries of tmp/ that no live process holds (their writer died): moved to
-   * `doomed` for removal. Call with the store lock held exclusively and the
-   * index lock held, so no writer is between creating a temp entry and locking it.
+   * Moves a path of the store into tmp/ (one rename), flocked by this process
+   * until the caller releases it, so that nobody else takes it for a leftover
+   * while the caller removes it. undefined when the path is not there.
    */
-  claimLeftovers(doomed: string[]): string[] {
-    const found: string[] = [];
-    for (const name of safeReaddir(this.tmpDir)) {
-      const path = join(this.tmpDir, name);
-      const release = claimIfAbandoned(path);
-      if (release === undefined) continue;
-      try {
-        found.push(path);
-        doomed.push(path);
-      } finally {
-        release();
-      }
-    }
-    return found;
-  }
-
-  /** Leftovers of tmp/ that no live process holds, without removing them. */
-  abandonedTemps(): string[] {
-    return safeReaddir(this.tmpDir)
-      .map((name) => join(this.tmpDir, name))
-      .filter((path) => {
-        const release = claimIfAbandoned(path);
-        release?.();
-        return release !== undefined;
-      });
-  }
-
-  /** Moves a path of the store into tmp/ (one rename), returning where it went. */
-  detach(path: string): string {
-    const target = join(this.tmpDir, `gc-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`);
-    try {
-      statSync(path);
-    } catch {
-      return target;
-    }
-    renameSync(path, target);
-    return target;
+  detach(path: string): TempEntry | undefined {
+    return moveIntoTemp(path, this.tmpDir, 'gc-');
   }
 
   /** Lock files of layers that are not there (only while nobody unpacks: store lock exclusive). */
@@ -629,9 +601,10 @@ export function storageError(error: unknown, storageDir: string, context: string
 /** Who runs this command, and their store: enters the session first (every store command needs it). */
 export async function openUserStore(
   env: NodeJS.ProcessEnv = process.env,
+  options: { reap?: boolean } = {},
 ): Promise<{ store: ImageStore; identity: Identity }> {
   const identity = currentIdentity(env);
   await enterSession(identity, env);
   const { storage } = resolvePaths(env, identity.uid);
-  return { store: ImageStore.open(storage), identity };
+  return { store: ImageStore.open(storage, options), identity };
 }

@@ -6,6 +6,13 @@
  * until it exits, then unmounted. Its network is attached as `hutch run`'s
  * (slirp4netns, pasta, none, host) while its process waits before its first
  * instruction, and detached when it is gone.
+ *
+ * It dies with the process that runs it: its monitor gets `--die-with-client`
+ * (an fd whose other end only we hold) and kills it at that fd's EOF, so a
+ * `hutch build` killed by SIGKILL leaves no RUN running. Its runtime directory
+ * (`<runtime>/build/<id>-XXXXXX`) is flocked by us while it runs, with
+ * owner.json naming its monitor, container and cgroup; what a dead build left
+ * there, reapEphemeralLeftovers removes (the next build does).
  */
 import {
   addProcess,
@@ -15,10 +22,11 @@ import {
   type CgroupState,
   type Limits,
 } from '../cgroups/index.js';
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { AttachClient, startMonitor } from '../monitor.js';
+import { claimIfAbandoned, createTempDir } from '../../image/store/lock.js';
+import { AttachClient, startMonitor, type StartedMonitor } from '../monitor.js';
 import {
   attachWaitingContainer,
   containerNetworkContext,
@@ -28,6 +36,7 @@ import {
   type NetworkRequest,
   type NetworkState,
 } from '../network/index.js';
+import { liveProcessStartTime } from '../proc.js';
 import type { RootfsDriver, RootfsLayout } from '../rootfs/index.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
@@ -67,7 +76,8 @@ export interface EphemeralOptions {
 
 /** Runs the command to its end; returns its exit status (128+N for signal N). */
 export async function runEphemeral(options: EphemeralOptions): Promise<number> {
-  const dir = mkdtempSync(join(options.runtimeRoot, `${options.id.slice(0, 12)}-`));
+  const owned = createTempDir(options.runtimeRoot, `${options.id.slice(0, 12)}-`);
+  const dir = owned.path;
   mkdirSync(join(dir, 'userdata'));
   const { driver, layout } = options;
   const userdata = join(dir, 'userdata');
@@ -83,10 +93,12 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
   );
   let network: NetworkState | undefined;
   let cgroup: CgroupState | undefined;
+  let monitor: StartedMonitor | undefined;
   await driver.mount(layout, { rootless: options.rootless });
   try {
     if (options.limits !== undefined && hasLimits(options.limits)) {
       cgroup = await createContainerCgroup(options.id, options.limits);
+      writeOwner(dir, { cgroup });
     }
     const capabilities = containerCapabilities({ uid: options.uid, capAdd: [], capDrop: [], privileged: false });
     const spec: ContainerSpec = {
@@ -120,7 +132,7 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     };
     ensureInRoot(layout.target, spec.process.cwd, 'directory', { what: 'the working directory' });
     const { plan, cloneFlags } = containerPlan(spec, options.rootless ? setgroupsAllowed() : true);
-    const monitor = await startMonitor({
+    monitor = await startMonitor({
       id: options.id,
       dir,
       // The step's output goes to the build's client; a log of it would only fill the disk.
@@ -130,6 +142,12 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
       terminal: false,
       stdin: false,
       detach: false,
+      dieWithClient: true,
+    });
+    writeOwner(dir, {
+      monitor: { pid: monitor.monitorPid, start: liveProcessStartTime(monitor.monitorPid) },
+      container: { pid: monitor.containerPid, start: liveProcessStartTime(monitor.containerPid) },
+      cgroup,
     });
     // The command waits for go(): in its cgroup before its first instruction.
     if (cgroup !== undefined) addProcess(cgroup, monitor.containerPid);
@@ -139,9 +157,10 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     client.stdout.pipe(options.stdout, { end: false });
     client.stderr.pipe(options.stderr, { end: false });
     // As pid 1 of its pid namespace the command ignores signals it has no handler for: SIGKILL it.
+    const containerPid = monitor.containerPid;
     const kill = () => {
       try {
-        process.kill(monitor.containerPid, 'SIGKILL');
+        process.kill(containerPid, 'SIGKILL');
       } catch {
         // gone already
       }
@@ -161,11 +180,98 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
     await monitorGone(monitor.exited);
     return status.exitCode ?? 128 + (status.signal ?? 0);
   } finally {
+    // Lets the monitor's --die-with-client fd go: after a failure before the command ran, that kills it.
+    monitor?.release();
     if (network !== undefined) await detachNetwork(network).catch(() => undefined);
     if (cgroup !== undefined) await removeContainerCgroup(cgroup).catch(() => undefined);
     await driver.unmount(layout.target);
     rmSync(dir, { recursive: true, force: true });
+    owned.release();
   }
+}
+
+interface ProcessId {
+  pid: number;
+  /** Clock ticks after boot (/proc/PID/stat field 22), against pid reuse. */
+  start: number | undefined;
+}
+
+/** DIR/owner.json: what reapEphemeralLeftovers needs to know once we are gone. */
+interface Owner {
+  monitor?: ProcessId;
+  container?: ProcessId;
+  cgroup: CgroupState | undefined;
+}
+
+function writeOwner(dir: string, owner: Owner): void {
+  writeFileSync(join(dir, 'owner.json'), `${JSON.stringify(owner)}\n`);
+}
+
+function readOwner(dir: string): Partial<Owner> {
+  try {
+    return JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as Partial<Owner>;
+  } catch {
+    return {};
+  }
+}
+
+/** Whether the process is still the one recorded (same start time), not a reuse of its pid. */
+function alive(proc: ProcessId | undefined): boolean {
+  if (proc === undefined || proc.start === undefined) return false;
+  return liveProcessStartTime(proc.pid) === proc.start;
+}
+
+/** The monitor of dir runs (DIR/monitor.pid names a live hutch-monitor of dir): for a build killed before owner.json named it. */
+function monitorRunsIn(dir: string): boolean {
+  try {
+    const pid = Number(readFileSync(join(dir, 'monitor.pid'), 'utf8').trim());
+    const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+    return liveProcessStartTime(pid) !== undefined && argv.includes('--dir') && argv.includes(dir);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Removes what dead builds' RUN containers left in runtimeRoot: one readdir,
+ * one flock probe per entry. A directory nobody holds belonged to a build that
+ * died; its container died with it (--die-with-client), or is killed here
+ * should it still run. While its monitor is still finishing, the directory is
+ * left for the next call; then its cgroup (if it had limits) and the directory
+ * go. Never throws.
+ */
+export async function reapEphemeralLeftovers(runtimeRoot: string): Promise<string[]> {
+  const removed: string[] = [];
+  let names: string[];
+  try {
+    names = readdirSync(runtimeRoot);
+  } catch {
+    return removed;
+  }
+  for (const name of names) {
+    const dir = join(runtimeRoot, name);
+    const release = claimIfAbandoned(dir);
+    if (release === undefined) continue;
+    try {
+      const owner = readOwner(dir);
+      if (owner.container !== undefined && alive(owner.container)) {
+        try {
+          process.kill(owner.container.pid, 'SIGKILL');
+        } catch {
+          // gone meanwhile
+        }
+      }
+      if (alive(owner.monitor) || alive(owner.container) || monitorRunsIn(dir)) continue;
+      if (owner.cgroup !== undefined) await removeContainerCgroup(owner.cgroup).catch(() => undefined);
+      rmSync(dir, { recursive: true, force: true });
+      removed.push(dir);
+    } catch {
+      // left for the next build
+    } finally {
+      release();
+    }
+  }
+  return removed;
 }
 
 /**

@@ -15,10 +15,11 @@ import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import type { Digest } from '../../image/digest.js';
 import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
-import { acquireLock } from '../../image/store/lock.js';
+import { acquireLock, claimIfAbandoned, moveIntoTemp, tryLock } from '../../image/store/lock.js';
 import type { CgroupState, Limits } from '../cgroups/index.js';
 import { readExitFile } from '../monitor.js';
 import { processStartTime } from '../proc.js';
+import { detachMountsUnder, mountsUnder } from '../rootfs/detach.js';
 import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
 import type { LogConfig } from './log-config.js';
@@ -105,6 +106,8 @@ export interface Container {
 }
 
 const ID = /^[a-f0-9]{64}$/;
+/** Prefix of a container directory being removed (ContainerStore.remove). */
+const REMOVED = '.removed-';
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
 // Docker's style of names: an adjective and a scientist; enough for a user's machine.
@@ -158,6 +161,80 @@ export class ContainerStore {
     this.runtimeRoot = join(runtime, 'containers');
     mkdirSync(this.root, { recursive: true, mode: 0o700 });
     mkdirSync(this.runtimeRoot, { recursive: true, mode: 0o700 });
+    this.sweepLeftovers();
+  }
+
+  /**
+   * What dead commands left here, put right. A container's merged/ is mounted
+   * while it runs, or while a command holds its lock (start, cp, commit,
+   * cleanup, rm); mounted otherwise, it belonged to a start killed before the
+   * container ran: it is unmounted. A directory without config.json that no
+   * create (lockAll) nor rm (its lock) is working on, or a `.removed-*` no rm
+   * holds, is what a killed create or rm left: it is removed. One read of
+   * mountinfo and one readdir per command, a lock probe per such entry; never
+   * throws. Returns what it unmounted or removed.
+   */
+  sweepLeftovers(): string[] {
+    const swept: string[] = [];
+    let mountinfo: string;
+    let names: string[];
+    try {
+      mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
+      names = readdirSync(this.root);
+    } catch {
+      return swept;
+    }
+    // Removals and creates cut short. Creates hold lockAll until config.json is written (last).
+    let creates: (() => void) | null | undefined;
+    try {
+      for (const name of names) {
+        const path = join(this.root, name);
+        let release: (() => void) | undefined;
+        if (name.startsWith(REMOVED)) {
+          release = claimIfAbandoned(path);
+        } else if (ID.test(name) && !existsSync(join(path, 'config.json'))) {
+          creates ??= tryLock(join(this.root, '.lock')) ?? null;
+          if (creates === null || existsSync(join(path, 'config.json'))) continue;
+          // An rm holds the container's lock from before it removes config.json.
+          release = existsSync(join(path, '.lock')) ? claimIfAbandoned(join(path, '.lock')) : () => undefined;
+        }
+        if (release === undefined) continue;
+        try {
+          detachMountsUnder(path, mountinfo);
+          rmSync(path, { recursive: true, force: true });
+          swept.push(path);
+        } catch {
+          // left for the next command
+        } finally {
+          release();
+        }
+      }
+    } finally {
+      creates?.();
+    }
+    // Root file systems of starts cut short.
+    const mounted = new Set(
+      mountsUnder(this.root, mountinfo)
+        .map((point) => point.slice(this.root.length + 1).split('/'))
+        .filter((parts) => parts.length === 2 && parts[1] === 'merged' && ID.test(parts[0] as string))
+        .map((parts) => parts[0] as string),
+    );
+    for (const id of mounted) {
+      const status = this.read(id)?.state.status;
+      if (status === undefined || status === 'running') continue;
+      // Opened without O_CREAT: a lock file made here could stop an rm's rmdir of the directory.
+      const release = claimIfAbandoned(join(this.dir(id), '.lock'));
+      if (release === undefined) continue;
+      try {
+        if (this.read(id)?.state.status === 'running') continue;
+        swept.push(...detachMountsUnder(join(this.dir(id), 'merged'), mountinfo));
+      } catch {
+        // left for rm, which unmounts too
+      } finally {
+        release();
+      }
+    }
+    return swept;
   }
 
   dir(id: string): string {
@@ -275,11 +352,22 @@ export class ContainerStore {
     writeJson(path, { ...config, options: { ...config.options, resources } });
   }
 
-  /** Removes the container's directories (files owned by subordinate ids: call inside the session). */
+  /**
+   * Removes the container's directories (files owned by subordinate ids: call
+   * inside the session). The directory is renamed to `.removed-*` first,
+   * flocked: a removal cut short leaves it there for sweepLeftovers.
+   */
   remove(id: string): void {
     // config.json first: from then on it is not a container, whatever is left.
     rmSync(join(this.dir(id), 'config.json'), { force: true });
-    rmSync(this.dir(id), { recursive: true, force: true });
+    const doomed = moveIntoTemp(this.dir(id), this.root, REMOVED);
+    if (doomed !== undefined) {
+      try {
+        rmSync(doomed.path, { recursive: true, force: true });
+      } finally {
+        doomed.release();
+      }
+    }
     rmSync(this.runtimeDir(id), { recursive: true, force: true });
   }
 }

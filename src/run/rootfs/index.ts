@@ -11,9 +11,10 @@
  * process's namespace, so that every later hutch command (cp, commit, export)
  * sees a container's files.
  */
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
+import { createTempDir } from '../../image/store/lock.js';
 import { PlanChild } from '../child.js';
 import type { Identity } from '../identity.js';
 import { singleIdMapping, writeIdMaps } from '../idmap.js';
@@ -117,6 +118,9 @@ export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Id
   }
 }
 
+/** The flocks of the probe directories this process works in (makeProbeDir), by path. */
+const probeLocks = new Map<string, () => void>();
+
 /** Removes a probe directory, including the mode-0 work/work overlayfs leaves behind. */
 export function removeProbeDir(dir: string): void {
   const openUp = (path: string): void => {
@@ -130,15 +134,26 @@ export function removeProbeDir(dir: string): void {
     }
   };
   openUp(dir);
-  rmSync(dir, { recursive: true, force: true });
+  try {
+    rmSync(dir, { recursive: true, force: true });
+  } finally {
+    probeLocks.get(dir)?.();
+    probeLocks.delete(dir);
+  }
 }
 
-/** A fresh directory under <storage>/tmp, on the file system the layers will live on. */
+/**
+ * A fresh directory under <storage>/tmp, on the file system the layers will
+ * live on; flocked until removeProbeDir, as every entry of tmp/ is while in
+ * use (what nobody holds is a dead command's leftover: image/store/leftovers.ts).
+ */
 export function makeProbeDir(storage: string, prefix: string): string {
   mkdirSync(storage, { recursive: true, mode: 0o700 });
   const tmp = join(storage, 'tmp');
   mkdirSync(tmp, { recursive: true, mode: 0o700 });
-  return mkdtempSync(join(tmp, prefix));
+  const entry = createTempDir(tmp, prefix);
+  probeLocks.set(entry.path, entry.release);
+  return entry.path;
 }
 
 /** The empty lower a scratch image mounts (overlay needs at least one lower). */
