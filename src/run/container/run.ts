@@ -13,7 +13,8 @@ import {
   parseNetworkRequest,
   type NetworkFlags,
 } from '../network/index.js';
-import { checkEnforceable, type Limits } from '../cgroups/index.js';
+import { checkEnforceable, defaultLimits, type Limits } from '../cgroups/index.js';
+import { currentLimits, resolveUlimits, type UlimitRequests } from '../rlimits.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
 import { attach } from './attach.js';
 import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
@@ -54,6 +55,8 @@ export interface CreateFlags {
   tlsVerify: boolean;
   /** --memory, --cpus, --pids-limit, …, parsed. */
   resources: Limits;
+  /** --ulimit, parsed (resolved against hutch's own limits at create). */
+  ulimits: UlimitRequests;
 }
 
 export interface RunFlags extends CreateFlags {
@@ -152,6 +155,7 @@ export async function createContainer(
 ): Promise<Container> {
   // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
   checkEnforceable(flags.resources);
+  const ulimits = resolveUlimits(flags.ulimits, currentLimits(), runtime.identity.root);
   const image = await imageFor(runtime, flags, env);
   const networkRequest = parseNetworkRequest(
     flags.network,
@@ -189,7 +193,9 @@ export async function createContainer(
     stopSignal: flags.stopSignal,
     stopTimeout: flags.stopTimeout,
     labels: parseLabels(flags.label),
-    resources: flags.resources,
+    // podman's default pids limit where a cgroup can hold it, decided now and kept with the container.
+    resources: defaultLimits(flags.resources),
+    ulimits,
   };
   const driver = await selectRootfsDriver({
     identity: runtime.identity,

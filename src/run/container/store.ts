@@ -17,6 +17,7 @@ import type { Digest } from '../../image/digest.js';
 import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
 import { acquireLock } from '../../image/store/lock.js';
 import type { CgroupState, Limits } from '../cgroups/index.js';
+import type { Ulimit } from '../rlimits.js';
 import { readExitFile } from '../monitor.js';
 import { processStartTime } from '../proc.js';
 import type { NetworkRequest, NetworkState } from '../network/index.js';
@@ -71,6 +72,8 @@ export interface ContainerOptions {
   labels: Record<string, string>;
   /** --memory, --cpus, --pids-limit, …: written to the container's cgroup at each start. */
   resources?: Limits;
+  /** --ulimit, resolved at create: set in the container's process before its command (setrlimit). */
+  ulimits?: Ulimit[];
 }
 
 export interface ContainerState {
