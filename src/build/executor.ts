@@ -20,8 +20,9 @@ import { normalizeTag } from '../image/store/refs.js';
 import type { ImageStore, ResolvedImage } from '../image/store/store.js';
 import { openRuntime } from '../run/container/lifecycle.js';
 import { reapEphemeralLeftovers } from '../run/container/ephemeral.js';
-import { checkEnforceable } from '../run/cgroups/index.js';
+import { checkEnforceable, defaultLimits } from '../run/cgroups/index.js';
 import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
+import { currentLimits, resolveUlimits } from '../run/rlimits.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
 import { GlobalScope } from './containerfile/expand.js';
@@ -121,6 +122,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   }
   // A limit the host cannot enforce fails the build before any step, as podman build does.
   checkEnforceable(options.limits);
+  const ulimits = resolveUlimits(options.ulimits, currentLimits(), runtime.identity.root);
   const network = parseNetworkRequest(
     { ...options.network, publish: [], publishAll: false },
     [],
@@ -167,7 +169,9 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     cf,
     plan,
     global,
-    options,
+    // Every RUN step gets podman's default pids limit where a cgroup can hold it.
+    options: { ...options, limits: defaultLimits(options.limits) },
+    ulimits,
     cache: new BuildCache(store),
     remoteCache,
     output,

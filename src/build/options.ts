@@ -5,6 +5,7 @@
 import type { Limits } from '../run/cgroups/index.js';
 import type { Writable } from 'node:stream';
 import type { NetworkFlags } from '../run/network/request.js';
+import type { UlimitRequests } from '../run/rlimits.js';
 
 export type PullPolicy = 'missing' | 'always' | 'never';
 
@@ -39,6 +40,8 @@ export interface BuildOptions {
   tlsVerify: boolean;
   /** --memory, --cpus, --pids-limit…: every RUN step's cgroup gets them (refused where they cannot hold). */
   limits: Limits;
+  /** --ulimit: every RUN step's process gets them (setrlimit). */
+  ulimits: UlimitRequests;
   /** --squash: the build's new layers become one; --squash-all: every layer does. */
   squash: 'none' | 'new' | 'all';
   /** --secret specs (id=…,src=… or env=…), read when the build starts. */

@@ -17,6 +17,7 @@ import type { BuildContext } from './context.js';
 import type { BuildOptions } from './options.js';
 import type { BuildOutput } from './output.js';
 import type { ImageState } from './state.js';
+import type { Ulimit } from '../run/rlimits.js';
 import type { BuildSecret } from './steps/run-mounts.js';
 
 export interface StageResult {
@@ -39,6 +40,8 @@ export interface BuildSession {
   plan: StagePlan;
   global: GlobalScope;
   options: BuildOptions;
+  /** --ulimit, resolved against hutch's own limits: set in every RUN step's process. */
+  ulimits: Ulimit[];
   cache: BuildCache;
   /** The registry cache of --cache-from/--cache-to; undefined without them. */
   remoteCache: RemoteCache | undefined;

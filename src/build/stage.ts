@@ -40,6 +40,7 @@ import { runEphemeral } from '../run/container/ephemeral.js';
 import { DEFAULT_PATH } from '../run/container/spec-builder.js';
 import type { MountSpec } from '../run/container/spec.js';
 import type { NetworkRequest } from '../run/network/index.js';
+import { rlimitSpecs } from '../run/rlimits.js';
 import { resolveUser, type ResolvedUser } from '../run/container/user.js';
 import { lchownSync, writeFileSync } from 'node:fs';
 
@@ -424,6 +425,7 @@ export class StageBuilder {
           mounts,
           network,
           limits: session.options.limits,
+          rlimits: rlimitSpecs(session.ulimits),
           paths: session.paths,
           stdout: session.output.runStdout,
           stderr: session.output.runStderr,

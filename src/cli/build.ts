@@ -3,6 +3,7 @@
 import { Option, type Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
+import { parseUlimits } from '../run/rlimits.js';
 import { parseBool } from './registry.js';
 
 const collect = (value: string, previous: string[]) => [...previous, value];
@@ -32,6 +33,7 @@ interface BuildFlags extends LimitOptionValues {
   cacheTo: string[];
   ssh: string[];
   buildContext: string[];
+  ulimit: string[];
 }
 
 /** Flags podman build has that hutch refuses rather than ignores. */
@@ -116,6 +118,12 @@ function addBuild(parent: Command, name: string): void {
       collect,
       [],
     )
+    .option(
+      '--ulimit <type=soft[:hard]>',
+      'a resource limit set in RUN steps: nofile, nproc, core, … (-1: as much as you have; host: yours; repeatable)',
+      collect,
+      [],
+    )
     .option('--squash', "squash the build's new layers into one")
     .option('--squash-all', "squash all of the image's layers into one")
     .option('--cache-from <repo>', 'a registry repository to take cached steps from (repeatable)', collect, [])
@@ -158,6 +166,7 @@ function addBuild(parent: Command, name: string): void {
           tlsVerify: flags.tlsVerify,
           secrets: flags.secret,
           limits,
+          ulimits: parseUlimits(flags.ulimit),
           squash: flags.squashAll === true ? 'all' : flags.squash === true ? 'new' : 'none',
           stdout: process.stdout,
           stderr: process.stderr,

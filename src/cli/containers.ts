@@ -4,6 +4,7 @@ import { HutchError } from '../errors.js';
 import { addNetworkFlags, networkFlags, type NetworkFlagValues } from './network-flags.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
 import { addLogFlags, logFlags, type LogFlagValues } from './log-flags.js';
+import { parseUlimits } from '../run/rlimits.js';
 import { parseBool } from './registry.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -46,6 +47,7 @@ interface ContainerFlagValues extends NetworkFlagValues, LimitOptionValues, LogF
   pull: string;
   tlsVerify: boolean;
   detach?: boolean;
+  ulimit: string[];
 }
 
 /** The flags `run` and `create` share, as podman spells them. */
@@ -85,6 +87,12 @@ function containerFlags(command: Command): Command {
     .option('--stop-signal <signal>', 'the signal that stops the container')
     .option('--stop-timeout <seconds>', 'seconds to wait before SIGKILL on stop', integer('--stop-timeout'))
     .option('-l, --label <key=value>', 'a label (repeatable)', collect, [])
+    .option(
+      '--ulimit <type=soft[:hard]>',
+      'a resource limit set in the container: nofile, nproc, core, … (-1: as much as you have; host: yours; repeatable)',
+      collect,
+      [],
+    )
     .option('--pull <policy>', 'missing, always or never', 'missing')
     .option(
       '--tls-verify [bool]',
@@ -130,6 +138,7 @@ function toFlags(image: string, command: string[], o: ContainerFlagValues) {
     tlsVerify: o.tlsVerify,
     resources: limitsFromOptions(o),
     log: logFlags(o),
+    ulimits: parseUlimits(o.ulimit),
   };
 }
 

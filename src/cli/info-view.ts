@@ -98,6 +98,8 @@ export function formatText(info: HostInfo): string {
     'devices:',
     ...check('/dev/net/tun', info.devices.tun),
     ...check('/dev/fuse', info.devices.fuse),
+    'limits:',
+    ...check('processes', info.limits.processes),
   );
   if (info.problems.length === 0) {
     lines.push('problems: none');

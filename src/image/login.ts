@@ -251,7 +251,7 @@ export async function login(options: LoginOptions, term: Terminal = processTermi
 
   const credentials = { username, password };
   await verify(registry, credentials, tlsVerify);
-  storeCredentials(where.write, key, credentials);
+  storeCredentials(where.write, key, credentials, where.privateFrom);
   term.stdout.write('Login Succeeded!\n');
 }
 
@@ -261,12 +261,12 @@ export async function logout(options: LogoutOptions, term: Terminal = processTer
   const where = locations(env, options.authFile);
   if (options.all === true) {
     if (options.registry !== undefined) throw new HutchError('--all and a registry cannot be used together');
-    removeAllCredentials(where.write);
+    removeAllCredentials(where.write, where.privateFrom);
     term.stdout.write('Removed login credentials for all registries\n');
     return;
   }
   const key = targetKey(options.registry, env);
-  if (removeCredentials(where.write, key)) {
+  if (removeCredentials(where.write, key, where.privateFrom)) {
     term.stdout.write(`Removed login credentials for ${key}\n`);
     return;
   }

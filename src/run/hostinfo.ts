@@ -12,7 +12,8 @@ import { diskReserve, type DiskReserve } from '../image/store/reserve.js';
 import { native } from '../native.js';
 import { version } from '../package.js';
 import { resolvePaths } from '../paths.js';
-import { probeCgroups, type CgroupsReport } from './cgroups/probe.js';
+import { DEFAULT_PIDS_LIMIT, pidsControllerDelegated } from './cgroups/index.js';
+import { DELEGATE_FIX, probeCgroups, type CgroupsReport } from './cgroups/probe.js';
 import { PlanChild } from './child.js';
 import { currentIdentity, type Identity } from './identity.js';
 import {
@@ -29,6 +30,7 @@ import { probeRootfs, type RootfsReport } from './rootfs/probe.js';
 import { deviceAccess } from './tools.js';
 import { readSessionPid } from './session.js';
 import { parseSubids, rangesFor, type IdRange } from './subid.js';
+import { currentLimits, UNLIMITED } from './rlimits.js';
 import { readUsernsFacts, type UsernsFacts } from './userns.js';
 
 /** One thing hutch needs: whether it is there, what was found, and how to get it when it is not. */
@@ -107,6 +109,11 @@ export interface HostInfo {
   devices: {
     tun: Check;
     fuse: Check;
+  };
+  /** What bounds a container that exhausts a shared resource. */
+  limits: {
+    /** A fork bomb: the cgroup's pids.max where a pids controller is delegated, else only RLIMIT_NPROC. */
+    processes: Check;
   };
   /** Every missing piece, one entry per fix. */
   problems: Problem[];
@@ -285,6 +292,31 @@ function deviceCheck(path: string, udevKernelName: string, module: string): Chec
 }
 
 /**
+ * What bounds the processes of a container: with a delegated pids controller,
+ * its cgroup's pids.max (podman's default of 2048, or --pids-limit); without,
+ * nothing but RLIMIT_NPROC, a per-user count (--ulimit nproc). Not a problem
+ * of its own in the list: the cgroups controllers check already has the fix.
+ */
+export function processLimit(cgroups: CgroupsReport): Check {
+  if (pidsControllerDelegated(cgroups)) {
+    return {
+      ok: true,
+      detail: `each container's cgroup holds at most ${DEFAULT_PIDS_LIMIT} processes unless --pids-limit says otherwise (-1: none)`,
+    };
+  }
+  const nproc = currentLimits().get('nproc');
+  const yours = nproc === undefined || nproc.soft === UNLIMITED ? 'unlimited' : String(nproc.soft);
+  return {
+    ok: false,
+    detail:
+      `no pids controller is delegated: nothing bounds a fork bomb in a container but RLIMIT_NPROC, ` +
+      `which counts every process of its user, not of one container (yours: ${yours}); ` +
+      `--ulimit nproc=N[:M] sets a container's`,
+    fix: cgroups.checks.controllers.fix ?? DELEGATE_FIX,
+  };
+}
+
+/**
  * The problems list: one entry per fix, so the user reads each action once.
  * For drivers, only those ranked above the one selected count as missing.
  */
@@ -330,6 +362,7 @@ export async function collectHostInfo(env: NodeJS.ProcessEnv = process.env): Pro
   const facts = readUsernsFacts();
   const holder = identity.session ?? readSessionPid(paths.runtime);
   const inside = identity.session !== undefined;
+  const cgroups = probeCgroups();
 
   const [usable, rootfs, network] = await Promise.all([
     probeUserns(facts),
@@ -370,11 +403,12 @@ export async function collectHostInfo(env: NodeJS.ProcessEnv = process.env): Pro
     },
     rootfs,
     network,
-    cgroups: probeCgroups(),
+    cgroups,
     devices: {
       tun: deviceCheck('/dev/net/tun', 'tun', 'tun'),
       fuse: deviceCheck('/dev/fuse', 'fuse', 'fuse'),
     },
+    limits: { processes: processLimit(cgroups) },
   };
   return { ...info, problems: summarizeProblems(info) };
 }

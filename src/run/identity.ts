@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
+import { passwdName } from '../accounts.js';
 
 /** Who runs hutch, as the host sees them (inside the session node is uid 0). */
 export interface Identity {
@@ -37,18 +38,6 @@ function outsideIdOfRoot(file: string): number | undefined {
   // The initial namespace maps 0 to 0 over the whole range.
   if (root === undefined || (root.outside === 0 && root.count === 4294967295)) return undefined;
   return root.outside;
-}
-
-function passwdName(uid: number): string | undefined {
-  try {
-    for (const line of readFileSync('/etc/passwd', 'utf8').split('\n')) {
-      const fields = line.split(':');
-      if (fields.length >= 3 && Number(fields[2]) === uid && fields[2] !== '') return fields[0];
-    }
-  } catch {
-    // no /etc/passwd: fall back to the environment
-  }
-  return undefined;
 }
 
 export function currentIdentity(env: NodeJS.ProcessEnv = process.env): Identity {

@@ -5,11 +5,11 @@
  * When there is no session yet, the command that needs one creates it here and
  * execs bin/hutch again: one extra node start, once per boot.
  */
-import { closeSync, lstatSync, mkdirSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, withContext } from '../errors.js';
 import { native } from '../native.js';
-import { resolvePaths } from '../paths.js';
+import { ensurePrivateDir, resolvePaths } from '../paths.js';
 import { PlanChild } from './child.js';
 import type { Identity } from './identity.js';
 import { planIdMappings, readSubidFiles, requireIdmapHelpers, writeIdMaps } from './idmap.js';
@@ -19,15 +19,11 @@ export const SESSION_NAME = 'hutch-session';
 
 /** Creates the runtime directory, refusing one that another user could tamper with. */
 export function ensureRuntimeDir(dir: string, ownUid: number): string {
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const st = lstatSync(dir);
-  if (!st.isDirectory() || st.uid !== ownUid || (st.mode & 0o022) !== 0) {
-    throw new HutchError(
-      `runtime directory ${dir} is not private to you (owner uid ${st.uid}, mode ${(st.mode & 0o7777).toString(8)})`,
-      { hint: `remove it, or set XDG_RUNTIME_DIR to a directory that only you own` },
-    );
-  }
-  return dir;
+  return ensurePrivateDir(dir, {
+    ownUid,
+    what: 'runtime directory',
+    hint: 'remove it, or set XDG_RUNTIME_DIR to a directory that only you own',
+  });
 }
 
 /** The session holder's pid if the pid file names a live holder of ours. */

@@ -10,7 +10,7 @@
  * there are as few as the scenarios need.
  */
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { appendFileSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 
@@ -117,8 +117,42 @@ result.pids = {
   gone: cgroupFile(forky, 'cgroup.procs') === undefined,
 };
 
+// No --pids-limit: podman's default of 2048 holds. The loop forks until a fork fails, then stops
+// forking (so it spins on nothing); the sleeps stay, as many as the cgroup allows.
+const fillLoop =
+  "i=0; while command eval 'sleep 300 &' 2>/dev/null; do i=$((i+1)); done; echo $i > /forked; exec sleep 300";
+const dflt = run(...runArgs('-d --name dflt busybox', 'sh', '-c', fillLoop)).stdout.trim();
+// Until the loop has run into the limit, 120 s at most (each fork is a host process for user-mode-linux).
+const dfltStart = Date.now();
+for (let i = 0; i < 480 && !/^max [1-9]/m.test(cgroupFile(dflt, 'pids.events') ?? ''); i++) pause(250);
+const dfltFilled = Date.now() - dfltStart;
+const dfltPids = {
+  current: Number(cgroupFile(dflt, 'pids.current')),
+  max: cgroupFile(dflt, 'pids.max')?.trim(),
+  events: cgroupFile(dflt, 'pids.events'),
+  ms: dfltFilled,
+};
+const dfltStop = run('stop', '-t', '1', 'dflt');
+// A build's RUN steps get the default too.
+const context = join(tmpdir(), 'pids-context');
+mkdirSync(context, { recursive: true });
+writeFileSync(join(context, 'Containerfile'), 'FROM busybox\nRUN cat /sys/fs/cgroup/pids.max > /pids.max\n');
+const built = run('build', '-q', '-t', 'pids-default', context);
+const builtPids = run('run', '--rm', 'pids-default', 'cat', '/pids.max');
+result.defaultPids = {
+  ...dfltPids,
+  stop: { status: dfltStop.status, ms: dfltStop.ms },
+  gone: cgroupFile(dflt, 'cgroup.procs') === undefined,
+  build: { status: built.status, stderr: built.stderr },
+  buildPidsMax: builtPids.stdout,
+};
+
 // --cpus 0.5 on a busy loop, then hutch update --cpus 0.2; hutch stats read before and after.
-const busy = run(...runArgs('-d --name busy --cpus 0.5 busybox', 'sh', '-c', 'while :; do :; done')).stdout.trim();
+// --pids-limit 0 lifts podman's default (as -1 does): pids.max stays "max".
+const busy = run(
+  ...runArgs('-d --name busy --cpus 0.5 --pids-limit 0 busybox', 'sh', '-c', 'while :; do :; done'),
+).stdout.trim();
+const busyPidsMax = cgroupFile(busy, 'pids.max');
 pause(1000);
 const c1 = usage(busy);
 pause(4000);
@@ -135,6 +169,7 @@ result.cpu = {
   limited: share(c1, c2),
   updated: share(c3, c4),
   cpuMax,
+  pidsMax: busyPidsMax,
   stats: [stats1, stats2],
   update: { status: update.status, stdout: update.stdout, stderr: update.stderr },
   rm: { status: rm.status, gone: cgroupFile(busy, 'cgroup.procs') === undefined },
@@ -182,7 +217,7 @@ result.plain = {
 };
 
 // The exited containers as inspect tells them; every cgroup went with its container (cleanup, rm -f, stop, kill).
-result.inspect = json(run('inspect', 'oom', 'forky', 'counter'));
+result.inspect = json(run('inspect', 'oom', 'forky', 'counter', 'dflt'));
 result.oom = { status: oom.status };
 const containerCgroups = () =>
   readdirSync(containersCgroup, { withFileTypes: true })

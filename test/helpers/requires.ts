@@ -7,10 +7,18 @@ import { spawnSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { userInfo } from 'node:os';
 
-export type Capability = 'unprivileged' | 'userns' | 'subuid' | 'newuidmap' | 'built';
+export type Capability = 'unprivileged' | 'userns' | 'subuid' | 'newuidmap' | 'built' | 'otherUser';
 
 export const repoRoot = new URL('../../', import.meta.url).pathname;
 export const hutchBin = `${repoRoot}bin/hutch`;
+
+/**
+ * Where scripts/provision (provision_other_user) lets a second local user make
+ * directories in the places the test user's credentials would go.
+ */
+export function otherUserStage(): string {
+  return `/var/tmp/hutch-squat-${process.getuid?.()}`;
+}
 
 function probe(capability: Capability): string | null {
   switch (capability) {
@@ -44,6 +52,19 @@ function probe(capability: Capability): string | null {
         }
       }
       return null;
+    case 'otherUser': {
+      const uid = process.getuid?.();
+      const planted = `${otherUserStage()}/tmp/podman-run-${uid}`;
+      try {
+        if (statSync(planted).uid === uid)
+          return `${planted} is yours, not another user's (run scripts/provision as root)`;
+      } catch {
+        return `${planted} is missing: as root, run scripts/provision (a second user makes it)`;
+      }
+      // The tests hide /run/user with a mount namespace of their own.
+      const result = spawnSync('unshare', ['--user', '--map-root-user', '--mount', 'true'], { encoding: 'utf8' });
+      return result.status === 0 ? null : `cannot unshare a mount namespace: ${result.stderr.trim() || result.error}`;
+    }
     case 'built':
       try {
         accessSync(hutchBin, constants.X_OK);

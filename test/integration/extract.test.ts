@@ -443,6 +443,61 @@ describe.skipIf(need.skip)('layer extraction in the session', () => {
     expect(paxSparse.stderr).toContain('layer entry "holes" is a GNU sparse file, which hutch cannot unpack');
   });
 
+  it('refuses, as malformed, what the fuzzer found crashing the kernel calls (test/fuzz/tar.test.ts)', async () => {
+    const cases: [string, Buffer, string][] = [
+      [
+        'a symbolic link to an empty name (symlink(2): ENOENT)',
+        ustarHeader({ name: 'link', typeflag: '2', linkname: '' }),
+        'layer entry "link" is a symbolic link to an empty name',
+      ],
+      [
+        'a symbolic link to a name with a NUL byte (from PAX)',
+        Buffer.concat([
+          paxHeader([['linkpath', Buffer.from('a\0b')]]),
+          ustarHeader({ name: 'link', typeflag: '2', linkname: 'x' }),
+        ]),
+        'layer entry "link" is a symbolic link to a name with a NUL byte',
+      ],
+      [
+        'an xattr with an empty name (setxattr(2): EINVAL)',
+        Buffer.concat([
+          paxHeader([['SCHILY.xattr.', Buffer.from('v')]]),
+          ustarHeader({ name: 'f', typeflag: '0', size: 0 }),
+        ]),
+        'layer entry "f" has an xattr named "", which no file can have',
+      ],
+      [
+        'a security.capability the kernel cannot read (setxattr(2): EINVAL)',
+        Buffer.concat([
+          paxHeader([['SCHILY.xattr.security.capability', Buffer.from('1')]]),
+          ustarHeader({ name: 'f', typeflag: '0', size: 0 }),
+        ]),
+        'layer entry "f" has an xattr security.capability whose value the kernel refuses (EINVAL',
+      ],
+      [
+        'a PAX time beyond 2^53 seconds (utimensat(2): EINVAL)',
+        Buffer.concat([paxHeader([['mtime', Buffer.from('1e300')]]), ustarHeader({ name: 'f', typeflag: '0' })]),
+        'layer tar is corrupt: PAX mtime is not a number',
+      ],
+      [
+        'a header time beyond 2^53 seconds (base 256)',
+        ustarHeader({ name: 'f', typeflag: '0', mtime: 2 ** 60, base256: true }),
+        'layer entry "f" has a bad time (header at byte 0)',
+      ],
+      [
+        'a PAX uid Number() reads but Go does not (0x10)',
+        Buffer.concat([paxHeader([['uid', Buffer.from('0x10')]]), ustarHeader({ name: 'f', typeflag: '0' })]),
+        'layer tar is corrupt: PAX uid is not a number',
+      ],
+    ];
+    for (const [what, bytes, message] of cases) {
+      const result = await extract(Buffer.concat([bytes, Buffer.alloc(1024)]));
+      expect(result.status, what).toBe(1);
+      expect(result.stderr, what).toContain(message);
+      expect(result.stderr, what).not.toMatch(/TypeError|EINVAL: invalid argument, futime|ENOENT/);
+    }
+  });
+
   it('rejects corrupt and truncated tars', async () => {
     const good = await new TarBuilder().file('a', randomBytes(2000)).file('b', 'y').toBuffer();
     const truncated = await extract(good.subarray(0, 1024));

@@ -217,9 +217,14 @@ describe.skipIf(need.skip)('hutch info', () => {
       'network',
       'cgroups',
       'devices',
+      'limits',
       'problems',
     ]);
     const lines = text.split('\n');
+    const processes = info.limits.processes;
+    const at = lines.indexOf(`  processes: ${processes.ok ? 'ok' : 'no'}, ${processes.detail}`);
+    expect(lines[at - 1]).toBe('limits:');
+    if (!processes.ok) expect(lines[at + 1]).toBe(`    fix: ${processes.fix}`);
     for (const d of [...info.rootfs.drivers, ...info.network.drivers]) {
       const at = lines.indexOf(`  ${d.name}: ${d.ok ? 'ok' : 'no'}, ${d.detail}`);
       expect(at, d.name).toBeGreaterThan(-1);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import {
   blkioToIoWeight,
+  DEFAULT_PIDS_LIMIT,
   hasLimits,
   hostConfigResources,
   limitsFromFlags,
@@ -11,6 +12,7 @@ import {
   neededControllers,
   parseBytes,
   sharesToWeight,
+  withDefaultLimits,
   type Limits,
   type WriteContext,
 } from '../../src/run/cgroups/limits.js';
@@ -154,6 +156,34 @@ describe('limit flags', () => {
       memory: 32 * MiB,
     });
     expect(mergeLimits({ pidsLimit: 10 }, { pidsLimit: -1 })).toEqual({ pidsLimit: -1 });
+  });
+});
+
+describe("podman's default pids limit", () => {
+  it('is 2048 where the pids controller is delegated, unless --pids-limit says otherwise', () => {
+    expect(DEFAULT_PIDS_LIMIT).toBe(2048);
+    expect(withDefaultLimits({}, true)).toEqual({ pidsLimit: 2048 });
+    expect(withDefaultLimits({ memory: 64 * MiB }, true)).toEqual({ memory: 64 * MiB, pidsLimit: 2048 });
+    expect(writes(withDefaultLimits({}, true))).toEqual({ 'pids.max': ['2048'] });
+    // Given: kept. -1 and 0 lift it (podman), so nothing is written and no cgroup is needed for it.
+    expect(withDefaultLimits(limitsFromFlags({ pidsLimit: '100' }), true)).toEqual({ pidsLimit: 100 });
+    for (const none of ['-1', '0']) {
+      const limits = withDefaultLimits(limitsFromFlags({ pidsLimit: none }), true);
+      expect(limits).toEqual({ pidsLimit: -1 });
+      expect(hasLimits(limits)).toBe(false);
+      expect(writes(limits)).toEqual({ 'pids.max': ['max'] });
+    }
+  });
+
+  it('is not invented where no cgroup could hold it (an explicit --pids-limit is refused there instead)', () => {
+    expect(withDefaultLimits({}, false)).toEqual({});
+    expect(hasLimits(withDefaultLimits({}, false))).toBe(false);
+    expect(withDefaultLimits({ pidsLimit: 20 }, false)).toEqual({ pidsLimit: 20 });
+  });
+
+  it('shows in inspect as podman shows its default', () => {
+    expect(hostConfigResources(withDefaultLimits({}, true))).toMatchObject({ PidsLimit: 2048 });
+    expect(hostConfigResources(withDefaultLimits({ pidsLimit: -1 }, true))).toMatchObject({ PidsLimit: 0 });
   });
 });
 

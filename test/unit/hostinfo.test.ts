@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { fileSystemName, prettyName, summarizeProblems, type Check, type HostInfo } from '../../src/run/hostinfo.js';
+import {
+  fileSystemName,
+  prettyName,
+  processLimit,
+  summarizeProblems,
+  type Check,
+  type HostInfo,
+} from '../../src/run/hostinfo.js';
 
 const ok = (detail = 'fine'): Check => ({ ok: true, detail });
 const no = (detail: string, fix?: string): Check =>
@@ -70,6 +77,7 @@ function healthyHost(): Omit<HostInfo, 'problems'> {
       selected: 'v2',
     },
     devices: { tun: ok(), fuse: ok() },
+    limits: { processes: ok() },
   };
 }
 
@@ -140,5 +148,35 @@ describe('host info', () => {
       ['id mappings', 'single'],
       ['id mappings', 'newuidmap: newuidmap not found on PATH; newgidmap: newgidmap not found on PATH'],
     ]);
+  });
+});
+
+describe('what bounds a fork bomb (info: limits)', () => {
+  it("is the cgroup's pids.max, 2048 by default, where the pids controller is delegated", () => {
+    expect(processLimit(healthyHost().cgroups)).toEqual({
+      ok: true,
+      detail: "each container's cgroup holds at most 2048 processes unless --pids-limit says otherwise (-1: none)",
+    });
+  });
+
+  it('is RLIMIT_NPROC alone where none is, said with the fix', () => {
+    const fix = 'systemd: give user@.service Delegate=yes';
+    for (const cgroups of [
+      { ...healthyHost().cgroups, delegatedControllers: ['cpu', 'memory'], missing: ['pids', 'io'] },
+      { ...healthyHost().cgroups, delegated: false, delegationRoot: null },
+    ]) {
+      const check = processLimit({ ...cgroups, checks: { ...cgroups.checks, controllers: no('missing pids', fix) } });
+      expect(check.ok).toBe(false);
+      expect(check.detail).toMatch(
+        /^no pids controller is delegated: nothing bounds a fork bomb in a container but RLIMIT_NPROC, which counts every process of its user, not of one container \(yours: (\d+|unlimited)\); --ulimit nproc=N\[:M\] sets a container's$/,
+      );
+      expect(check.fix).toBe(fix);
+    }
+  });
+
+  it('is not a problem of its own: the controllers check carries the fix', () => {
+    const host = healthyHost();
+    host.limits.processes = no('no pids controller is delegated', 'delegate');
+    expect(summarizeProblems(host)).toEqual([]);
   });
 });

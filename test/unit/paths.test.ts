@@ -1,9 +1,10 @@
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parseIdMap } from '../../src/run/identity.js';
-import { resolvePaths, runtimeDir } from '../../src/paths.js';
+import { HutchError } from '../../src/errors.js';
+import { ensurePrivateDir, notPrivate, notPrivateText, resolvePaths, runtimeDir } from '../../src/paths.js';
 
 const uid = process.getuid?.() ?? 0;
 
@@ -21,6 +22,79 @@ describe('paths', () => {
     expect(runtimeDir({}, uid)).toBe(`/tmp/hutch-${uid}`);
     // A directory of another user (after su, say) is not ours.
     if (uid !== 0) expect(runtimeDir({ XDG_RUNTIME_DIR: '/' }, uid)).toBe(`/tmp/hutch-${uid}`);
+  });
+});
+
+describe('private directories (notPrivate, ensurePrivateDir)', () => {
+  it('accepts our own directories that group and others cannot write, and missing ones', () => {
+    const base = mkdtempSync(join(tmpdir(), 'hutch-private-'));
+    try {
+      mkdirSync(join(base, 'a', 'b'), { recursive: true, mode: 0o755 });
+      chmodSync(join(base, 'a'), 0o755);
+      expect(notPrivate(base, join(base, 'a', 'b'))).toBeUndefined();
+      expect(notPrivate(base, join(base, 'a', 'missing', 'deeper'))).toBeUndefined();
+      expect(notPrivate(join(base, 'missing'), join(base, 'missing'))).toBeUndefined();
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('names the first directory from the top that is writable by others, not a directory, or not ours', () => {
+    const base = mkdtempSync(join(tmpdir(), 'hutch-private-'));
+    try {
+      mkdirSync(join(base, 'a', 'b'), { recursive: true });
+      chmodSync(join(base, 'a', 'b'), 0o757);
+      chmodSync(join(base, 'a'), 0o775);
+      const found = notPrivate(base, join(base, 'a', 'b'));
+      expect(found).toEqual({ path: join(base, 'a'), uid, mode: 0o775, problem: 'writable' });
+      expect(notPrivateText(found!)).toBe(
+        `${join(base, 'a')} is not private to you: group or others may write to it (mode 0775)`,
+      );
+      chmodSync(join(base, 'a'), 0o700);
+      expect(notPrivate(base, join(base, 'a', 'b'))).toMatchObject({ path: join(base, 'a', 'b'), mode: 0o757 });
+      // A symbolic link is never followed, whatever it leads to.
+      symlinkSync(join(base, 'a'), join(base, 'link'));
+      expect(notPrivate(base, join(base, 'link', 'b'))).toMatchObject({
+        path: join(base, 'link'),
+        problem: 'not a directory',
+      });
+      writeFileSync(join(base, 'file'), '');
+      expect(notPrivate(join(base, 'file'), join(base, 'file'))?.problem).toBe('not a directory');
+      // A directory of someone else's (root's, for an unprivileged test user).
+      if (uid !== 0) {
+        expect(notPrivate('/usr', '/usr')).toMatchObject({ path: '/usr', uid: 0, problem: 'owner' });
+        expect(notPrivateText(notPrivate('/usr', '/usr')!)).toBe(
+          '/usr is not private to you: it belongs to uid 0 (root)',
+        );
+      }
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
+  });
+
+  it('ensurePrivateDir creates what is missing 0700 and refuses with one line and a hint', () => {
+    const base = mkdtempSync(join(tmpdir(), 'hutch-private-'));
+    try {
+      const dir = join(base, 'x', 'y');
+      const options = { base: join(base, 'x'), what: 'runtime directory', hint: 'set XDG_RUNTIME_DIR' };
+      expect(ensurePrivateDir(dir, options)).toBe(dir);
+      expect(notPrivate(join(base, 'x'), dir)).toBeUndefined();
+      chmodSync(join(base, 'x'), 0o777);
+      let error: unknown;
+      try {
+        ensurePrivateDir(dir, options);
+      } catch (e) {
+        error = e;
+      }
+      expect(error).toBeInstanceOf(HutchError);
+      expect((error as HutchError).message).toBe(
+        `runtime directory ${join(base, 'x')} is not private to you: group or others may write to it (mode 0777)`,
+      );
+      expect((error as HutchError).hint).toBe('set XDG_RUNTIME_DIR');
+      expect((error as HutchError).exitCode).toBe(125);
+    } finally {
+      rmSync(base, { recursive: true, force: true });
+    }
   });
 });
 

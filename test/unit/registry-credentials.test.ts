@@ -1,4 +1,16 @@
-import { chownSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  chownSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -6,6 +18,7 @@ import { HutchError } from '../../src/errors.js';
 import {
   authLocations,
   defaultAuthFile,
+  defaultAuthLocation,
   lookupCredentials,
   matchKey,
   normalizeKey,
@@ -52,6 +65,66 @@ describe('where the auth file is (podman 4)', () => {
         join(dir, `podman-run-${NOBODY_UID}`, 'containers', 'auth.json'),
       );
     }
+  });
+
+  it("takes $HOME/rundir (podman's last resort) when the one in $TMPDIR is not private, from its top down", () => {
+    const home = join(dir, 'home');
+    mkdirSync(home);
+    const tmp = join(dir, `podman-run-${NOBODY_UID}`);
+    const env = { TMPDIR: dir, HOME: home };
+    const rundir = { path: join(home, 'rundir', 'containers', 'auth.json'), privateFrom: join(home, 'rundir') };
+    // Ours and private, or not there yet: used, and checked again when written.
+    expect(defaultAuthLocation({ env, hostUid: NOBODY_UID, root: false })).toEqual({
+      path: join(tmp, 'containers', 'auth.json'),
+      privateFrom: tmp,
+    });
+    // Others may write to it (as to a directory someone else made, they could replace the file).
+    mkdirSync(tmp, { mode: 0o700 });
+    chmodSync(tmp, 0o777);
+    expect(defaultAuthLocation({ env, hostUid: NOBODY_UID, root: false })).toEqual(rundir);
+    // Private itself, but containers/ below it is not a directory of ours (a symlink to anywhere).
+    chmodSync(tmp, 0o700);
+    symlinkSync(dir, join(tmp, 'containers'));
+    expect(defaultAuthLocation({ env, hostUid: NOBODY_UID, root: false })).toEqual(rundir);
+    // A group-writable containers/ is no better.
+    rmSync(join(tmp, 'containers'));
+    mkdirSync(join(tmp, 'containers'));
+    chmodSync(join(tmp, 'containers'), 0o770);
+    expect(defaultAuthLocation({ env, hostUid: NOBODY_UID, root: false })).toEqual(rundir);
+  });
+
+  it('refuses when neither fallback is private, naming both and what to set instead', () => {
+    const home = join(dir, 'home');
+    mkdirSync(join(home, 'rundir'), { recursive: true });
+    chmodSync(join(home, 'rundir'), 0o777);
+    mkdirSync(join(dir, `podman-run-${NOBODY_UID}`));
+    chmodSync(join(dir, `podman-run-${NOBODY_UID}`), 0o775);
+    let error: unknown;
+    try {
+      authLocations({ env: { TMPDIR: dir, HOME: home }, hostUid: NOBODY_UID, root: false });
+    } catch (e) {
+      error = e;
+    }
+    expect(error).toBeInstanceOf(HutchError);
+    expect((error as HutchError).message).toBe(
+      `registry credentials directory ${join(home, 'rundir')} is not private to you: group or others may write to it (mode 0777)`,
+    );
+    expect((error as HutchError).hint).toBe(
+      `${join(dir, `podman-run-${NOBODY_UID}`)} is not private to you: group or others may write to it (mode 0775) too; ` +
+        'set REGISTRY_AUTH_FILE to a file in a directory only you can write (or give --authfile), ' +
+        'or XDG_RUNTIME_DIR to a directory of yours, as a login session has',
+    );
+    // No home to put rundir in (podman: "cannot resolve home"): refused too, not created.
+    expect(() =>
+      defaultAuthLocation({ env: { TMPDIR: dir, HOME: join(dir, 'nohome') }, hostUid: NOBODY_UID, root: false }),
+    ).toThrow(
+      `registry credentials directory ${join(dir, `podman-run-${NOBODY_UID}`)} is not private to you: group or others may write to it (mode 0775), and $HOME/rundir cannot take its place: ENOENT`,
+    );
+    expect(existsSync(join(dir, 'nohome'))).toBe(false);
+    // An explicit file is the user's choice, wherever it is.
+    expect(
+      authLocations({ env: { TMPDIR: dir, HOME: home }, hostUid: NOBODY_UID, root: false }, '/tmp/a.json').write,
+    ).toBe('/tmp/a.json');
   });
 
   it('uses /run/containers/UID for real root without XDG_RUNTIME_DIR', () => {
@@ -169,6 +242,29 @@ describe('writing', () => {
     });
     // No temp files left behind.
     expect(readdirSync(join(dir, 'run', 'containers'))).toEqual(['auth.json']);
+  });
+
+  it('checks a fallback again once its directories exist, and writes nothing into one that is not private', () => {
+    const base = join(dir, 'podman-run-1');
+    const file = join(base, 'containers', 'auth.json');
+    storeCredentials(file, 'localhost:5000', { username: 'alice', password: 'pw' }, base);
+    expect(statSync(base).mode & 0o777).toBe(0o700);
+    expect(statSync(join(base, 'containers')).mode & 0o777).toBe(0o700);
+    // Made writable for others in the meantime (the check at lookup time passed): refused, file untouched.
+    chmodSync(join(base, 'containers'), 0o777);
+    const before = readFileSync(file, 'utf8');
+    expect(() => storeCredentials(file, 'localhost:5000', { username: 'mallory', password: 'x' }, base)).toThrow(
+      `registry credentials directory ${join(base, 'containers')} is not private to you: group or others may write to it (mode 0777)`,
+    );
+    expect(() => removeAllCredentials(file, base)).toThrow(HutchError);
+    expect(readFileSync(file, 'utf8')).toBe(before);
+    expect(readdirSync(join(base, 'containers'))).toEqual(['auth.json']);
+    // Without privateFrom (an explicit --authfile or REGISTRY_AUTH_FILE) the place is the user's choice.
+    const other = join(dir, 'shared', 'auth.json');
+    mkdirSync(join(dir, 'shared'), { mode: 0o777 });
+    chmodSync(join(dir, 'shared'), 0o777);
+    storeCredentials(other, 'localhost:5000', { username: 'alice', password: 'pw' });
+    expect(existsSync(other)).toBe(true);
   });
 
   it('removes an entry and its legacy twin, and everything with --all', () => {

@@ -199,11 +199,18 @@ function parsePax(body: Buffer): Map<string, Buffer> {
   return records;
 }
 
+/**
+ * A PAX number as Go's archive/tar reads it: decimal digits, a time with an
+ * optional sign and fraction (not `1e300`, `0x10` or ` 7`, which Number()
+ * would take).
+ */
 function paxNumber(records: Map<string, Buffer>, key: string): number | undefined {
   const value = records.get(key);
   if (value === undefined) return undefined;
-  const number = Number(value.toString('latin1'));
-  if (!Number.isFinite(number)) {
+  const text = value.toString('latin1');
+  const syntax = key === 'mtime' || key === 'atime' ? /^-?\d+(\.\d+)?$/ : /^\d+$/;
+  const number = Number(text);
+  if (!syntax.test(text) || !Number.isFinite(number)) {
     throw new MalformedLayerError(`layer tar is corrupt: PAX ${key} is not a number`);
   }
   return number;
@@ -569,8 +576,15 @@ class LayerUnpacker extends Writable {
     if (pax !== undefined) {
       for (const [key, value] of pax) {
         if (key.startsWith(XATTR_PREFIX)) {
+          const name = key.slice(XATTR_PREFIX.length);
+          // setxattr(2) takes no empty name (EINVAL) and none over XATTR_NAME_MAX bytes (ERANGE).
+          if (name === '' || Buffer.byteLength(name) > 255) {
+            throw new MalformedLayerError(
+              `layer entry ${JSON.stringify(entry.name)} has an xattr named ${JSON.stringify(name.slice(0, 64))}, which no file can have`,
+            );
+          }
           entry.xattrs ??= new Map();
-          entry.xattrs.set(key.slice(XATTR_PREFIX.length), value);
+          entry.xattrs.set(name, value);
         } else if (key.startsWith('GNU.sparse.')) {
           throw new MalformedLayerError(
             `layer entry ${JSON.stringify(entry.name)} is a GNU sparse file, which hutch cannot unpack`,
@@ -601,6 +615,12 @@ class LayerUnpacker extends Writable {
       }
     }
     if (!Number.isFinite(entry.mtime)) entry.mtime = entry.atime = 0;
+    // Beyond ±2^53 s a time is no integer any more, and utimensat(2) refuses it (EINVAL).
+    if (Math.abs(entry.mtime) > Number.MAX_SAFE_INTEGER || Math.abs(entry.atime) > Number.MAX_SAFE_INTEGER) {
+      throw new MalformedLayerError(
+        `layer entry ${JSON.stringify(entry.name)} has a bad time (header at byte ${headerOffset})`,
+      );
+    }
     // Only files carry content; every other type is a header alone, whatever
     // its size field says (as Go's archive/tar reads it).
     if (type !== 'file') entry.size = 0;
@@ -749,7 +769,13 @@ class LayerUnpacker extends Writable {
   }
 
   private makeSymlink(rel: string, entry: TarEntry): void {
-    // The target is data: it may point anywhere, and is never followed here.
+    // The target is data: it may point anywhere, and is never followed here; symlink(2) takes no empty
+    // one (ENOENT), and a NUL would cut it short.
+    if (entry.linkname === '' || entry.linkname.includes('\0')) {
+      throw new MalformedLayerError(
+        `layer entry ${JSON.stringify(entry.name)} is a symbolic link to ${entry.linkname === '' ? 'an empty name' : 'a name with a NUL byte'}`,
+      );
+    }
     this.create(rel, (path) => symlinkSync(entry.linkname, path));
     const path = this.tree.path(rel);
     if (this.needsChown(rel, entry)) lchownSync(path, entry.uid, entry.gid);
@@ -835,6 +861,12 @@ class LayerUnpacker extends Writable {
         native.setxattr(path, name, value);
       } catch (error) {
         const code = error instanceof SyscallError ? error.code : undefined;
+        // A value the kernel cannot take (a security.capability of the wrong size, say): the tar is wrong.
+        if (code === 'EINVAL') {
+          throw new MalformedLayerError(
+            `layer entry ${JSON.stringify(rel)} has an xattr ${name} whose value the kernel refuses (${(error as Error).message})`,
+          );
+        }
         const unsupported = code === 'ENOTSUP' || code === 'EOPNOTSUPP';
         // user.* xattrs exist on files and directories only; a user namespace may not set trusted.*.
         const refused = code === 'EPERM' && (this.inUserNamespace || name.startsWith('user.'));

@@ -5,9 +5,17 @@
  * Where hutch writes (podman 4's rule, so `podman login` and `hutch login` share a file):
  *   $REGISTRY_AUTH_FILE, else $XDG_RUNTIME_DIR/containers/auth.json when
  *   XDG_RUNTIME_DIR is a directory of ours, else (podman sets XDG_RUNTIME_DIR
- *   itself when it is unset) /run/user/UID when it is ours and 0700-private,
- *   else $TMPDIR/podman-run-UID (created 0700). Real root without
+ *   itself when it is unset) /run/user/UID when it is ours and private, else
+ *   $TMPDIR/podman-run-UID, else $HOME/rundir. Real root without
  *   XDG_RUNTIME_DIR: /run/containers/0/auth.json (containers/image's default).
+ * The last two are podman's fallbacks for cron jobs, CI and `su`, where there
+ *   is no session directory. $TMPDIR is shared with every local user: one who
+ *   made podman-run-UID first could replace the file and have you push with
+ *   their account. So each fallback is used only when every directory from it
+ *   down to containers/ is ours and no one else may write to it (notPrivate in
+ *   src/paths.ts, the check the session's /tmp/hutch-UID gets), looked at on
+ *   every read and again after creating them on write; with neither usable,
+ *   hutch refuses (exit 125) and says what to set instead.
  * Where hutch looks, in order, the first file with an entry winning: that file,
  *   $XDG_CONFIG_HOME/containers/auth.json (podman reads it too), then
  *   $HOME/.docker/config.json.
@@ -21,6 +29,7 @@ import {
   mkdirSync,
   openSync,
   readFileSync,
+  realpathSync,
   renameSync,
   statSync,
   unlinkSync,
@@ -29,6 +38,7 @@ import {
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { HutchError } from '../../errors.js';
+import { ensurePrivateDir, notPrivate, notPrivateText } from '../../paths.js';
 import type { Credentials } from './auth.js';
 
 export type { Credentials } from './auth.js';
@@ -50,6 +60,12 @@ export interface AuthFile {
 export interface AuthLocations {
   /** Where login writes and logout removes. */
   write: string;
+  /**
+   * Set when `write` is one of podman's fallbacks in a shared place: every
+   * directory from this one down to the file's must be private to us when
+   * they are created (writeAuthFile's privateFrom).
+   */
+  privateFrom?: string;
   /** Where lookups look, in order (write first). */
   read: string[];
   /** docker's config.json (read only), for messages. */
@@ -78,28 +94,66 @@ function ownDirectory(path: string, requireRwx = false): boolean {
   }
 }
 
+/** The auth file and, for a fallback in a shared place, the directory its privacy is checked from. */
+export interface AuthFileLocation {
+  path: string;
+  privateFrom?: string;
+}
+
+const FALLBACK_HINT =
+  'set REGISTRY_AUTH_FILE to a file in a directory only you can write (or give --authfile), ' +
+  'or XDG_RUNTIME_DIR to a directory of yours, as a login session has';
+
 /** The auth file podman 4 would use for this user (see the header comment). */
-export function defaultAuthFile({ env, hostUid, root }: AuthEnvironment): string {
-  if (env.REGISTRY_AUTH_FILE !== undefined && env.REGISTRY_AUTH_FILE !== '') return env.REGISTRY_AUTH_FILE;
+export function defaultAuthLocation({ env, hostUid, root }: AuthEnvironment): AuthFileLocation {
+  if (env.REGISTRY_AUTH_FILE !== undefined && env.REGISTRY_AUTH_FILE !== '') return { path: env.REGISTRY_AUTH_FILE };
   const xdg = env.XDG_RUNTIME_DIR;
-  if (isAbsolute(xdg) && ownDirectory(xdg)) return join(xdg, 'containers', 'auth.json');
-  if (root) return join('/run/containers', String(hostUid), 'auth.json');
+  if (isAbsolute(xdg) && ownDirectory(xdg)) return { path: join(xdg, 'containers', 'auth.json') };
+  if (root) return { path: join('/run/containers', String(hostUid), 'auth.json') };
   const runUser = join('/run/user', String(hostUid));
-  if (ownDirectory(runUser, true)) return join(runUser, 'containers', 'auth.json');
-  const tmp = isAbsolute(env.TMPDIR) ? env.TMPDIR : tmpdir();
-  return join(tmp, `podman-run-${hostUid}`, 'containers', 'auth.json');
+  if (ownDirectory(runUser, true) && notPrivate(runUser, runUser) === undefined) {
+    return { path: join(runUser, 'containers', 'auth.json') };
+  }
+  const tmp = join(isAbsolute(env.TMPDIR) ? env.TMPDIR : tmpdir(), `podman-run-${hostUid}`);
+  const tmpProblem = notPrivate(tmp, join(tmp, 'containers'));
+  if (tmpProblem === undefined) return { path: join(tmp, 'containers', 'auth.json'), privateFrom: tmp };
+  // podman's last resort, when the one in $TMPDIR is not ours: $HOME/rundir, symbolic links resolved.
+  const home = isAbsolute(env.HOME) ? env.HOME : homedir();
+  let resolved: string;
+  try {
+    resolved = realpathSync(home);
+  } catch (error) {
+    throw new HutchError(
+      `registry credentials directory ${notPrivateText(tmpProblem)}, and $HOME/rundir cannot take its place: ${(error as Error).message}`,
+      { hint: FALLBACK_HINT },
+    );
+  }
+  const rundir = join(resolved, 'rundir');
+  const problem = notPrivate(rundir, join(rundir, 'containers'));
+  if (problem === undefined) return { path: join(rundir, 'containers', 'auth.json'), privateFrom: rundir };
+  throw new HutchError(`registry credentials directory ${notPrivateText(problem)}`, {
+    hint: `${notPrivateText(tmpProblem)} too; ${FALLBACK_HINT}`,
+  });
+}
+
+/** The path of defaultAuthLocation. */
+export function defaultAuthFile(environment: AuthEnvironment): string {
+  return defaultAuthLocation(environment).path;
 }
 
 export function authLocations(environment: AuthEnvironment, authFile?: string): AuthLocations {
   const { env } = environment;
   const home = isAbsolute(env.HOME) ? env.HOME : homedir();
-  const write = authFile ?? defaultAuthFile(environment);
+  const location = authFile !== undefined ? { path: authFile } : defaultAuthLocation(environment);
+  const write = location.path;
   const configHome = isAbsolute(env.XDG_CONFIG_HOME) ? env.XDG_CONFIG_HOME : join(home, '.config');
   const docker = join(isAbsolute(env.DOCKER_CONFIG) ? env.DOCKER_CONFIG : join(home, '.docker'), 'config.json');
   // An explicit --authfile is the only place looked at, as with podman.
   const read =
     authFile !== undefined ? [write] : [...new Set([write, join(configHome, 'containers', 'auth.json'), docker])];
-  return { write, read, docker };
+  return location.privateFrom === undefined
+    ? { write, read, docker }
+    : { write, privateFrom: location.privateFrom, read, docker };
 }
 
 /** Reads an auth file; a missing file reads as empty, a broken one is an error naming it. */
@@ -133,11 +187,17 @@ export function readAuthFile(path: string): AuthFile {
 
 /**
  * Writes an auth file atomically (a temp file in the same directory, fsynced,
- * renamed over), mode 0600, creating its directory 0700.
+ * renamed over), mode 0600, creating its directory 0700. With privateFrom,
+ * every directory from it down to the file's is checked once they exist, so
+ * that one another user made in the meantime is refused, not written into.
  */
-export function writeAuthFile(path: string, content: AuthFile): void {
+export function writeAuthFile(path: string, content: AuthFile, privateFrom?: string): void {
   const dir = dirname(path);
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  if (privateFrom !== undefined) {
+    ensurePrivateDir(dir, { base: privateFrom, what: 'registry credentials directory', hint: FALLBACK_HINT });
+  } else {
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
+  }
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}`);
   const fd = openSync(temp, 'wx', 0o600);
   try {
@@ -260,7 +320,7 @@ function equivalentKeys(file: AuthFile, key: string): string[] {
 }
 
 /** Stores credentials under `key` (`registry` or `registry/path`) in the auth file at `path`. */
-export function storeCredentials(path: string, key: string, credentials: Credentials): void {
+export function storeCredentials(path: string, key: string, credentials: Credentials, privateFrom?: string): void {
   const file = readAuthFile(path);
   const auths = { ...(file.auths ?? {}) };
   for (const k of equivalentKeys(file, key)) delete auths[k];
@@ -269,23 +329,23 @@ export function storeCredentials(path: string, key: string, credentials: Credent
       ? { auth: Buffer.from('<token>:').toString('base64'), identitytoken: credentials.identitytoken }
       : { auth: Buffer.from(`${credentials.username}:${credentials.password}`).toString('base64') };
   auths[normalizeKey(key)] = entry;
-  writeAuthFile(path, { ...file, auths });
+  writeAuthFile(path, { ...file, auths }, privateFrom);
 }
 
 /** Removes the entry of `key` (and its equivalent legacy keys); false when there was none. */
-export function removeCredentials(path: string, key: string): boolean {
+export function removeCredentials(path: string, key: string, privateFrom?: string): boolean {
   const file = readAuthFile(path);
   const keys = equivalentKeys(file, key);
   if (keys.length === 0) return false;
   const auths = { ...(file.auths ?? {}) };
   for (const k of keys) delete auths[k];
-  writeAuthFile(path, { ...file, auths });
+  writeAuthFile(path, { ...file, auths }, privateFrom);
   return true;
 }
 
 /** Removes every entry of the auth file at `path` (other fields stay). */
-export function removeAllCredentials(path: string): void {
+export function removeAllCredentials(path: string, privateFrom?: string): void {
   const file = readAuthFile(path);
   if (file.auths === undefined || Object.keys(file.auths).length === 0) return;
-  writeAuthFile(path, { ...file, auths: {} });
+  writeAuthFile(path, { ...file, auths: {} }, privateFrom);
 }

@@ -31,6 +31,7 @@ import {
   limitWrites,
   mergeLimits,
   neededControllers,
+  withDefaultLimits,
   type Controller,
   type Limits,
 } from './limits.js';
@@ -52,6 +53,7 @@ import {
 } from './v2.js';
 
 export {
+  DEFAULT_PIDS_LIMIT,
   hasLimits,
   hostConfigResources,
   limitsFromFlags,
@@ -150,6 +152,20 @@ export function checkEnforceable(limits: Limits): void {
   const facts = readCgroupFacts();
   const refused = refusal(facts, neededControllers(limits), kernelControllers(facts));
   if (refused !== undefined) throw refused;
+}
+
+/** Whether containers get a cgroup here that can hold a pids limit (a delegated subtree with the pids controller). */
+export function pidsControllerDelegated(facts: CgroupFacts = readCgroupFacts()): boolean {
+  return subtreeOf(facts) !== undefined && facts.delegatedControllers.includes('pids');
+}
+
+/**
+ * A new container's (or a build's) limits with podman's defaults: 2048
+ * processes unless --pids-limit says otherwise, where a pids controller is
+ * delegated (withDefaultLimits). Decided at create and kept with the container.
+ */
+export function defaultLimits(limits: Limits): Limits {
+  return withDefaultLimits(limits, pidsControllerDelegated());
 }
 
 /**

@@ -68,6 +68,20 @@ const CONTROLLER_OF: Record<keyof Limits, Controller> = {
   deviceReadBps: 'io',
 };
 
+/** podman's default pids limit (containers.conf pids_limit), where a pids controller is delegated. */
+export const DEFAULT_PIDS_LIMIT = 2048;
+
+/**
+ * The limits with podman's default filled in: a pids limit of 2048 unless one
+ * was given (-1 or 0 lifts it), only where the pids controller is delegated,
+ * as podman applies its default only where a cgroup can hold it (elsewhere
+ * nothing would enforce it, and an explicit --pids-limit is refused instead).
+ */
+export function withDefaultLimits(limits: Limits, pidsControllerDelegated: boolean): Limits {
+  if (limits.pidsLimit !== undefined || !pidsControllerDelegated) return limits;
+  return { ...limits, pidsLimit: DEFAULT_PIDS_LIMIT };
+}
+
 /** Docker's smallest memory limit: below it a container cannot even start its runtime. */
 export const MIN_MEMORY = 6 * 1024 * 1024;
 /** cpu.max's period, in microseconds (the kernel's and podman's default). */

@@ -44,7 +44,7 @@ import { containerPlan, setgroupsAllowed, writeEtcFilesIn } from './lifecycle.js
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
 import { ensureInRoot } from './paths.js';
 import { commandNotStarted } from './spec-builder.js';
-import type { ContainerSpec, MountSpec } from './spec.js';
+import type { ContainerSpec, MountSpec, Rlimit } from './spec.js';
 
 export interface EphemeralOptions {
   /** Names the runtime and temp directories. */
@@ -65,6 +65,8 @@ export interface EphemeralOptions {
   network: NetworkRequest;
   /** Resource limits: the command runs in a cgroup of its own that holds them from its first instruction. */
   limits?: Limits;
+  /** setrlimit(2) in the command's process before it runs (--ulimit). */
+  rlimits?: Rlimit[];
   /** hutch's storage and runtime directories (the network helpers keep state there). */
   paths: { storage: string; runtime: string };
   /** The container's stdout and stderr go here as they come. */
@@ -126,7 +128,7 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
         noNewPrivileges: false,
         capabilities,
         seccomp: seccompFor({ profile: 'default', capabilities }),
-        rlimits: [],
+        rlimits: options.rlimits ?? [],
         umask: 0o022,
       },
     };

@@ -14,6 +14,7 @@ import { formatInspect, inspectJson } from '../../image/images.js';
 import { ImageNotKnownError } from '../../image/store/store.js';
 import { portMap, storedRequest } from '../network/index.js';
 import { hostConfigResources, isPaused, wasOomKilled } from '../cgroups/index.js';
+import { inspectUlimits } from '../rlimits.js';
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
 import { openRuntime, parseSignal, type Runtime } from './lifecycle.js';
@@ -285,6 +286,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       Tmpfs: tmpfs,
       UsernsMode: options.userns ?? '',
       ...hostConfigResources(options.resources ?? {}),
+      Ulimits: inspectUlimits(options.ulimits),
     },
   };
 }

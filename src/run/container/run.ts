@@ -13,7 +13,8 @@ import {
   parseNetworkRequest,
   type NetworkFlags,
 } from '../network/index.js';
-import { checkEnforceable, type Limits } from '../cgroups/index.js';
+import { checkEnforceable, defaultLimits, type Limits } from '../cgroups/index.js';
+import { currentLimits, resolveUlimits, type UlimitRequests } from '../rlimits.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
 import { attach } from './attach.js';
 import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
@@ -57,6 +58,8 @@ export interface CreateFlags {
   resources: Limits;
   /** --log-driver and --log-opt as given (checked by parseLogConfig); absent: the default k8s-file log. */
   log?: LogFlags;
+  /** --ulimit, parsed (resolved against hutch's own limits at create). */
+  ulimits: UlimitRequests;
 }
 
 export interface RunFlags extends CreateFlags {
@@ -162,6 +165,7 @@ export async function createContainer(
       hint: 'passthrough hands the container your own stdin, stdout and stderr; drop -t',
     });
   }
+  const ulimits = resolveUlimits(flags.ulimits, currentLimits(), runtime.identity.root);
   const image = await imageFor(runtime, flags, env);
   const networkRequest = parseNetworkRequest(
     flags.network,
@@ -199,8 +203,10 @@ export async function createContainer(
     stopSignal: flags.stopSignal,
     stopTimeout: flags.stopTimeout,
     labels: parseLabels(flags.label),
-    resources: flags.resources,
     log,
+    // podman's default pids limit where a cgroup can hold it, decided now and kept with the container.
+    resources: defaultLimits(flags.resources),
+    ulimits,
   };
   const driver = await selectRootfsDriver({
     identity: runtime.identity,

@@ -6,6 +6,7 @@
 import { closeSync, readFileSync } from 'node:fs';
 import { ExitCode, HutchError, SyscallError } from '../../errors.js';
 import type { Identity } from '../identity.js';
+import { rlimitSpecs } from '../rlimits.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
@@ -180,7 +181,7 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
       noNewPrivileges,
       capabilities,
       seccomp,
-      rlimits: [],
+      rlimits: rlimitSpecs(options.ulimits),
       umask: 0o022,
     },
   };

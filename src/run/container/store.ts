@@ -17,6 +17,7 @@ import type { Digest } from '../../image/digest.js';
 import type { ContainerConfig as ImageRuntimeConfig } from '../../image/oci.js';
 import { acquireLock, claimIfAbandoned, moveIntoTemp, tryLock } from '../../image/store/lock.js';
 import type { CgroupState, Limits } from '../cgroups/index.js';
+import type { Ulimit } from '../rlimits.js';
 import { readExitFile } from '../monitor.js';
 import { processStartTime } from '../proc.js';
 import { detachMountsUnder, mountsUnder } from '../rootfs/detach.js';
@@ -75,6 +76,8 @@ export interface ContainerOptions {
   resources?: Limits;
   /** --log-driver and --log-opt, checked (absent in containers made before them: k8s-file, unbounded). */
   log?: LogConfig;
+  /** --ulimit, resolved at create: set in the container's process before its command (setrlimit). */
+  ulimits?: Ulimit[];
 }
 
 export interface ContainerState {
