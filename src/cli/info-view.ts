@@ -3,6 +3,7 @@
 import { HutchError } from '../errors.js';
 import { describeReserve } from '../image/store/reserve.js';
 import { collectHostInfo, type Check, type HostInfo } from '../run/hostinfo.js';
+import { formatLogSize } from '../run/container/log-config.js';
 
 export interface InfoOptions {
   format?: string;
@@ -36,6 +37,14 @@ const sysctl = (value: number | null): string => (value === null ? 'not present'
 
 function gib(bytes: number): string {
   return `${(bytes / 2 ** 30).toFixed(1)} GiB`;
+}
+
+/** What bounds a container's log by default (--log-opt max-size and max-file change it per container). */
+function logBound(logs: HostInfo['limits']['logs']): string {
+  if (logs.maxSize === 0) {
+    return 'not rotated by default, as podman (log_size_max = -1); --log-opt max-size=SIZE --log-opt max-file=N bounds one container at SIZE × N';
+  }
+  return `rotated at ${formatLogSize(logs.maxSize)}, ${logs.maxFiles} file${logs.maxFiles === 1 ? '' : 's'} kept`;
 }
 
 export function formatText(info: HostInfo): string {
@@ -100,6 +109,7 @@ export function formatText(info: HostInfo): string {
     ...check('/dev/fuse', info.devices.fuse),
     'limits:',
     ...check('processes', info.limits.processes),
+    `  container logs: ${logBound(info.limits.logs)}`,
   );
   if (info.problems.length === 0) {
     lines.push('problems: none');

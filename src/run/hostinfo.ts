@@ -30,6 +30,7 @@ import { probeRootfs, type RootfsReport } from './rootfs/probe.js';
 import { deviceAccess } from './tools.js';
 import { readSessionPid } from './session.js';
 import { parseSubids, rangesFor, type IdRange } from './subid.js';
+import { DEFAULT_LOG } from './container/log-config.js';
 import { currentLimits, UNLIMITED } from './rlimits.js';
 import { readUsernsFacts, type UsernsFacts } from './userns.js';
 
@@ -114,6 +115,8 @@ export interface HostInfo {
   limits: {
     /** A fork bomb: the cgroup's pids.max where a pids controller is delegated, else only RLIMIT_NPROC. */
     processes: Check;
+    /** A container's log: rotated at maxSize bytes (0: never, podman's default) unless --log-opt says otherwise. */
+    logs: { maxSize: number; maxFiles: number };
   };
   /** Every missing piece, one entry per fix. */
   problems: Problem[];
@@ -408,7 +411,10 @@ export async function collectHostInfo(env: NodeJS.ProcessEnv = process.env): Pro
       tun: deviceCheck('/dev/net/tun', 'tun', 'tun'),
       fuse: deviceCheck('/dev/fuse', 'fuse', 'fuse'),
     },
-    limits: { processes: processLimit(cgroups) },
+    limits: {
+      processes: processLimit(cgroups),
+      logs: { maxSize: DEFAULT_LOG.maxSize, maxFiles: DEFAULT_LOG.maxFile ?? 1 },
+    },
   };
   return { ...info, problems: summarizeProblems(info) };
 }

@@ -225,6 +225,12 @@ describe.skipIf(need.skip)('hutch info', () => {
     const at = lines.indexOf(`  processes: ${processes.ok ? 'ok' : 'no'}, ${processes.detail}`);
     expect(lines[at - 1]).toBe('limits:');
     if (!processes.ok) expect(lines[at + 1]).toBe(`    fix: ${processes.fix}`);
+    // The exhaustion bounds in force: disk reserve, processes (above), container logs.
+    expect(info.limits.logs).toEqual({ maxSize: 0, maxFiles: 1 });
+    expect(lines).toContain(
+      '  container logs: not rotated by default, as podman (log_size_max = -1); --log-opt max-size=SIZE --log-opt max-file=N bounds one container at SIZE × N',
+    );
+    expect(lines.some((l) => /^ {2}disk reserve: \S/.test(l))).toBe(true);
     for (const d of [...info.rootfs.drivers, ...info.network.drivers]) {
       const at = lines.indexOf(`  ${d.name}: ${d.ok ? 'ok' : 'no'}, ${d.detail}`);
       expect(at, d.name).toBeGreaterThan(-1);

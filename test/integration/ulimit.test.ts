@@ -88,8 +88,11 @@ describe.skipIf(need.skip)('hutch run/create/build --ulimit', () => {
       { Name: 'RLIMIT_NPROC', Soft: 50, Hard: 50 },
       { Name: 'RLIMIT_NOFILE', Soft: 64, Hard: 128 },
     ]);
-    // Kept with the container: every start sets them.
+    // Kept with the container: every start sets them, and an exec'd process gets them too.
     ok(['rm', 'limited'], box);
+    ok(['run', '-d', '--name', 'exec-limited', '--ulimit', 'nofile=64:128', 'busybox', 'sleep', '100'], box);
+    expect(ok(['exec', 'exec-limited', 'sh', '-c', 'ulimit -n; ulimit -Hn'], box)).toBe('64\n128\n');
+    ok(['rm', '-f', 'exec-limited'], box);
   });
 
   it('refuses a hard limit above the user’s own, and a bad flag, with one line and exit 125', () => {

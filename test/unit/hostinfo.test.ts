@@ -77,7 +77,7 @@ function healthyHost(): Omit<HostInfo, 'problems'> {
       selected: 'v2',
     },
     devices: { tun: ok(), fuse: ok() },
-    limits: { processes: ok() },
+    limits: { processes: ok(), logs: { maxSize: 0, maxFiles: 1 } },
   };
 }
 

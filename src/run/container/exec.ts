@@ -159,6 +159,8 @@ export async function execInContainer(
   closeMonitorFds(plan, { terminal: proc.terminal });
   plan.chdir(proc.cwd).verifyCwd(proc.cwd);
   plan.umask(proc.umask);
+  // The container's --ulimit values, as runc gives an exec'd process the container's rlimits.
+  for (const limit of proc.rlimits) plan.setrlimit(limit.resource, limit.soft, limit.hard);
   addContainerStdio(plan, { terminal: proc.terminal });
   const ownUserns = container.config.options.userns === 'keep-id';
   credentialSteps(plan, proc, { setgroupsAllowed: ownUserns || runtime.identity.root || setgroupsAllowed() });
