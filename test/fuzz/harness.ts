@@ -15,10 +15,9 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { build } from 'esbuild';
 import { repoRoot } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 export interface FuzzBudget {
   /** fast-check's numRuns. */
@@ -83,18 +82,7 @@ function workerBundle(): Promise<{ file: string; dir: string }> {
   bundled ??= (async () => {
     const dir = mkdtempSync(join(tmpdir(), 'hutch-fuzz-'));
     const file = join(dir, 'worker.mjs');
-    await build({
-      absWorkingDir: repoRoot,
-      entryPoints: ['test/fuzz/worker.ts'],
-      outfile: file,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      // src/package.ts finds the package root (and with it the addon) from its own URL.
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-      logLevel: 'warning',
-    });
+    await bundleForNode({ entry: 'test/fuzz/worker.ts' }, file);
     return { file, dir };
   })();
   return bundled;

@@ -12,13 +12,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { bootGuest, guestRequirement, type GuestRun } from '../guest/guest.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
 import { errorLines } from '../helpers/hutch.js';
-import { hutchBin, repoRoot, requires } from '../helpers/requires.js';
+import { hutchBin, requires } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 const guest = need.skip ? need : guestRequirement();
@@ -37,18 +36,7 @@ describe.skipIf(guest.skip)('resource limits in a user-mode-linux guest', () => 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'hutch-guest-bundles-'));
     const bundle = async (entry: string, name: string) => {
-      await build({
-        absWorkingDir: repoRoot,
-        entryPoints: [entry],
-        outfile: join(work, name),
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        // src/package.ts finds the package root (and with it the addon) from its own URL.
-        define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-        logLevel: 'warning',
-      });
+      await bundleForNode({ entry }, join(work, name));
       return readFileSync(join(work, name));
     };
     const files: Record<string, Buffer | string> = {

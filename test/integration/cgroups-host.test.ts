@@ -12,9 +12,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import { leaveRoot, prepareContainersParent } from '../../src/run/cgroups/delegation.js';
@@ -34,7 +32,8 @@ import { probeCgroups, readCgroupFacts } from '../../src/run/cgroups/probe.js';
 import { moveProcess, processesOf, readCgroupFile, readEvents } from '../../src/run/cgroups/v2.js';
 import { errorLines, hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
-import { hutchBin, repoRoot, requires } from '../helpers/requires.js';
+import { hutchBin, requires } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -248,17 +247,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
     beforeAll(async () => {
       box = sandbox();
       bundle = join(work, 'limits-runner.mjs');
-      await build({
-        absWorkingDir: repoRoot,
-        entryPoints: ['test/guest/limits-runner.ts'],
-        outfile: bundle,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-        logLevel: 'warning',
-      });
+      await bundleForNode({ entry: 'test/guest/limits-runner.ts' }, bundle);
     });
     afterAll(() => box?.dispose());
 

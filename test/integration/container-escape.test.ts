@@ -122,26 +122,30 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
     return probeDir;
   }
 
-  it('a watcher in the container catches exec’d processes before their execve and reaches nothing', () => {
-    const probeDir = buildProbe();
-    // seccomp=unconfined: a denial must come from the process being unreachable, not from the filter.
+  /**
+   * A container that runs the probe with its seccomp filter off (a denial must come from the
+   * process being unreachable, not from the filter), beside a sleep it takes as its control.
+   */
+  function startProbe(name: string, probeDir: string, script: string): void {
     ok(
       [
         'run',
         '-d',
         '--name',
-        'watcher',
+        name,
         '--security-opt',
         'seccomp=unconfined',
         '-v',
         `${probeDir}:/probe:ro`,
         'busybox',
-        'sh',
-        '-c',
-        `sleep 1000 & exec /probe/enter-probe ${marker} /tmp/caught $!`,
-      ],
+      ].concat(['sh', '-c', script]),
       box,
     );
+  }
+
+  it('a watcher in the container catches exec’d processes before their execve and reaches nothing', () => {
+    const probeDir = buildProbe();
+    startProbe('watcher', probeDir, `sleep 1000 & exec /probe/enter-probe ${marker} /tmp/caught $!`);
     // A PATH of thousands of missing directories before /bin: the exec step's search holds the
     // process after its plan dropped its capabilities to the container's and before its execve,
     // the moment when a process with the same capabilities as the watcher could reach it.
@@ -170,22 +174,10 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
 
   it('a program run as #!/proc/self/exe by exec finds a sealed copy of the monitor, not the host binary', () => {
     const probeDir = buildProbe();
-    ok(
-      [
-        'run',
-        '-d',
-        '--name',
-        'shebang',
-        '--security-opt',
-        'seccomp=unconfined',
-        '-v',
-        `${probeDir}:/probe:ro`,
-        'busybox',
-        'sh',
-        '-c',
-        `printf '#!/proc/self/exe\\n' > /evil && chmod 755 /evil && sleep 1000 & exec /probe/enter-probe shebang /tmp/caught $!`,
-      ],
-      box,
+    startProbe(
+      'shebang',
+      probeDir,
+      `printf '#!/proc/self/exe\\n' > /evil && chmod 755 /evil && sleep 1000 & exec /probe/enter-probe shebang /tmp/caught $!`,
     );
     let report = '';
     for (let i = 0; i < 60 && !/^shebang /m.test(report); i++) {

@@ -10,15 +10,14 @@ import { createReadStream, existsSync, mkdirSync, mkdtempSync, readFileSync, wri
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { extract } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { MountSpec } from '../../src/run/container/spec.js';
 import { hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
-import { repoRoot, requires } from '../helpers/requires.js';
+import { requires } from '../helpers/requires.js';
 import { TarBuilder } from '../helpers/tar.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -117,17 +116,7 @@ describe.skipIf(need.skip)('container file systems in the session', () => {
     storage = join(box.env.XDG_DATA_HOME as string, 'hutch');
     work = mkdtempSync(join(tmpdir(), 'hutch-container-fs-'));
     bundle = join(work, 'fs-runner.mjs');
-    await build({
-      absWorkingDir: repoRoot,
-      entryPoints: ['test/fixtures/fs-runner.ts'],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-      logLevel: 'warning',
-    });
+    await bundleForNode({ entry: 'test/fixtures/fs-runner.ts' }, bundle);
     const tar = await busyboxRootfsTar();
     ok(['import', tar, 'busybox'], box);
     busybox = join(storage, 'layers', createHash('sha256').update(readFileSync(tar)).digest('hex'), 'diff');

@@ -18,16 +18,15 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { gzipSync } from 'node:zlib';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExtractStats } from '../../src/image/layer/extract.js';
 import type { Compression } from '../../src/image/media.js';
 import { native } from '../../src/native.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch.js';
-import { repoRoot, requires, subidRanges } from '../helpers/requires.js';
+import { requires, subidRanges } from '../helpers/requires.js';
 import { blocks, hostileLayers, paxHeader, TarBuilder, ustarHeader } from '../helpers/tar.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -64,18 +63,7 @@ describe.skipIf(need.skip)('layer extraction in the session', () => {
     box = sandbox();
     work = mkdtempSync(join(tmpdir(), 'hutch-extract-'));
     bundle = join(work, 'extract-runner.mjs');
-    await build({
-      absWorkingDir: repoRoot,
-      entryPoints: ['test/fixtures/extract-runner.ts'],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      // src/package.ts finds the package root (and with it the addon) from its own URL.
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-      logLevel: 'warning',
-    });
+    await bundleForNode({ entry: 'test/fixtures/extract-runner.ts' }, bundle);
   });
 
   afterAll(() => {

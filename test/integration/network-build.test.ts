@@ -10,12 +10,11 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hutch, hutchRun, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { loopbackServer, networkHelpers } from '../helpers/network.js';
-import { repoRoot, requires } from '../helpers/requires.js';
+import { requires } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -29,17 +28,7 @@ describe.skipIf(need.skip)('the network of a build step', () => {
     box = sandbox();
     work = mkdtempSync(join(tmpdir(), 'hutch-net-build-'));
     bundle = join(work, 'net-runner.mjs');
-    await build({
-      absWorkingDir: repoRoot,
-      entryPoints: ['test/fixtures/net-runner.ts'],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-      logLevel: 'warning',
-    });
+    await bundleForNode({ entry: 'test/fixtures/net-runner.ts' }, bundle);
     host = await loopbackServer('from the host loopback\n');
   });
   afterAll(() => {

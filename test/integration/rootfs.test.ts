@@ -9,12 +9,11 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
-import { repoRoot, requires } from '../helpers/requires.js';
+import { requires } from '../helpers/requires.js';
 import { TarBuilder } from '../helpers/tar.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -52,17 +51,7 @@ describe.skipIf(need.skip)('rootfs drivers in the session', () => {
     storage = join(box.env.XDG_DATA_HOME as string, 'hutch');
     work = mkdtempSync(join(tmpdir(), 'hutch-rootfs-'));
     bundle = join(work, 'fs-runner.mjs');
-    await build({
-      absWorkingDir: repoRoot,
-      entryPoints: ['test/fixtures/fs-runner.ts'],
-      outfile: bundle,
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-      logLevel: 'warning',
-    });
+    await bundleForNode({ entry: 'test/fixtures/fs-runner.ts' }, bundle);
     const base = await new TarBuilder()
       .file('keep.txt', 'kept\n', { mode: 0o644 })
       .file('gone.txt', 'deleted by the top layer\n')

@@ -21,8 +21,6 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
 import { encodeHeader } from '../../src/image/layer/diff.js';
@@ -48,7 +46,8 @@ import type { ContainerSpec, MountSpec } from '../../src/run/container/spec.js';
 import { Mount, Plan, PlanOp } from '../../src/run/plan.js';
 import { overlayOptions } from '../../src/run/rootfs/overlay.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch.js';
-import { repoRoot, requires } from '../helpers/requires.js';
+import { requires } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
 
 /** Temp directories of this file, removed when it is done. */
 const scratchDirs: string[] = [];
@@ -245,17 +244,7 @@ describe('mount and umount', () => {
       box = sandbox();
       work = scratch('hutch-fs-wrappers-');
       bundle = join(work, 'fs-runner.mjs');
-      await build({
-        absWorkingDir: repoRoot,
-        entryPoints: ['test/fixtures/fs-runner.ts'],
-        outfile: bundle,
-        bundle: true,
-        platform: 'node',
-        format: 'esm',
-        target: 'node20',
-        define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src', 'package.ts')).href) },
-        logLevel: 'warning',
-      });
+      await bundleForNode({ entry: 'test/fixtures/fs-runner.ts' }, bundle);
     });
 
     afterAll(() => {

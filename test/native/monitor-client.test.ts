@@ -6,35 +6,16 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
-import { AttachClient, addContainerStdio, monitorArgs, readExitFile, startMonitor } from '../../src/run/monitor.js';
+import { AttachClient, monitorArgs, readExitFile, startMonitor } from '../../src/run/monitor.js';
 import { Plan } from '../../src/run/plan.js';
 import { repoRoot } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
+import { commandPlan, SEARCH, TEST_ENV, until } from '../helpers/monitor.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'hutch-monitor-client-'));
-const ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
-const SEARCH = '/usr/bin:/bin';
 
-function sleeper(seconds: number): Plan {
-  return addContainerStdio(new Plan().waitParent(), { terminal: false }).exec(
-    'sleep',
-    ['sleep', String(seconds)],
-    ENV,
-    SEARCH,
-  );
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const sleeper = (seconds: number): Plan => commandPlan(['sleep', String(seconds)]);
 
 /** Whether pid runs (a zombie has exited: it only waits for its parent). */
 function alive(pid: number): boolean {
@@ -79,12 +60,7 @@ describe('hutch-monitor --die-with-client', () => {
 
   it('leaves a container that ends by itself alone, its status as usual', async () => {
     const dir = scratch();
-    const plan = addContainerStdio(new Plan().waitParent(), { terminal: false }).exec(
-      'sh',
-      ['sh', '-c', 'exit 4'],
-      ENV,
-      SEARCH,
-    );
+    const plan = commandPlan(['sh', '-c', 'exit 4']);
     const started = await startMonitor({ ...base(dir, plan), dieWithClient: true });
     const client = await AttachClient.connect(dir);
     started.sync.go();
@@ -97,14 +73,14 @@ describe('hutch-monitor --die-with-client', () => {
     const dir = scratch();
     // A node process that starts the container, reports, and is then SIGKILLed: no code of it runs after.
     const script = join(scratch(), 'client.mjs');
-    await build({
-      stdin: {
-        contents: `
+    await bundleForNode(
+      {
+        code: `
           import { addContainerStdio, startMonitor } from '../../src/run/monitor.js';
           import { Plan } from '../../src/run/plan.js';
           const [dir] = process.argv.slice(2);
           const plan = addContainerStdio(new Plan().waitParent(), { terminal: false }).exec(
-            'sleep', ['sleep', '60'], ${JSON.stringify(ENV)}, '${SEARCH}');
+            'sleep', ['sleep', '60'], ${JSON.stringify(TEST_ENV)}, '${SEARCH}');
           const started = await startMonitor({
             id: 'killed-client', dir, log: dir + '/ctr.log', plan, cloneFlags: 0, terminal: false, stdin: false,
             detach: false, dieWithClient: true,
@@ -115,17 +91,9 @@ describe('hutch-monitor --die-with-client', () => {
           process.kill(process.pid, 'SIGKILL');
         `,
         resolveDir: join(repoRoot, 'test/native'),
-        sourcefile: 'client.ts',
-        loader: 'ts',
       },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      outfile: script,
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src/package.ts')).href) },
-      logLevel: 'silent',
-    });
+      script,
+    );
     const client = spawnSync(process.execPath, [script, dir], { encoding: 'utf8', timeout: 20_000 });
     expect(client.signal, client.stderr).toBe('SIGKILL');
     const { monitorPid, containerPid } = JSON.parse(client.stdout) as { monitorPid: number; containerPid: number };

@@ -20,52 +20,16 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LogParser } from '../../src/run/container/logs.js';
-import {
-  AttachClient,
-  addContainerStdio,
-  monitorArgs,
-  monitorPath,
-  readExitFile,
-  startMonitor,
-  type MonitorOptions,
-} from '../../src/run/monitor.js';
+import { AttachClient, monitorArgs, monitorPath, readExitFile, startMonitor } from '../../src/run/monitor.js';
 import { Plan } from '../../src/run/plan.js';
+import { commandPlan, monitorOptions, until } from '../helpers/monitor.js';
 import { requires } from '../helpers/requires.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'hutch-monitor-log-'));
-const ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin'];
-const SEARCH = '/usr/bin:/bin';
 const ENTRY = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+00:00 (stdout|stderr) [FP] /;
 
 /** A plan that runs sh -c SCRIPT with the monitor's stdio, held until go() when wait is set. */
-function shPlan(script: string, wait = true): Plan {
-  const plan = addContainerStdio(wait ? new Plan().waitParent() : new Plan(), { terminal: false });
-  return plan.exec('sh', ['sh', '-c', script], ENV, SEARCH);
-}
-
-function options(dir: string, plan: Plan, extra: Partial<MonitorOptions> = {}): MonitorOptions {
-  return {
-    id: 'log-test',
-    dir,
-    log: join(dir, 'ctr.log'),
-    plan,
-    cloneFlags: 0,
-    terminal: false,
-    stdin: false,
-    detach: false,
-    ...extra,
-  };
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
+const shPlan = (script: string, wait = true): Plan => commandPlan(['sh', '-c', script], { wait });
 
 /** The log's files by name (ctr.log, ctr.log.1, …) with their sizes. */
 function logSizes(dir: string, name = 'ctr.log'): Record<string, number> {
@@ -123,7 +87,7 @@ describe('hutch-monitor log rotation', () => {
   it('rotates before --log-size-max, keeps --log-max-files files, and the newest lines read last', async () => {
     const dir = scratch();
     const plan = shPlan('seq 1 20000');
-    const started = await startMonitor(options(dir, plan, { logRotation: { maxSize: 8192, maxFiles: 3 } }));
+    const started = await startMonitor(monitorOptions(dir, plan, { logRotation: { maxSize: 8192, maxFiles: 3 } }));
     const client = await AttachClient.connect(dir);
     let relayed = '';
     client.stdout.on('data', (d: Buffer) => (relayed += d.toString()));
@@ -151,7 +115,7 @@ describe('hutch-monitor log rotation', () => {
     const dir = scratch();
     // Reads of up to 8 KiB without a newline: each is one P entry larger than the limit.
     const plan = shPlan("head -c 100000 /dev/zero | tr '\\0' x; echo; echo last");
-    const started = await startMonitor(options(dir, plan, { logRotation: { maxSize: 1000, maxFiles: 1 } }));
+    const started = await startMonitor(monitorOptions(dir, plan, { logRotation: { maxSize: 1000, maxFiles: 1 } }));
     started.sync.go();
     await started.sync.done();
     await until('the exit file', () => readExitFile(dir));
@@ -166,7 +130,7 @@ describe('hutch-monitor log rotation', () => {
     for (const delay of [60, 150, 300]) {
       const dir = scratch();
       const started = await startMonitor(
-        options(dir, shPlan('seq 1 10000000'), { logRotation: { maxSize: 4096, maxFiles: 4 } }),
+        monitorOptions(dir, shPlan('seq 1 10000000'), { logRotation: { maxSize: 4096, maxFiles: 4 } }),
       );
       started.sync.go();
       await new Promise((r) => setTimeout(r, delay));
@@ -191,7 +155,7 @@ describe('hutch-monitor log rotation', () => {
 
   it('writes nothing without --log, and still relays the output', async () => {
     const dir = scratch();
-    const started = await startMonitor(options(dir, shPlan('echo out; echo err >&2'), { log: undefined }));
+    const started = await startMonitor(monitorOptions(dir, shPlan('echo out; echo err >&2'), { log: undefined }));
     const client = await AttachClient.connect(dir);
     let out = '';
     client.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -208,7 +172,7 @@ describe('hutch-monitor log rotation', () => {
     mkdirSync(join(dir, 'ctr.log.1'));
     writeFileSync(join(dir, 'ctr.log.1', 'keep'), '');
     const args = monitorArgs(
-      options(dir, new Plan(), { id: 'rename-fails', logRotation: { maxSize: 4096, maxFiles: 2 } }),
+      monitorOptions(dir, new Plan(), { id: 'rename-fails', logRotation: { maxSize: 4096, maxFiles: 2 } }),
     );
     const result = await runMonitor(args, shPlan('seq 1 5000', false));
     expect(result.code).toBe(0);
@@ -227,7 +191,7 @@ describe('hutch-monitor log rotation', () => {
       const logs = join(dir, 'logs');
       mkdirSync(logs);
       const args = monitorArgs(
-        options(dir, new Plan(), {
+        monitorOptions(dir, new Plan(), {
           id: 'open-fails',
           log: join(logs, 'ctr.log'),
           logRotation: { maxSize: 4096, maxFiles: 3 },
@@ -255,7 +219,7 @@ describe('hutch-monitor log rotation', () => {
     writeFileSync(input, 'from stdin\n');
     const fds = [openSync(input, 'r'), openSync(join(dir, 'out'), 'w'), openSync(join(dir, 'err'), 'w')];
     try {
-      const args = monitorArgs(options(dir, new Plan(), { log: undefined, passthrough: true }));
+      const args = monitorArgs(monitorOptions(dir, new Plan(), { log: undefined, passthrough: true }));
       const result = await runMonitor(args, shPlan('cat; echo out; echo err >&2; ls /proc/self/fd', false), [
         'ignore',
         ...fds,

@@ -7,44 +7,16 @@ import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
-import { pathToFileURL } from 'node:url';
-import { build } from 'esbuild';
 import { describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
-import {
-  AttachClient,
-  addContainerStdio,
-  readExitFile,
-  startMonitor,
-  type MonitorOptions,
-} from '../../src/run/monitor.js';
+import { AttachClient, addContainerStdio, readExitFile, startMonitor } from '../../src/run/monitor.js';
 import { Plan, type PlanOp } from '../../src/run/plan.js';
 import { repoRoot, requires } from '../helpers/requires.js';
+import { bundleForNode } from '../helpers/bundle.js';
+import { commandPlan, monitorOptions, SEARCH, TEST_ENV, until } from '../helpers/monitor.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'hutch-monitor-'));
-const ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'];
-const SEARCH = '/usr/bin:/bin';
 const TIMESTAMP = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}\+00:00$/;
-
-/** A container plan: held until go(), stdio from the monitor, then exec. */
-function containerPlan(argv: string[], options: { terminal?: boolean } = {}): Plan {
-  const plan = addContainerStdio(new Plan().waitParent(), { terminal: options.terminal ?? false });
-  return plan.exec(argv[0] as string, argv, ENV, SEARCH);
-}
-
-function options(dir: string, plan: Plan, extra: Partial<MonitorOptions> = {}): MonitorOptions {
-  return {
-    id: 'test',
-    dir,
-    log: join(dir, 'ctr.log'),
-    plan,
-    cloneFlags: 0,
-    terminal: false,
-    stdin: false,
-    detach: false,
-    ...extra,
-  };
-}
 
 function collect(stream: Readable): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -54,16 +26,6 @@ function collect(stream: Readable): Promise<string> {
     stream.on('end', () => resolve(text));
     stream.on('error', reject);
   });
-}
-
-async function until<T>(what: string, probe: () => T | undefined, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const exitFile = (dir: string) => until('the exit file', () => readExitFile(dir));
@@ -92,8 +54,8 @@ function alive(pid: number): boolean {
 describe('hutch-monitor', () => {
   it('runs a container, logs both streams in k8s-file format, relays them and records the exit', async () => {
     const dir = scratch();
-    const plan = containerPlan(['sh', '-c', 'echo out; echo err >&2; printf part; exit 3']);
-    const started = await startMonitor(options(dir, plan));
+    const plan = commandPlan(['sh', '-c', 'echo out; echo err >&2; printf part; exit 3']);
+    const started = await startMonitor(monitorOptions(dir, plan));
     expect(readFileSync(join(dir, 'monitor.pid'), 'utf8')).toBe(`${started.monitorPid}\n`);
     const client = await AttachClient.connect(dir);
     const out = collect(client.stdout);
@@ -121,7 +83,7 @@ describe('hutch-monitor', () => {
 
   it('relays stdin with --stdin and closes it on the EOF frame', async () => {
     const dir = scratch();
-    const started = await startMonitor(options(dir, containerPlan(['cat']), { stdin: true }));
+    const started = await startMonitor(monitorOptions(dir, commandPlan(['cat']), { stdin: true }));
     const client = await AttachClient.connect(dir);
     const out = collect(client.stdout);
     started.sync.go();
@@ -135,8 +97,8 @@ describe('hutch-monitor', () => {
 
   it('gives the container a terminal with --terminal and resizes it on a resize frame', async () => {
     const dir = scratch();
-    const plan = containerPlan(['sh', '-c', 'tty; read line; stty size'], { terminal: true });
-    const started = await startMonitor(options(dir, plan, { terminal: true, stdin: true }));
+    const plan = commandPlan(['sh', '-c', 'tty; read line; stty size'], { terminal: true });
+    const started = await startMonitor(monitorOptions(dir, plan, { terminal: true, stdin: true }));
     const client = await AttachClient.connect(dir);
     let seen = '';
     client.stdout.setEncoding('utf8');
@@ -158,14 +120,14 @@ describe('hutch-monitor', () => {
     // A node process that starts a detached monitor with this client and exits
     // on its own: nothing of the client may keep its event loop alive.
     const script = join(scratch(), 'start-detached.mjs');
-    await build({
-      stdin: {
-        contents: `
+    await bundleForNode(
+      {
+        code: `
           import { addContainerStdio, startMonitor } from '../../src/run/monitor.js';
           import { Plan } from '../../src/run/plan.js';
           const [dir, log] = process.argv.slice(2);
           const plan = addContainerStdio(new Plan().waitParent(), { terminal: false }).exec(
-            'sh', ['sh', '-c', 'echo started; sleep 2; echo finished; exit 7'], ${JSON.stringify(ENV)}, '${SEARCH}');
+            'sh', ['sh', '-c', 'echo started; sleep 2; echo finished; exit 7'], ${JSON.stringify(TEST_ENV)}, '${SEARCH}');
           const started = await startMonitor({
             id: 'detached', dir, log, plan, cloneFlags: 0, terminal: false, stdin: false, detach: true,
           });
@@ -174,18 +136,9 @@ describe('hutch-monitor', () => {
           console.log(JSON.stringify({ monitorPid: started.monitorPid, containerPid: started.containerPid }));
         `,
         resolveDir: join(repoRoot, 'test/native'),
-        sourcefile: 'start-detached.ts',
-        loader: 'ts',
       },
-      bundle: true,
-      platform: 'node',
-      format: 'esm',
-      target: 'node20',
-      outfile: script,
-      // The bundle lives elsewhere: let src/package.ts find the checkout (and the addon).
-      define: { 'import.meta.url': JSON.stringify(pathToFileURL(join(repoRoot, 'src/package.ts')).href) },
-      logLevel: 'silent',
-    });
+      script,
+    );
     const parent = spawnSync(process.execPath, [script, dir, join(dir, 'ctr.log')], {
       encoding: 'utf8',
       timeout: 20_000,
@@ -213,8 +166,8 @@ describe('hutch-monitor', () => {
   it('runs from a sealed copy of itself, and neither it nor its child before execve can be inspected', async () => {
     const dir = scratch();
     const plan = new Plan().notifyParent(1).waitParent();
-    addContainerStdio(plan, { terminal: false }).exec('sleep', ['sleep', '30'], ENV, SEARCH);
-    const started = await startMonitor(options(dir, plan));
+    addContainerStdio(plan, { terminal: false }).exec('sleep', ['sleep', '30'], TEST_ENV, SEARCH);
+    const started = await startMonitor(monitorOptions(dir, plan));
     try {
       await started.sync.reached(1); // the child runs its plan
       expect(readFileSync(`/proc/${started.monitorPid}/comm`, 'utf8')).toBe('hutch-monitor\n');
@@ -237,7 +190,7 @@ describe('hutch-monitor', () => {
 
   it('reports a failing plan step through the sync socket as a SyscallError, and exit 125', async () => {
     const dir = scratch();
-    const started = await startMonitor(options(dir, containerPlan(['/nonexistent/binary'])));
+    const started = await startMonitor(monitorOptions(dir, commandPlan(['/nonexistent/binary'])));
     const client = await AttachClient.connect(dir);
     started.sync.go();
     const error = await started.sync.done().then(
@@ -255,10 +208,10 @@ describe('hutch-monitor', () => {
     const dir = scratch();
     const plan = new Plan().chdir('/');
     (plan.steps[0] as { op: PlanOp }).op = 999 as PlanOp;
-    await expect(startMonitor(options(dir, plan))).rejects.toThrow(
+    await expect(startMonitor(monitorOptions(dir, plan))).rejects.toThrow(
       new TypeError('invalid plan: step 0: unknown op 999'),
     );
-    await expect(startMonitor(options(dir, new Plan().exit(0), { cloneFlags: 0x100 }))).rejects.toThrow(
+    await expect(startMonitor(monitorOptions(dir, new Plan().exit(0), { cloneFlags: 0x100 }))).rejects.toThrow(
       /only namespace clone flags/,
     );
   });
@@ -266,7 +219,7 @@ describe('hutch-monitor', () => {
   it('execs the exit command after the exit file is written, with no fd of its own leaked', async () => {
     const dir = scratch();
     const exitCommand = ['/bin/sh', '-c', 'cat "$0/exit" > "$0/marker"; exec ls -l /proc/self/fd > "$0/fds"', dir];
-    const started = await startMonitor(options(dir, containerPlan(['true']), { exitCommand }));
+    const started = await startMonitor(monitorOptions(dir, commandPlan(['true']), { exitCommand }));
     started.sync.go();
     await started.sync.done();
     expect(await started.exited).toEqual({ code: 0, signal: null });
@@ -282,7 +235,7 @@ describe('hutch-monitor', () => {
   it('skips the exit command for a client that took the cleanup and did it, not for one that went away', async () => {
     const exitCommand = (dir: string) => ['/bin/sh', '-c', 'touch "$0/exit-command-ran"', dir];
     const done = scratch();
-    let started = await startMonitor(options(done, containerPlan(['true']), { exitCommand: exitCommand(done) }));
+    let started = await startMonitor(monitorOptions(done, commandPlan(['true']), { exitCommand: exitCommand(done) }));
     const client = await AttachClient.connect(done);
     client.takeCleanup();
     started.sync.go();
@@ -292,7 +245,7 @@ describe('hutch-monitor', () => {
     expect(existsSync(join(done, 'exit-command-ran'))).toBe(false);
 
     const gone = scratch();
-    started = await startMonitor(options(gone, containerPlan(['true']), { exitCommand: exitCommand(gone) }));
+    started = await startMonitor(monitorOptions(gone, commandPlan(['true']), { exitCommand: exitCommand(gone) }));
     // A client killed after taking the cleanup: it hangs up once it has the exit frame.
     const raw = connect(join(gone, 'attach'));
     await new Promise((resolve) => raw.once('connect', resolve));
@@ -309,12 +262,12 @@ describe('hutch-monitor', () => {
     const dir = scratch();
     const size = 3_000_000;
     // Paced (100 kB every 10 ms): a reading client must keep up, not win a race against the CPU scheduler.
-    const plan = containerPlan([
+    const plan = commandPlan([
       'sh',
       '-c',
       `for i in $(seq 30); do head -c ${size / 30} /dev/zero | tr '\\0' x; sleep 0.01; done`,
     ]);
-    const started = await startMonitor(options(dir, plan));
+    const started = await startMonitor(monitorOptions(dir, plan));
     const slow = connect(join(dir, 'attach'));
     await new Promise((resolve) => slow.once('connect', resolve));
     const fast = await AttachClient.connect(dir);
@@ -337,7 +290,7 @@ describe('hutch-monitor', () => {
 
   it('stays small while it supervises a sleeping container (RSS printed)', async () => {
     const dir = scratch();
-    const started = await startMonitor(options(dir, containerPlan(['sleep', '30'])));
+    const started = await startMonitor(monitorOptions(dir, commandPlan(['sleep', '30'])));
     const client = await AttachClient.connect(dir);
     started.sync.go();
     await started.sync.done();
@@ -364,8 +317,8 @@ describe('hutch-monitor', () => {
         existsSync(`/proc/${pid}/comm`) && readFileSync(`/proc/${pid}/comm`, 'utf8') === 'sleep\n' ? true : undefined,
       );
       const dir = scratch();
-      const plan = containerPlan(['sh', '-c', 'hostname; readlink /proc/self/ns/uts /proc/self/ns/ipc']);
-      const started = await startMonitor(options(dir, plan, { join: pid }));
+      const plan = commandPlan(['sh', '-c', 'hostname; readlink /proc/self/ns/uts /proc/self/ns/ipc']);
+      const started = await startMonitor(monitorOptions(dir, plan, { join: pid }));
       const client = await AttachClient.connect(dir);
       const out = collect(client.stdout);
       started.sync.go();
