@@ -28,6 +28,7 @@ import { extractLayer } from '../../src/image/layer/extract.js';
 import { manifestMediaType, parseImageConfig, parseManifestDocument } from '../../src/image/manifest.js';
 import { layerCompression, MediaType } from '../../src/image/media.js';
 import { formatPlatform, selectManifest } from '../../src/image/platform.js';
+import { writeTarNumber } from '../helpers/tar-number.js';
 
 export interface FuzzTarget<T = unknown> {
   arbitrary: fc.Arbitrary<T>;
@@ -546,18 +547,8 @@ function header(fields: {
   base256: boolean;
 }): Buffer {
   const block = Buffer.alloc(BLOCK);
-  const number = (value: number, at: number, length: number) => {
-    if (fields.base256 || value >= 8 ** (length - 1)) {
-      block[at] = 0x80;
-      let rest = value;
-      for (let i = at + length - 1; i > at; i--) {
-        block[i] = rest % 256;
-        rest = Math.floor(rest / 256);
-      }
-      return;
-    }
-    block.write(`${value.toString(8).padStart(length - 1, '0')}\0`, at, length, 'latin1');
-  };
+  const number = (value: number, at: number, length: number) =>
+    writeTarNumber(block, value, at, length, fields.base256 || value >= 8 ** (length - 1));
   const name = Buffer.from(fields.name);
   name.copy(block, 0, 0, Math.min(100, name.length));
   // ustar's prefix field takes what the name field cannot.

@@ -6,6 +6,7 @@
  */
 import { posix } from 'node:path';
 import { pack } from 'tar-stream';
+import { writeTarNumber } from './tar-number.js';
 
 export interface EntryMeta {
   uid?: number;
@@ -193,20 +194,11 @@ export interface RawHeader {
  * A tar header block written by hand, for what tar-stream cannot write: PAX
  * headers with binary values, GNU long names, base-256 numbers, old formats.
  */
+
 export function ustarHeader(header: RawHeader): Buffer {
   const block = Buffer.alloc(512);
-  const number = (value: number, at: number, length: number) => {
-    if (header.base256 === true) {
-      block[at] = 0x80;
-      let rest = value;
-      for (let i = at + length - 1; i > at; i--) {
-        block[i] = rest % 256;
-        rest = Math.floor(rest / 256);
-      }
-      return;
-    }
-    block.write(`${value.toString(8).padStart(length - 1, '0')}\0`, at, length, 'latin1');
-  };
+  const number = (value: number, at: number, length: number) =>
+    writeTarNumber(block, value, at, length, header.base256 === true);
   block.write(header.name, 0, 100, 'utf8');
   number(header.mode ?? 0o644, 100, 8);
   number(header.uid ?? 0, 108, 8);

@@ -11,7 +11,7 @@ import { AttachClient, monitorArgs, readExitFile, startMonitor } from '../../src
 import { Plan } from '../../src/run/plan.js';
 import { repoRoot } from '../helpers/requires.js';
 import { bundleForNode } from '../helpers/bundle.js';
-import { commandPlan, SEARCH, TEST_ENV, until } from '../helpers/monitor.js';
+import { commandPlan, monitorOptions, SEARCH, TEST_ENV, until } from '../helpers/monitor.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'hutch-monitor-client-'));
 
@@ -28,16 +28,7 @@ function alive(pid: number): boolean {
   }
 }
 
-const base = (dir: string, plan: Plan) => ({
-  id: 'client-test',
-  dir,
-  log: join(dir, 'ctr.log'),
-  plan,
-  cloneFlags: 0,
-  terminal: false,
-  stdin: false,
-  detach: false,
-});
+const base = (dir: string, plan: Plan) => monitorOptions(dir, plan, { id: 'client-test' });
 
 describe('hutch-monitor --die-with-client', () => {
   it('is passed as fd 5 only when asked for', () => {
