@@ -20,7 +20,6 @@ import {
   DiskReserveError,
   formatSize,
   parseReserve,
-  parseSize,
   reserveFor,
   SpaceGuard,
 } from '../../src/image/store/reserve.js';
@@ -30,14 +29,13 @@ import { TarBuilder, ustarHeader } from '../helpers/tar.js';
 const MiB = 2 ** 20;
 const GiB = 2 ** 30;
 
-describe('parseSize', () => {
+describe('HUTCH_DISK_RESERVE sizes (parseBytes, as --memory reads them)', () => {
   it.each([
     ['0', 0],
     ['4096', 4096],
     ['512m', 512 * MiB],
     ['512M', 512 * MiB],
     ['1g', GiB],
-    ['1G', GiB],
     ['1gb', GiB],
     ['1GiB', GiB],
     ['1.5g', 1.5 * GiB],
@@ -45,12 +43,12 @@ describe('parseSize', () => {
     ['2 t', 2 * 2 ** 40],
     [' 64m ', 64 * MiB],
   ])('%j is %d bytes', (text, bytes) => {
-    expect(parseSize(text)).toBe(bytes);
+    expect(parseReserve(text)).toEqual({ kind: 'bytes', bytes });
   });
 
   it.each(['', 'm', '-1g', '1x', '1gg', 'one', '1e3', '0x10', '99999999999p'])('refuses %j', (text) => {
-    expect(() => parseSize(text, 'HUTCH_DISK_RESERVE')).toThrow(
-      `invalid HUTCH_DISK_RESERVE ${JSON.stringify(text)}: expected a size such as 512m, 1g or 0`,
+    expect(() => parseReserve(text)).toThrow(
+      `invalid HUTCH_DISK_RESERVE ${JSON.stringify(text)}: expected a size (512m, 1g), a percentage (5%) or 0`,
     );
   });
 });

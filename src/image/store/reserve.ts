@@ -24,6 +24,7 @@ import { dirname } from 'node:path';
 import { Transform } from 'node:stream';
 import { HutchError } from '../../errors.js';
 import { native, type FsStats } from '../../native.js';
+import { parseBytes } from '../../units.js';
 
 export const RESERVE_ENV = 'HUTCH_DISK_RESERVE';
 /** The default: this share of the file system… */
@@ -40,25 +41,7 @@ export const ENTRY_COST = 4096;
 
 export type ReserveSetting = { kind: 'bytes'; bytes: number } | { kind: 'percent'; percent: number };
 
-const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40, p: 2 ** 50 };
-
-/**
- * A size as podman's --memory and --shm-size take it (docker/go-units
- * RAMInBytes): a number, maybe fractional, then an optional binary unit k, m,
- * g, t or p, optionally followed by `b` or `ib`, any case: `512m`, `1g`,
- * `1.5GiB`, `4096`, `0`. Throws a HutchError naming `what` otherwise.
- */
-export function parseSize(text: string, what = 'size'): number {
-  const match = /^(\d+(?:\.\d+)?) ?([kmgtp]?)(i?b)?$/i.exec(text.trim());
-  const bytes =
-    match === null ? NaN : Math.floor(Number(match[1]) * (UNITS[(match[2] as string).toLowerCase()] ?? NaN));
-  if (!Number.isSafeInteger(bytes)) {
-    throw new HutchError(`invalid ${what} ${JSON.stringify(text)}: expected a size such as 512m, 1g or 0`);
-  }
-  return bytes;
-}
-
-/** HUTCH_DISK_RESERVE's value: a size (parseSize) or a percentage of the file system (`5%`, `0.5%`). */
+/** HUTCH_DISK_RESERVE's value: a size (parseBytes, as --memory reads one) or a percentage of the file system (`5%`, `0.5%`). */
 export function parseReserve(text: string): ReserveSetting {
   const what = RESERVE_ENV;
   const percent = /^\s*(\d+(?:\.\d+)?)\s*%\s*$/.exec(text);
@@ -68,7 +51,7 @@ export function parseReserve(text: string): ReserveSetting {
     return { kind: 'percent', percent: value };
   }
   try {
-    return { kind: 'bytes', bytes: parseSize(text, what) };
+    return { kind: 'bytes', bytes: parseBytes(text, what) };
   } catch (error) {
     throw new HutchError(
       `invalid ${what} ${JSON.stringify(text)}: expected a size (512m, 1g), a percentage (5%) or 0`,

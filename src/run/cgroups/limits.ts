@@ -6,6 +6,7 @@
  * number of /dev/sda) come in through WriteContext.
  */
 import { HutchError } from '../../errors.js';
+import { parseBytes } from '../../units.js';
 
 /** Bytes per second read from one block device (--device-read-bps /dev/sda:1mb). */
 export interface DeviceRate {
@@ -131,23 +132,7 @@ export function mergeLimits(current: Limits, update: Limits): Limits {
 
 // ---- parsing the flags' values -------------------------------------------------------------
 
-const UNITS: Record<string, number> = { '': 1, k: 1024, m: 1024 ** 2, g: 1024 ** 3, t: 1024 ** 4, p: 1024 ** 5 };
-
-/**
- * A size as docker's units.RAMInBytes reads it: a number, then an optional
- * unit b, k, m, g, t or p (any case, with an optional i and b: 32m, 32MB,
- * 32MiB), all binary. Whole bytes; throws naming the flag.
- */
-export function parseBytes(text: string, flag: string): number {
-  const match = /^(\d+(?:\.\d+)?) ?(?:([kmgtp])i?)?b?$/i.exec(text.trim());
-  const unit = match?.[2]?.toLowerCase() ?? '';
-  if (match === null) {
-    throw new HutchError(`invalid ${flag} ${JSON.stringify(text)}`, {
-      hint: 'give a size: a number with an optional unit b, k, m or g (e.g. 512m, 1g)',
-    });
-  }
-  return Math.floor(Number(match[1]) * (UNITS[unit] as number));
-}
+export { parseBytes };
 
 function parseInteger(text: string, flag: string, min: number, max: number, hint: string): number {
   if (!/^-?\d+$/.test(text.trim())) throw new HutchError(`invalid ${flag} ${JSON.stringify(text)}`, { hint });
