@@ -138,7 +138,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
   // What the RUN containers of killed builds left (their processes died with those builds).
   await reapEphemeralLeftovers(runtimeRoot);
-  const mode = progressMode(process.stdout, options.quiet, env);
+  const mode = progressMode(options.stdout, options.quiet, env);
   const output = new BuildOutput(options.stdout, options.stderr, mode);
   const fixed = options.timestamp?.toISOString();
   const pulled = new Map<string, Promise<ResolvedImage>>();
@@ -275,7 +275,7 @@ async function baseImage(
       // Under the build's live view a pull prints plain lines, which scroll above it.
       progress: output.live
         ? createProgress('plain', output.progressStream)
-        : createProgress(options.quiet ? 'quiet' : progressMode(process.stderr, false, env), process.stderr),
+        : createProgress(options.quiet ? 'quiet' : progressMode(options.stderr, false, env), options.stderr),
     },
     env,
   );
