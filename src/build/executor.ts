@@ -106,12 +106,16 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
 
   const runtime = await openRuntime(env);
-  const driver = await selectRootfsDriver({
-    identity: runtime.identity,
-    storage: runtime.paths.storage,
-    pathVar: env.PATH,
-    runtime: runtime.paths.runtime,
-  });
+  const driver = await selectRootfsDriver(
+    {
+      identity: runtime.identity,
+      storage: runtime.paths.storage,
+      pathVar: env.PATH,
+      runtime: runtime.paths.runtime,
+    },
+    // Before the build's output starts: a plain line on the caller's stderr.
+    { onWarning: (message) => options.stderr.write(`warning: ${message}\n`) },
+  );
   if (driver.name === 'copy') {
     throw new HutchError(
       'hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from',
