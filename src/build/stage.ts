@@ -9,22 +9,23 @@ import { randomBytes } from 'node:crypto';
 import { join } from 'node:path';
 import { HutchError, messageOf } from '../errors.js';
 import type { Position } from './containerfile/ast.js';
-import { StageScope } from './containerfile/expand.js';
+import { parseTrigger } from './containerfile/instruction-parser.js';
 import {
   DEFAULT_SHELL,
-  isGitUrl,
-  isHttpUrl,
-  parseTrigger,
-  resolveInstruction,
-  resolveWorkdir,
-  runArgs,
-  commandArgs,
   type AddInstruction,
   type CopyInstruction,
   type Instruction,
-  type ResolvedInstruction,
   type Stage,
 } from './containerfile/instructions.js';
+import {
+  commandArgs,
+  resolveInstruction,
+  resolveWorkdir,
+  runArgs,
+  type ResolvedInstruction,
+} from './containerfile/resolve.js';
+import { StageScope } from './containerfile/scope.js';
+import { isGitUrl, isHttpUrl } from './containerfile/values.js';
 import { BuildfileError } from './containerfile/parser.js';
 import { BuildContext, checkDestination, type CopySource, type SourceRef } from './context.js';
 import { copyCreatedBy, nopCreatedBy, runCreatedBy } from './history.js';
