@@ -36,7 +36,8 @@ import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './build-session.js';
 import { readSecrets } from './secrets.js';
 import { squashState } from './squash.js';
-import { interrupted, StageBuilder } from './stage.js';
+import { StageBuilder } from './stage.js';
+import { interrupted } from './steps/step.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
 
 /** The Containerfile's text and the name errors give it. */

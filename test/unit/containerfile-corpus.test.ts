@@ -15,7 +15,8 @@ import { GlobalScope, StageScope, type PlatformPair } from '../../src/build/cont
 import { planStages } from '../../src/build/containerfile/stages.js';
 import { isHttpUrl } from '../../src/build/containerfile/values.js';
 import { BuildfileError } from '../../src/build/containerfile/parser.js';
-import { BuildContext, checkDestination, sourceRefs } from '../../src/build/context.js';
+import { BuildContext } from '../../src/build/context.js';
+import { checkDestination, sourceRefs } from '../../src/build/sources.js';
 import { HutchError } from '../../src/errors.js';
 import { entryBuildArgs, loadCorpus, prepareContext, type CorpusEntry } from '../helpers/differential.js';
 
