@@ -71,6 +71,7 @@ export interface CopyRequest {
   mode: number | undefined;
 }
 
+/** --chown=user[:group]: names looked up in the image's /etc/passwd and /etc/group, or numbers; a user alone gives gid = uid. */
 function parseChown(stage: StepContext, spec: string, position: Position): Owner {
   const [userPart = '', groupPart] = spec.split(':', 2);
   const files = stage.accountFiles();
@@ -98,6 +99,7 @@ function parseChown(stage: StepContext, spec: string, position: Position): Owner
   return { uid, gid: Number((line as string).split(':')[2]) };
 }
 
+/** The COPY or ADD step: what it reads, its cache key, then the layer it writes (or the cached one). */
 export async function copyStep(
   stage: StepContext,
   resolved: Resolved<'COPY'> | Resolved<'ADD'>,
@@ -302,6 +304,9 @@ export async function copyStep(
     await workspace.dispose();
   }
 }
+
+// ---------------------------------------------------------------------------
+// Writing into the step's rootfs.
 
 /** Writes the items into root (a mounted rootfs). Throws BuildfileError for a destination that cannot take them. */
 export function copyIntoRoot(root: string, request: CopyRequest): void {

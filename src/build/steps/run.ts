@@ -31,6 +31,7 @@ function runNetwork(stage: StepContext, resolved: Resolved<'RUN'>): NetworkReque
   return { ...stage.session.network, mode: wanted, options: {}, pastaArgs: [] };
 }
 
+/** The RUN step: its mounts prepared, its cache key, then the command run and its changes committed (or the cached layer). */
 export async function runStep(stage: StepContext, resolved: Resolved<'RUN'>): Promise<void> {
   const { session } = stage;
   const position = resolved.node.position;

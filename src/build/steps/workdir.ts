@@ -12,6 +12,7 @@ import { messageOf } from '../../errors.js';
 import { ensureInRoot, hostJoin, realRoot } from '../../fs/in-root.js';
 import type { Resolved, StepContext } from './step.js';
 
+/** The WORKDIR step: the config's WorkingDir, and the directory made when missing. */
 export async function workdirStep(stage: StepContext, resolved: Resolved<'WORKDIR'>): Promise<void> {
   const { session } = stage;
   const path = resolveWorkdir(stage.state.runtime.WorkingDir ?? '/', resolved.path);
