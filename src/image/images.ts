@@ -7,14 +7,8 @@
 import { HutchError } from '../errors.js';
 import { hexOf, shortId, type Digest } from './digest.js';
 import { MediaType } from './media.js';
-import {
-  ImageNotKnownError,
-  isDamaged,
-  openUserStore,
-  repoDigests,
-  type ImageStore,
-  type ResolvedImage,
-} from './store/store.js';
+import { ImageNotKnownError, isDamaged, repoDigests, type ResolvedImage } from './store/resolve.js';
+import { openUserStore, type ImageStore } from './store/store.js';
 import {
   matchName,
   matchShortName,

@@ -15,7 +15,7 @@ import {
 import { applyChange } from '../../src/image/import.js';
 import { MediaType } from '../../src/image/media.js';
 import type { ContainerConfig } from '../../src/image/oci.js';
-import type { ResolvedImage } from '../../src/image/store/store.js';
+import type { ResolvedImage } from '../../src/image/store/resolve.js';
 
 const now = new Date('2026-11-25T12:00:00Z');
 const diffId = digestOf('layer');

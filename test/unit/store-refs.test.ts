@@ -21,7 +21,7 @@ import {
   updateIndex,
   writeIndex,
 } from '../../src/image/store/refs.js';
-import { findImage, type ResolvedImage } from '../../src/image/store/store.js';
+import { findImage, type ResolvedImage } from '../../src/image/store/resolve.js';
 
 const manifest = (label: string): Descriptor => ({
   mediaType: MediaType.ociManifest,
