@@ -133,7 +133,7 @@ class LayerUnpacker extends TarReader {
   private readonly skippedDevices = new Set<string>();
   /** Directory times, set when everything inside was written. */
   private readonly dirTimes = new Map<string, [number, number]>();
-
+  /** The file whose content is being written. */
   private file: { fd: number; rel: string; entry: TarEntry } | undefined;
 
   constructor(
@@ -166,6 +166,7 @@ class LayerUnpacker extends TarReader {
     }
     callback(error);
   }
+
   protected override onContent(chunk: Buffer, at: number, n: number): void {
     const file = this.file as { fd: number; rel: string; entry: TarEntry };
     this.options.space?.use(n);
