@@ -4,8 +4,8 @@ import { hexOf, shortId } from '../image/digest.js';
 import { humanDuration, humanSize, renderTemplate, tabulate } from '../image/images.js';
 import type { CheckReport } from '../image/store/check.js';
 import { tagOf } from '../image/store/refs.js';
-import { repoDigests, type ResolvedImage } from '../image/store/store.js';
 import { imageRows } from '../verbs/images.js';
+import { repoDigests, type ResolvedImage } from '../image/store/resolve.js';
 
 export interface TableOptions {
   quiet?: boolean;

@@ -7,7 +7,7 @@
 import { HutchError } from '../errors.js';
 import { hexOf } from './digest.js';
 import { MediaType } from './media.js';
-import { repoDigests, type ResolvedImage } from './store/store.js';
+import { repoDigests, type ResolvedImage } from './store/resolve.js';
 import { tagOf } from './store/refs.js';
 
 // ---------------------------------------------------------------------------

@@ -5,7 +5,8 @@
 import type { Digest } from '../image/digest.js';
 import { defaultRegistry, parseReference } from '../image/reference.js';
 import { matchName, matchShortName, repositoryOf, tagOf } from '../image/store/refs.js';
-import { openUserStore, type ResolvedImage } from '../image/store/store.js';
+import { openUserStore } from '../image/store/store.js';
+import { type ResolvedImage } from '../image/store/resolve.js';
 
 export interface ListOptions {
   /** podman's -a: intermediate images too (hutch has none yet, so every image). */

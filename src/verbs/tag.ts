@@ -1,7 +1,8 @@
 /** `hutch tag` (`image tag`): more names for an image. */
 import { HutchError } from '../errors.js';
-import { ImageNotKnownError, openUserStore } from '../image/store/store.js';
+import { openUserStore } from '../image/store/store.js';
 import { normalizeTag, setName, updateIndex } from '../image/store/refs.js';
+import { ImageNotKnownError } from '../image/store/resolve.js';
 
 /** `hutch tag IMAGE NAME…`: each name (normalized, tag-form) now points at the image; a name moves if used. */
 export async function tagImage(source: string, names: string[], env: NodeJS.ProcessEnv = process.env): Promise<void> {
