@@ -106,12 +106,15 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
 
   const runtime = await openRuntime(env);
-  const driver = await selectRootfsDriver({
-    identity: runtime.identity,
-    storage: runtime.paths.storage,
-    pathVar: env.PATH,
-    runtime: runtime.paths.runtime,
-  });
+  const driver = await selectRootfsDriver(
+    {
+      identity: runtime.identity,
+      storage: runtime.paths.storage,
+      pathVar: env.PATH,
+      runtime: runtime.paths.runtime,
+    },
+    { onWarning: (message) => process.stderr.write(`warning: ${message}\n`) },
+  );
   if (driver.name === 'copy') {
     throw new HutchError(
       'hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from',

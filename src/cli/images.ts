@@ -23,7 +23,8 @@ function addImages(parent: Command, name: string, aliases: string[] = []): void 
         reference: string | undefined,
         options: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string },
       ) => {
-        const { listImages, formatImages } = await import('../image/images.js');
+        const { listImages } = await import('../image/images.js');
+        const { formatImages } = await import('./format/images.js');
         const images = await listImages({
           all: options.all === true,
           ...(reference === undefined ? {} : { reference }),
@@ -62,7 +63,7 @@ function addRmi(parent: Command, name: string, aliases: string[] = []): void {
     .option('-i, --ignore', 'ignore images that do not exist')
     .action(async (images: string[], options: { all?: boolean; force?: boolean; ignore?: boolean }) => {
       const { removeImages } = await import('../image/images.js');
-      const { imageUsers } = await import('../run/container/prune.js');
+      const { imageUsers } = await import('../run/container/users.js');
       const result = await removeImages({
         images,
         all: options.all === true,
@@ -86,7 +87,8 @@ function addInspect(parent: Command, name: string, description: string): void {
     .argument('<images...>', 'images, by name or id')
     .option('-f, --format <format>', 'json (default), or a Go template such as {{.Id}} or {{.Config.Cmd}}')
     .action(async (images: string[], options: { format?: string }) => {
-      const { inspectImages, formatInspect } = await import('../image/images.js');
+      const { inspectImages } = await import('../image/images.js');
+      const { formatInspect } = await import('./format/template.js');
       process.stdout.write(formatInspect(await inspectImages(images), options.format));
     });
 }
@@ -136,7 +138,7 @@ function addPrune(parent: Command): void {
       }
       const { pruneImages } = await import('../image/images.js');
       const { hexOf } = await import('../image/digest.js');
-      const { imageUsers } = await import('../run/container/prune.js');
+      const { imageUsers } = await import('../run/container/users.js');
       const removed = await pruneImages({ all: options.all === true, inUse: await imageUsers() });
       for (const id of removed) process.stdout.write(`${hexOf(id)}\n`);
     });

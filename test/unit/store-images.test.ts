@@ -1,17 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import { digestOf } from '../../src/image/digest.js';
-import {
-  formatImages,
-  formatInspect,
-  humanDuration,
-  humanSize,
-  imageJson,
-  inspectJson,
-  referenceFilter,
-  renderTemplate,
-  tabulate,
-} from '../../src/image/images.js';
+import { humanDuration, humanSize } from '../../src/cli/format/go-units.js';
+import { formatImages } from '../../src/cli/format/images.js';
+import { tabulate } from '../../src/cli/format/table.js';
+import { formatInspect, renderTemplate } from '../../src/cli/format/template.js';
+import { imageJson, inspectJson, referenceFilter } from '../../src/image/images.js';
 import { applyChange } from '../../src/image/import.js';
 import { MediaType } from '../../src/image/media.js';
 import type { ContainerConfig } from '../../src/image/oci.js';
