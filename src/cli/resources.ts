@@ -44,7 +44,7 @@ export function registerResources(program: Command): void {
         throw new HutchError(`unsupported --format ${o.format}`, { hint: 'use json' });
       }
       const { stats } = await import('../verbs/stats.js');
-      const { statsJson, statsTable } = await import('../run/cgroups/stats.js');
+      const { statsJson, statsTable } = await import('./format/stats.js');
       const { tabulate } = await import('./format/table.js');
       // A terminal shows the latest reading only: each one clears the screen first.
       const clear = process.stdout.isTTY === true && o.stream && o.format === undefined ? '\x1b[2J\x1b[H' : '';
