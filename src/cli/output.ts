@@ -5,15 +5,24 @@ import type { Stdio } from '../run/container/attach.js';
 import type { CreateReporting } from '../run/container/create.js';
 import type { Outcome } from '../verbs/outcomes.js';
 
-/** The process's stdin, stdout and stderr for the verbs that relay a container's I/O. */
+/**
+ * The process's stdin, stdout and stderr for the verbs that relay a
+ * container's I/O. Getters: node makes each stream on first use (process.stdin
+ * loads node:fs's streams; with the passthrough log driver the container
+ * shares our descriptors), so a verb touches only those it uses, as it did
+ * when it named them itself.
+ */
 export const processStdio: Stdio = {
-  // A getter: process.stdin is made on first use (a stream, and node:fs's streams loaded), only with -i.
   get stdin() {
     return process.stdin;
   },
   stdinFd: 0,
-  stdout: process.stdout,
-  stderr: process.stderr,
+  get stdout() {
+    return process.stdout;
+  },
+  get stderr() {
+    return process.stderr;
+  },
 };
 
 /** Writes to stdout. */
@@ -27,7 +36,12 @@ export function warn(message: string): void {
 }
 
 /** Where a pull's progress goes (bars when stderr is a terminal) and warnings, for create and run. */
-export const createReporting: CreateReporting = { progress: process.stderr, onWarning: warn };
+export const createReporting: CreateReporting = {
+  get progress() {
+    return process.stderr;
+  },
+  onWarning: warn,
+};
 
 /**
  * Prints a line per name done, as it is done; the command then fails with
