@@ -37,4 +37,18 @@ export default tseslint.config(
       ],
     },
   },
+  {
+    // Only src/cli talks to the terminal: the verbs return data, or write to the streams they are given.
+    files: ['src/run/**/*.ts', 'src/verbs/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['stdin', 'stdout', 'stderr'].map((property) => ({
+          object: 'process',
+          property,
+          message: 'only src/cli names the terminal: return data, or take the stream from the caller',
+        })),
+      ],
+    },
+  },
 );

@@ -1,10 +1,13 @@
 // The container verbs around a container that exists: exec, logs, inspect,
 // top, cp, commit, export, restart and `container prune`, each also under
-// `hutch container`. Flags become typed options; the work is in
-// src/run/container (one file per verb), loaded when the verb runs.
+// `hutch container`. Flags become typed options; the work is in src/verbs
+// (one module per verb), loaded when the verb runs; what it returns is
+// printed here.
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
+import { formatInspect } from './format/template.js';
+import { print, printOutcomes, processStdio, warn } from './output.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -65,19 +68,26 @@ function addExec(parent: Command): void {
     .option('--privileged', 'every capability for this process')
     .passThroughOptions()
     .action(async (container: string, command: string[], o: ExecValues) => {
-      const { execVerb } = await import('../run/container/exec.js');
-      process.exitCode = await execVerb({
-        container,
-        command,
-        interactive: o.interactive === true,
-        tty: o.tty === true,
-        detach: o.detach === true,
-        user: o.user,
-        env: o.env,
-        envFile: o.envFile,
-        workdir: o.workdir,
-        privileged: o.privileged === true,
-      });
+      const { exec } = await import('../verbs/exec.js');
+      const outcome = await exec(
+        {
+          container,
+          command,
+          interactive: o.interactive === true,
+          tty: o.tty === true,
+          detach: o.detach === true,
+          user: o.user,
+          env: o.env,
+          envFile: o.envFile,
+          workdir: o.workdir,
+          privileged: o.privileged === true,
+        },
+        processStdio,
+      );
+      if ('detached' in outcome) {
+        print(`${outcome.detached}\n`);
+        process.exitCode = 0;
+      } else process.exitCode = outcome.status;
     });
 }
 
@@ -96,24 +106,36 @@ function addLogs(parent: Command): void {
         container: string,
         o: { follow?: boolean; timestamps?: boolean; tail: number; since?: string; until?: string },
       ) => {
-        const { logsVerb } = await import('../run/container/logs.js');
-        await logsVerb({
-          container,
-          follow: o.follow === true,
-          timestamps: o.timestamps === true,
-          tail: o.tail,
-          since: o.since,
-          until: o.until,
-        });
+        const { logs } = await import('../verbs/logs.js');
+        await logs(
+          {
+            container,
+            follow: o.follow === true,
+            timestamps: o.timestamps === true,
+            tail: o.tail,
+            since: o.since,
+            until: o.until,
+          },
+          processStdio,
+        );
       },
     );
 }
 
 /** Prints what inspect found, then fails with the last name it did not (the others on stderr first). */
 export async function printInspect(names: string[], type: string, format: string | undefined): Promise<void> {
-  const { inspectObjects, parseInspectType } = await import('../run/container/inspect.js');
-  const result = await inspectObjects(names, { type: parseInspectType(type), format });
-  process.stdout.write(result.output);
+  const { parseInspectType } = await import('../run/container/inspect.js');
+  const { inspect } = await import('../verbs/inspect.js');
+  const result = await inspect(names, parseInspectType(type));
+  printInspected(result, format);
+}
+
+/** The objects found (a JSON array, or a --format template per object), then the last error, the others on stderr first. */
+export function printInspected(
+  result: { objects: Record<string, unknown>[]; errors: Error[] },
+  format: string | undefined,
+): void {
+  print(formatInspect(result.objects, format));
   const last = result.errors.at(-1);
   if (last === undefined) return;
   for (const error of result.errors.slice(0, -1)) process.stderr.write(`Error: ${error.message}\n`);
@@ -142,8 +164,13 @@ function addTop(parent: Command): void {
     )
     .passThroughOptions()
     .action(async (container: string, descriptors: string[]) => {
-      const { topVerb } = await import('../run/container/top.js');
-      process.exitCode = await topVerb(container, descriptors);
+      const { top } = await import('../verbs/top.js');
+      const { tabulate } = await import('./format/table.js');
+      const outcome = await top(container, descriptors, processStdio);
+      if ('table' in outcome) {
+        print(tabulate(outcome.table));
+        process.exitCode = 0;
+      } else process.exitCode = outcome.status;
     });
 }
 
@@ -156,8 +183,14 @@ function addCp(parent: Command): void {
     .option('-a, --archive', 'keep owners (uid and gid) as they are in the source')
     .option('-L, --follow-link', 'follow a symbolic link at the source')
     .action(async (source: string, destination: string, o: { archive?: boolean; followLink?: boolean }) => {
-      const { cpVerb } = await import('../run/container/cp.js');
-      await cpVerb({ source, destination, archive: o.archive === true, followLink: o.followLink === true });
+      const { cp } = await import('../verbs/cp.js');
+      await cp({
+        source,
+        destination,
+        archive: o.archive === true,
+        followLink: o.followLink === true,
+        onWarning: warn,
+      });
     });
 }
 
@@ -183,16 +216,19 @@ function addCommit(parent: Command): void {
         image: string | undefined,
         o: { message?: string; author?: string; change: string[]; pause?: boolean },
       ) => {
-        const { commitVerb, formatCommitted } = await import('../run/container/commit.js');
-        const id = await commitVerb({
+        const { commit } = await import('../verbs/commit.js');
+        const { hexOf } = await import('../image/digest.js');
+        const id = await commit({
           container,
           image,
           message: o.message,
           author: o.author,
           changes: o.change,
           pause: o.pause === true,
+          onWarning: warn,
         });
-        process.stdout.write(formatCommitted(id));
+        // The image id, as podman prints it.
+        print(`${hexOf(id)}\n`);
       },
     );
 }
@@ -204,8 +240,8 @@ function addExport(parent: Command): void {
     .argument('<container>', 'name or id')
     .option('-o, --output <file>', 'the tar to write (default: stdout, which must not be a terminal)')
     .action(async (container: string, o: { output?: string }) => {
-      const { exportVerb } = await import('../run/container/export-verb.js');
-      await exportVerb(container, o.output);
+      const { exportContainer } = await import('../verbs/export.js');
+      await exportContainer(container, o.output, process.stdout);
     });
 }
 
@@ -216,8 +252,8 @@ function addRestart(parent: Command): void {
     .argument('<containers...>', 'names or ids')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the stop timeout, 10)', integer('--time'))
     .action(async (names: string[], o: { time?: number }) => {
-      const { restartVerb } = await import('../run/container/restart.js');
-      await restartVerb(names, o.time);
+      const { restart } = await import('../verbs/restart.js');
+      await printOutcomes(restart(names, o.time), (name) => `${name}\n`, 'last');
     });
 }
 
@@ -233,8 +269,10 @@ function addPrune(parent: Command): void {
         );
         if (!ok) return;
       }
-      const { pruneContainers } = await import('../run/container/prune.js');
-      for (const id of await pruneContainers()) process.stdout.write(`${id}\n`);
+      const { pruneContainers } = await import('../verbs/container-prune.js');
+      const report = await pruneContainers();
+      for (const warning of report.warnings) warn(warning);
+      for (const id of report.removed) print(`${id}\n`);
     });
 }
 

@@ -1,4 +1,4 @@
-// The container verbs: flags to typed options, nothing else.
+// The container verbs: flags to typed options, the verb's result to podman's output.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addNetworkFlags, networkFlags, type NetworkFlagValues } from './network-flags.js';
@@ -6,6 +6,10 @@ import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgro
 import { addLogFlags, logFlags, type LogFlagValues } from './log-flags.js';
 import { parseUlimits } from '../run/rlimits.js';
 import { parseBool } from './registry.js';
+import { createReporting, print, printOutcomes, processStdio } from './output.js';
+
+/** The name as given, one per line: what podman prints for each container a verb acted on. */
+const nameLine = (name: string): string => `${name}\n`;
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -151,8 +155,17 @@ export function registerContainers(program: Command): void {
     .passThroughOptions()
     .helpOption('--help', 'display help for command')
     .action(async (image: string, command: string[], o: ContainerFlagValues) => {
-      const { runContainer } = await import('../run/container/run.js');
-      process.exitCode = await runContainer({ ...toFlags(image, command, o), detach: o.detach === true });
+      const { run } = await import('../verbs/run.js');
+      const outcome = await run(
+        { ...toFlags(image, command, o), detach: o.detach === true },
+        processStdio,
+        createReporting,
+      );
+      if ('status' in outcome) process.exitCode = outcome.status;
+      else {
+        if (outcome.detached !== undefined) print(`${outcome.detached}\n`);
+        process.exitCode = 0;
+      }
     });
 
   containerFlags(program.command('create'))
@@ -162,8 +175,8 @@ export function registerContainers(program: Command): void {
     .passThroughOptions()
     .helpOption('--help', 'display help for command')
     .action(async (image: string, command: string[], o: ContainerFlagValues) => {
-      const { createOnly } = await import('../run/container/verbs.js');
-      process.stdout.write(`${await createOnly(toFlags(image, command, o))}\n`);
+      const { create } = await import('../verbs/create.js');
+      print(`${await create(toFlags(image, command, o), createReporting)}\n`);
     });
 
   program
@@ -173,8 +186,13 @@ export function registerContainers(program: Command): void {
     .option('-a, --attach', 'attach to the container (one only) and exit with its status')
     .option('-i, --interactive', 'with --attach: attach stdin too')
     .action(async (names: string[], o: { attach?: boolean; interactive?: boolean }) => {
-      const { startVerb } = await import('../run/container/verbs.js');
-      process.exitCode = await startVerb(names, { attach: o.attach === true, interactive: o.interactive === true });
+      const { start, startAttached } = await import('../verbs/start.js');
+      if (o.attach === true) {
+        process.exitCode = await startAttached(names, processStdio, { interactive: o.interactive === true });
+        return;
+      }
+      await printOutcomes(start(names), nameLine, 'first');
+      process.exitCode = 0;
     });
 
   program
@@ -183,8 +201,8 @@ export function registerContainers(program: Command): void {
     .argument('<container...>', 'names or ids')
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default 10)', integer('--time'))
     .action(async (names: string[], o: { time?: number }) => {
-      const { stopVerb } = await import('../run/container/verbs.js');
-      await stopVerb(names, o.time);
+      const { stop } = await import('../verbs/stop.js');
+      await printOutcomes(stop(names, o.time), nameLine, 'first');
     });
 
   program
@@ -193,8 +211,8 @@ export function registerContainers(program: Command): void {
     .argument('<container...>', 'names or ids')
     .option('-s, --signal <signal>', 'the signal (default KILL)', 'KILL')
     .action(async (names: string[], o: { signal: string }) => {
-      const { killVerb } = await import('../run/container/verbs.js');
-      await killVerb(names, o.signal);
+      const { kill } = await import('../verbs/kill.js');
+      await printOutcomes(kill(names, o.signal), nameLine, 'first');
     });
 
   program
@@ -205,8 +223,9 @@ export function registerContainers(program: Command): void {
     .option('-a, --all', 'every container')
     .option('-v, --volumes', 'also remove their anonymous volumes')
     .action(async (names: string[], o: { force?: boolean; all?: boolean; volumes?: boolean }) => {
-      const { removeVerb } = await import('../run/container/verbs.js');
-      await removeVerb(names, { force: o.force === true, all: o.all === true, volumes: o.volumes === true });
+      const { rm } = await import('../verbs/rm.js');
+      const options = { force: o.force === true, all: o.all === true, volumes: o.volumes === true };
+      await printOutcomes(rm(names, options), nameLine, 'first');
     });
 
   program
@@ -214,8 +233,8 @@ export function registerContainers(program: Command): void {
     .description('wait for containers to exit and print their exit codes')
     .argument('<container...>', 'names or ids')
     .action(async (names: string[]) => {
-      const { waitVerb } = await import('../run/container/verbs.js');
-      await waitVerb(names);
+      const { wait } = await import('../verbs/wait.js');
+      await printOutcomes(wait(names), (_name, exitCode) => `${exitCode}\n`, 'first');
     });
 
   program
@@ -226,8 +245,14 @@ export function registerContainers(program: Command): void {
     .option('--no-trunc', 'full ids')
     .option('--format <format>', 'json (default: a table)')
     .action(async (o: { all?: boolean; quiet?: boolean; trunc?: boolean; format?: string }) => {
-      const { psVerb } = await import('../run/container/verbs.js');
-      await psVerb({ all: o.all === true, quiet: o.quiet === true, noTrunc: o.trunc === false, format: o.format });
+      if (o.format !== undefined && o.format !== 'json') {
+        throw new HutchError(`unsupported --format ${o.format}`, { hint: 'use json' });
+      }
+      const { ps } = await import('../verbs/ps.js');
+      const { formatPs, psJson } = await import('./format/ps.js');
+      const containers = await ps({ all: o.all === true });
+      if (o.format === 'json') print(`${JSON.stringify(containers.map(psJson), null, 2)}\n`);
+      else print(formatPs(containers, { quiet: o.quiet === true, noTrunc: o.trunc === false }));
     });
 
   const container = program.command('container').description('manage containers');
@@ -236,7 +261,7 @@ export function registerContainers(program: Command): void {
     .description('record the exit of containers, unmount them, and remove them if they were run with --rm')
     .argument('<container...>', 'names or ids')
     .action(async (names: string[]) => {
-      const { cleanupVerb } = await import('../run/container/verbs.js');
-      await cleanupVerb(names);
+      const { cleanup } = await import('../verbs/cleanup.js');
+      await printOutcomes(cleanup(names), () => undefined, 'first');
     });
 }

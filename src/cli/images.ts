@@ -1,7 +1,7 @@
 // The image verbs, as podman spells them: images, tag, rmi, inspect, save,
 // load, import, the `image` group (ls, rm, tag, inspect, prune, save, load,
 // import) and `system check`. Flags become typed options for src/verbs; what
-// comes back is printed here (images-view.ts renders it).
+// comes back is printed here (format/images.ts renders it).
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { ExitCode, HutchError } from '../errors.js';
@@ -24,7 +24,7 @@ function addImages(parent: Command, name: string, aliases: string[] = []): void 
         options: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string },
       ) => {
         const { listImages } = await import('../verbs/images.js');
-        const { formatImages } = await import('./images-view.js');
+        const { formatImages } = await import('./format/images.js');
         const { images, damaged } = await listImages({
           all: options.all === true,
           ...(reference === undefined ? {} : { reference }),
@@ -89,7 +89,7 @@ function addInspect(parent: Command, name: string, description: string): void {
     .option('-f, --format <format>', 'json (default), or a Go template such as {{.Id}} or {{.Config.Cmd}}')
     .action(async (images: string[], options: { format?: string }) => {
       const { inspectImages } = await import('../verbs/image-inspect.js');
-      const { formatInspect } = await import('../image/images.js');
+      const { formatInspect } = await import('./format/template.js');
       process.stdout.write(formatInspect(await inspectImages(images), options.format));
     });
 }
@@ -232,7 +232,7 @@ export function registerImages(program: Command): void {
     .option('-r, --repair', 'remove what is broken (images whose content is missing, corrupt blobs, leftovers)')
     .action(async (options: { repair?: boolean }) => {
       const { checkImages } = await import('../verbs/system-check.js');
-      const { formatCheck } = await import('./images-view.js');
+      const { formatCheck } = await import('./format/images.js');
       const report = await checkImages({ repair: options.repair === true });
       process.stdout.write(formatCheck(report));
       if (!report.consistent) {

@@ -1,8 +1,10 @@
 // `hutch network create|ls|inspect|rm|prune` and `hutch port`, as podman
-// spells them. The work is in src/run/network/verbs.ts, loaded when a verb runs.
+// spells and prints them. The work is in src/verbs/network-*.ts and port.ts,
+// loaded when a verb runs.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { confirm } from './container-tools.js';
+import { print } from './output.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -37,7 +39,7 @@ export function registerNetwork(program: Command): void {
         name: string | undefined,
         o: { driver: string; subnet?: string; internal?: boolean; opt: string[]; label: string[]; ignore?: boolean },
       ) => {
-        const { networkCreate } = await import('../run/network/verbs.js');
+        const { networkCreate } = await import('../verbs/network-create.js');
         const made = await networkCreate({
           ...(name !== undefined ? { name } : {}),
           ...(o.subnet !== undefined ? { subnet: o.subnet } : {}),
@@ -47,7 +49,7 @@ export function registerNetwork(program: Command): void {
           labels: keyValues(o.label, '--label'),
           ignore: o.ignore === true,
         });
-        process.stdout.write(`${made}\n`);
+        print(`${made}\n`);
       },
     );
 
@@ -59,15 +61,16 @@ export function registerNetwork(program: Command): void {
     .option('-q, --quiet', 'names only')
     .option('--no-trunc', 'full ids')
     .action(async (o: { format?: string; quiet?: boolean; trunc?: boolean }) => {
-      const { networkList } = await import('../run/network/verbs.js');
-      const { renderTemplate, tabulate } = await import('../image/images.js');
+      const { networkList } = await import('../verbs/network-ls.js');
+      const { renderTemplate } = await import('./format/template.js');
+      const { tabulate } = await import('./format/table.js');
       const list = await networkList();
-      if (o.quiet === true) process.stdout.write(list.map((n) => `${n.Name}\n`).join(''));
-      else if (o.format === 'json') process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      if (o.quiet === true) print(list.map((n) => `${n.Name}\n`).join(''));
+      else if (o.format === 'json') print(`${JSON.stringify(list, null, 2)}\n`);
       else if (o.format !== undefined && o.format !== '' && o.format !== 'table')
-        process.stdout.write(list.map((n) => renderTemplate(o.format as string, n)).join(''));
+        print(list.map((n) => renderTemplate(o.format as string, n)).join(''));
       else
-        process.stdout.write(
+        print(
           tabulate([
             ['NETWORK ID', 'NAME', 'DRIVER', 'SUBNET'],
             ...list.map((n) => [o.trunc === false ? n.ID : n.ID.slice(0, 12), n.Name, n.Driver, n.Subnet]),
@@ -81,12 +84,12 @@ export function registerNetwork(program: Command): void {
     .argument('<names...>', 'network names or ids')
     .option('-f, --format <format>', 'json (default), or a Go template such as {{.subnets}}')
     .action(async (names: string[], o: { format?: string }) => {
-      const { networkInspect } = await import('../run/network/verbs.js');
-      const { renderTemplate } = await import('../image/images.js');
+      const { networkInspect } = await import('../verbs/network-inspect.js');
+      const { renderTemplate } = await import('./format/template.js');
       const found = await networkInspect(names);
       if (o.format !== undefined && o.format !== '' && o.format !== 'json')
-        process.stdout.write(found.map((n) => renderTemplate(o.format as string, n)).join(''));
-      else process.stdout.write(`${JSON.stringify(found, null, 2)}\n`);
+        print(found.map((n) => renderTemplate(o.format as string, n)).join(''));
+      else print(`${JSON.stringify(found, null, 2)}\n`);
     });
 
   network
@@ -96,9 +99,9 @@ export function registerNetwork(program: Command): void {
     .argument('<names...>', 'network names or ids')
     .option('-f, --force', 'remove the containers that use the network first')
     .action(async (names: string[], o: { force?: boolean }) => {
-      const { networkRemove } = await import('../run/network/verbs.js');
+      const { networkRemove } = await import('../verbs/network-rm.js');
       const removed = await networkRemove(names, { force: o.force === true });
-      process.stdout.write(removed.map((n) => `${n}\n`).join(''));
+      print(removed.map((n) => `${n}\n`).join(''));
     });
 
   network
@@ -112,9 +115,9 @@ export function registerNetwork(program: Command): void {
         );
         if (!ok) return;
       }
-      const { networkPrune } = await import('../run/network/verbs.js');
+      const { networkPrune } = await import('../verbs/network-prune.js');
       const removed = await networkPrune();
-      process.stdout.write(removed.map((n) => `${n}\n`).join(''));
+      print(removed.map((n) => `${n}\n`).join(''));
     });
 
   program
@@ -126,7 +129,7 @@ export function registerNetwork(program: Command): void {
     .action(async (container: string | undefined, port: string | undefined, o: { all?: boolean }) => {
       if (o.all === true && container !== undefined) throw new HutchError('--all takes no container');
       if (o.all !== true && container === undefined) throw new HutchError('give a container, or --all');
-      const { portVerb } = await import('../run/network/verbs.js');
-      process.stdout.write(await portVerb(container, port, o.all === true));
+      const { publishedPorts } = await import('../verbs/port.js');
+      print((await publishedPorts(container, port, o.all === true)).map((line) => `${line}\n`).join(''));
     });
 }

@@ -1,7 +1,9 @@
-// pause, unpause, stats and update: the verbs on a container's cgroup. Flags to typed options, nothing else.
+// pause, unpause, stats and update: the verbs on a container's cgroup. Flags to
+// typed options, the verbs' results (src/verbs) to podman's output.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
+import { print, printOutcomes } from './output.js';
 
 function seconds(value: string): number {
   const number = Number(value);
@@ -17,8 +19,8 @@ export function registerResources(program: Command): void {
     .description('pause every process of one or more containers (cgroup freezer)')
     .argument('<container...>', 'names or ids')
     .action(async (names: string[]) => {
-      const { pauseVerb } = await import('../run/cgroups/verbs.js');
-      await pauseVerb(names);
+      const { pause } = await import('../verbs/pause.js');
+      await printOutcomes(pause(names), (name) => `${name}\n`, 'first');
     });
 
   program
@@ -26,8 +28,8 @@ export function registerResources(program: Command): void {
     .description('resume the processes of paused containers')
     .argument('<container...>', 'names or ids')
     .action(async (names: string[]) => {
-      const { unpauseVerb } = await import('../run/cgroups/verbs.js');
-      await unpauseVerb(names);
+      const { unpause } = await import('../verbs/pause.js');
+      await printOutcomes(unpause(names), (name) => `${name}\n`, 'first');
     });
 
   program
@@ -41,12 +43,29 @@ export function registerResources(program: Command): void {
       if (o.format !== undefined && o.format !== 'json') {
         throw new HutchError(`unsupported --format ${o.format}`, { hint: 'use json' });
       }
-      const { statsVerb } = await import('../run/cgroups/verbs.js');
-      await statsVerb(names, {
-        stream: o.stream,
-        format: o.format === 'json' ? 'json' : 'table',
-        interval: o.interval,
-      });
+      const { stats } = await import('../verbs/stats.js');
+      const { statsJson, statsTable } = await import('./format/stats.js');
+      const { tabulate } = await import('./format/table.js');
+      // A terminal shows the latest reading only: each one clears the screen first.
+      const clear = process.stdout.isTTY === true && o.stream && o.format === undefined ? '\x1b[2J\x1b[H' : '';
+      for await (const reading of stats(names, { stream: o.stream, interval: o.interval })) {
+        const { rows, hostMemory, notShown } = reading;
+        if (notShown !== undefined) {
+          const { count, reason } = notShown;
+          process.stderr.write(
+            `hutch stats: ${count} running container${count === 1 ? ' has' : 's have'} no cgroup of ${count === 1 ? 'its' : 'their'} own (${reason}): not shown\n`,
+          );
+        }
+        if (o.format === 'json') {
+          print(
+            `${JSON.stringify(
+              rows.map((r) => statsJson(r, hostMemory)),
+              null,
+              2,
+            )}\n`,
+          );
+        } else print(`${clear}${tabulate(statsTable(rows, hostMemory))}`);
+      }
     });
 
   addLimitFlags(program.command('update'))
@@ -54,7 +73,7 @@ export function registerResources(program: Command): void {
     .argument('<container>', 'name or id')
     .action(async (name: string, o: LimitOptionValues) => {
       const limits = limitsFromOptions(o);
-      const { updateVerb } = await import('../run/cgroups/verbs.js');
-      await updateVerb(name, limits);
+      const { update } = await import('../verbs/update.js');
+      print(`${await update(name, limits)}\n`);
     });
 }

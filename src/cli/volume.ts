@@ -1,9 +1,9 @@
 // `hutch volume create|ls|inspect|rm|prune`, as podman spells and prints them.
-// The volumes are src/run/volumes.ts; which containers use one, the container
-// store tells (src/run/container/prune.ts). Loaded when a verb runs.
+// The work is in src/verbs/volume-*.ts, loaded when a verb runs.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
-import { confirm, printInspect } from './container-tools.js';
+import { confirm, printInspected } from './container-tools.js';
+import { print, printOutcomes } from './output.js';
 
 function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
@@ -20,20 +20,6 @@ function parseLabels(labels: string[]): Record<string, string> {
   return result;
 }
 
-/** The session, the volumes module, and who uses each volume. */
-async function openVolumes() {
-  const { openRuntime } = await import('../run/container/lifecycle.js');
-  const { volumeUsers, removeVolumeUsers } = await import('../run/container/prune.js');
-  const volumes = await import('../run/volumes.js');
-  const runtime = await openRuntime();
-  return {
-    volumes,
-    storage: runtime.paths.storage,
-    usedBy: volumeUsers(runtime),
-    removeUsers: (name: string) => removeVolumeUsers(runtime, name),
-  };
-}
-
 export function registerVolumes(program: Command): void {
   const volume = program.command('volume').description('manage volumes');
 
@@ -47,17 +33,15 @@ export function registerVolumes(program: Command): void {
     .option('--ignore', 'do not fail when the volume exists')
     .action(
       async (name: string | undefined, o: { label: string[]; driver: string; opt: string[]; ignore?: boolean }) => {
-        if (o.driver !== 'local') {
-          throw new HutchError(`volume driver ${JSON.stringify(o.driver)} is not supported`, { hint: 'use local' });
-        }
-        const { volumes, storage } = await openVolumes();
-        const made = await volumes.createVolume(storage, {
+        const { volumeCreate } = await import('../verbs/volume-create.js');
+        const made = await volumeCreate({
           ...(name === undefined ? {} : { name }),
+          driver: o.driver,
           labels: parseLabels(o.label),
           options: parseLabels(o.opt),
           ignoreIfExists: o.ignore === true,
         });
-        process.stdout.write(`${made.Name}\n`);
+        print(`${made.Name}\n`);
       },
     );
 
@@ -74,14 +58,15 @@ export function registerVolumes(program: Command): void {
     )
     .option('-q, --quiet', 'names only')
     .action(async (o: { format?: string; filter: string[]; quiet?: boolean }) => {
-      const { volumes, storage, usedBy } = await openVolumes();
-      const { renderTemplate, tabulate } = await import('../image/images.js');
-      const list = volumes.listVolumes(storage, { filters: o.filter, usedBy });
-      if (o.quiet === true) process.stdout.write(list.map((v) => `${v.Name}\n`).join(''));
-      else if (o.format === 'json') process.stdout.write(`${JSON.stringify(list, null, 2)}\n`);
+      const { volumeList } = await import('../verbs/volume-ls.js');
+      const { renderTemplate } = await import('./format/template.js');
+      const { tabulate } = await import('./format/table.js');
+      const list = await volumeList(o.filter);
+      if (o.quiet === true) print(list.map((v) => `${v.Name}\n`).join(''));
+      else if (o.format === 'json') print(`${JSON.stringify(list, null, 2)}\n`);
       else if (o.format !== undefined && o.format !== '' && o.format !== 'table')
-        process.stdout.write(list.map((v) => renderTemplate(o.format as string, v)).join(''));
-      else process.stdout.write(tabulate([['DRIVER', 'VOLUME NAME'], ...list.map((v) => [v.Driver, v.Name])]));
+        print(list.map((v) => renderTemplate(o.format as string, v)).join(''));
+      else print(tabulate([['DRIVER', 'VOLUME NAME'], ...list.map((v) => [v.Driver, v.Name])]));
     });
 
   volume
@@ -91,19 +76,15 @@ export function registerVolumes(program: Command): void {
     .option('-a, --all', 'every volume')
     .option('-f, --format <format>', 'json (default), or a Go template such as {{.Mountpoint}}')
     .action(async (names: string[], o: { all?: boolean; format?: string }) => {
-      let targets = names;
       if (o.all === true) {
         if (names.length > 0) throw new HutchError('when using the --all switch, you may not pass any volume names');
-        const { volumes, storage } = await openVolumes();
-        targets = volumes.listVolumes(storage).map((v) => v.Name);
-        if (targets.length === 0) {
-          process.stdout.write('[]\n');
-          return;
-        }
       } else if (names.length === 0) {
         throw new HutchError('provide one or more volume names or use --all');
       }
-      await printInspect(targets, 'volume', o.format);
+      const { volumeInspect } = await import('../verbs/volume-inspect.js');
+      const result = await volumeInspect(names, { all: o.all === true });
+      if (result === 'none') print('[]\n');
+      else printInspected(result, o.format);
     });
 
   volume
@@ -118,22 +99,9 @@ export function registerVolumes(program: Command): void {
         throw new HutchError('when using the --all switch, you may not pass any volume names');
       }
       if (o.all !== true && names.length === 0) throw new HutchError('choose either one or more volumes or all');
-      const { volumes, storage, usedBy, removeUsers } = await openVolumes();
-      const targets = o.all === true ? volumes.listVolumes(storage).map((v) => v.Name) : names;
-      let last: unknown;
-      for (const name of targets) {
-        try {
-          if (o.force === true && usedBy(name).length > 0) {
-            await removeUsers(name);
-          }
-          await volumes.removeVolume(storage, name, { force: o.force === true, usedBy });
-          process.stdout.write(`${name}\n`);
-        } catch (error) {
-          if (last !== undefined) process.stderr.write(`Error: ${(last as Error).message}\n`);
-          last = error;
-        }
-      }
-      if (last !== undefined) throw last;
+      const { volumeRemove } = await import('../verbs/volume-rm.js');
+      const removed = volumeRemove(names, { all: o.all === true, force: o.force === true });
+      await printOutcomes(removed, (name) => `${name}\n`, 'last');
     });
 
   volume
@@ -142,20 +110,12 @@ export function registerVolumes(program: Command): void {
     .option('-f, --force', 'do not ask for confirmation')
     .option('--filter <key=value>', 'only volumes that match (as volume ls --filter)', collect, [])
     .action(async (o: { force?: boolean; filter: string[] }) => {
-      const { volumes, storage, usedBy } = await openVolumes();
-      if (o.force !== true) {
-        const unused = volumes
-          .listVolumes(storage, { filters: o.filter, usedBy })
-          .filter((v) => usedBy(v.Name).length === 0)
-          .map((v) => `${v.Name}\n`)
-          .join('');
-        const ok = await confirm(
-          `WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n${unused}Are you sure you want to continue? [y/N] `,
+      const { volumePrune } = await import('../verbs/volume-prune.js');
+      const ask = (unused: string[]) =>
+        confirm(
+          `WARNING! This will remove all volumes not used by at least one container. The following volumes will be removed:\n${unused.map((name) => `${name}\n`).join('')}Are you sure you want to continue? [y/N] `,
         );
-        if (!ok) return;
-      }
-      for (const name of await volumes.pruneVolumes(storage, { filters: o.filter, usedBy })) {
-        process.stdout.write(`${name}\n`);
-      }
+      const removed = await volumePrune({ filters: o.filter, ...(o.force === true ? {} : { confirm: ask }) });
+      for (const name of removed ?? []) print(`${name}\n`);
     });
 }

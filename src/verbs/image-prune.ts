@@ -2,7 +2,7 @@
 import type { Digest } from '../image/digest.js';
 import { openUserStore } from '../image/store/store.js';
 import { refNameOf, updateIndex } from '../image/store/refs.js';
-import { imageUsers } from '../run/container/prune.js';
+import { imageUsers } from '../run/container/users.js';
 import type { RemoveOptions } from './rmi.js';
 
 /** `hutch image prune [-a]`, with the container store saying which images containers use. */

@@ -7,7 +7,7 @@ import { HutchError } from '../errors.js';
 import { hexOf, type Digest } from '../image/digest.js';
 import { openUserStore, type ImageStore } from '../image/store/store.js';
 import { refNameOf, removeName, updateIndex } from '../image/store/refs.js';
-import { imageUsers } from '../run/container/prune.js';
+import { imageUsers } from '../run/container/users.js';
 import { ImageNotKnownError, isDamaged } from '../image/store/resolve.js';
 
 export interface RemoveOptions {

@@ -3,15 +3,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  humanBytes,
-  parseIoStat,
-  readCgroupStats,
-  statsJson,
-  statsRow,
-  statsTable,
-  type Stats,
-} from '../../src/run/cgroups/stats.js';
+import { humanBytes, statsJson, statsTable } from '../../src/cli/format/stats.js';
+import { parseIoStat, readCgroupStats, statsRow, type Stats } from '../../src/run/cgroups/stats.js';
 
 const dirs: string[] = [];
 afterEach(() => {

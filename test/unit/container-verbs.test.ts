@@ -5,7 +5,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import { applyChanges, committedConfig, mountPoints } from '../../src/run/container/commit.js';
-import { splitCpArgument } from '../../src/run/container/cp.js';
+import { splitCpArgument } from '../../src/verbs/cp.js';
 import { formatLogTimestamp, LogParser, parseLogTime } from '../../src/run/container/logs.js';
 import type { Container, ContainerOptions } from '../../src/run/container/store.js';
 import { goDuration, parseDescriptors } from '../../src/run/container/top.js';

@@ -1,15 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import { digestOf } from '../../src/image/digest.js';
-import { formatImages, imageJson } from '../../src/cli/images-view.js';
-import {
-  formatInspect,
-  humanDuration,
-  humanSize,
-  inspectJson,
-  renderTemplate,
-  tabulate,
-} from '../../src/image/images.js';
+import { humanDuration, humanSize } from '../../src/cli/format/go-units.js';
+import { formatImages, imageJson } from '../../src/cli/format/images.js';
+import { tabulate } from '../../src/cli/format/table.js';
+import { formatInspect, renderTemplate } from '../../src/cli/format/template.js';
+import { inspectJson } from '../../src/image/images.js';
 import { referenceFilter } from '../../src/verbs/images.js';
 import { MediaType } from '../../src/image/media.js';
 import type { ResolvedImage } from '../../src/image/store/resolve.js';

@@ -1,5 +1,5 @@
 /**
- * `hutch commit [-m MSG] [-a AUTHOR] [-c INSTRUCTION]… CONTAINER [IMAGE]`: the
+ * What `hutch commit` makes (src/verbs/commit.ts checks the flags): the
  * container's changes (its overlay upper directory, diffed without looking at
  * the layers below: src/image/layer/diff.ts) become one gzip layer on top of
  * its image. The new image's config is the image's, with the container's
@@ -8,15 +8,13 @@
  * entry, and the new diff id. The layer is unpacked into the store before the
  * image is committed, so the image runs at once.
  *
- * Not supported: pausing (-p): a rootless container here has no cgroup
- * freezer, so -p is refused rather than ignored (a commit of a running
- * container reads files that may be changing, as podman's default does); the
- * copy driver keeps no upper directory to diff, so its containers are refused.
+ * A commit of a running container reads files that may be changing, as
+ * podman's default does.
  */
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HutchError, withContext } from '../../errors.js';
-import { HashingStream, hexOf, type Digest } from '../../image/digest.js';
+import { HashingStream, type Digest } from '../../image/digest.js';
 import { applyChange, commitDocuments, verifiedFile } from '../../image/import.js';
 import { compressStream } from '../../image/layer/compression.js';
 import { diffLayer } from '../../image/layer/diff.js';
@@ -24,9 +22,8 @@ import { MediaType } from '../../image/media.js';
 import type { ContainerConfig as ImageRuntimeConfig, ImageConfig, Manifest } from '../../image/oci.js';
 import type { StagedBlob } from '../../image/store/blobs.js';
 import { unpackLayer } from '../../image/store/layers.js';
-import { normalizeTag } from '../../image/store/refs.js';
 import { storageError } from '../../image/store/store.js';
-import { openRuntime, type Runtime } from './lifecycle.js';
+import type { Runtime } from './lifecycle.js';
 import { defaultDevices } from './mounts.js';
 import { containerArgs, mergeEnv } from './spec-builder.js';
 import type { Container } from './store.js';
@@ -117,31 +114,15 @@ function ociLayer(layer: Manifest['layers'][number]): Manifest['layers'][number]
   return { ...rest, mediaType: renamed[layer.mediaType] ?? layer.mediaType };
 }
 
-export async function commitVerb(flags: CommitFlags, env: NodeJS.ProcessEnv = process.env): Promise<Digest> {
-  if (flags.pause) {
-    throw new HutchError('pausing is not supported: a rootless container here has no cgroup freezer to pause it with', {
-      hint: 'commit without -p (the container keeps running while its changes are read)',
-    });
-  }
-  if (flags.image !== undefined) normalizeTag(flags.image);
-  const runtime = await openRuntime(env);
-  const container = runtime.containers.find(flags.container);
-  if (container.config.rootfsDriver === 'copy') {
-    throw new HutchError(
-      `cannot commit container ${container.config.name}: its rootfs driver "copy" keeps no upper directory to take the changes from`,
-      { hint: 'containers made with the overlay or fuse-overlayfs driver can be committed' },
-    );
-  }
-  const config = committedConfig(container);
-  applyChanges(config, flags.changes);
-  return commitContainer(runtime, container, config, flags);
-}
-
-async function commitContainer(
+/**
+ * The container's changes as a new image (named flags.image, if given) on top
+ * of its image, with runtimeConfig as its config; returns the image id.
+ */
+export async function commitContainer(
   runtime: Runtime,
   container: Container,
   runtimeConfig: ImageRuntimeConfig,
-  flags: CommitFlags,
+  flags: Pick<CommitFlags, 'image' | 'message' | 'author'> & { onWarning: (message: string) => void },
 ): Promise<Digest> {
   const store = runtime.images;
   const base = store.resolveImage(container.config.image.id);
@@ -162,7 +143,7 @@ async function commitContainer(
     const diffId = diff.digest();
     await unpackLayer(store, diffId, verifiedFile(staged.path, staged.digest), 'gzip', {
       userXattrs,
-      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+      onWarning: flags.onWarning,
     });
     staged.commit();
     const created = new Date().toISOString();
@@ -204,9 +185,4 @@ async function commitContainer(
     releaseContainer();
     await store.collectGarbage({ wait: false }).catch(() => undefined);
   }
-}
-
-/** What `hutch commit` prints: the image id, as podman does. */
-export function formatCommitted(id: Digest): string {
-  return `${hexOf(id)}\n`;
 }

@@ -16,7 +16,7 @@
  */
 import { randomBytes } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { isAbsolute, join } from 'node:path';
+import { join } from 'node:path';
 import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
 import { addProcess, isPaused } from '../cgroups/index.js';
@@ -25,9 +25,8 @@ import { Plan } from '../../host/plan.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { credentialSteps } from '../security/process-privileges.js';
 import { seccompFor } from '../security/seccomp/default.js';
-import { openRuntime, setgroupsAllowed, type Runtime } from './lifecycle.js';
-import { relay } from './attach.js';
-import { collectEnv } from './run.js';
+import { setgroupsAllowed, type Runtime } from './lifecycle.js';
+import { relay, type Stdio } from './attach.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
 import type { ProcessSpec } from './spec.js';
 import { processStartTime, type Container } from './store.js';
@@ -58,19 +57,6 @@ export function requireRunning(container: Container): void {
       hint: `unpause it first (hutch unpause ${container.config.name})`,
     });
   }
-}
-
-/** `hutch exec`: returns the status to exit with (the command's; 126/127 when it cannot be run). */
-export async function execVerb(flags: ExecFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  if (flags.command.length === 0) throw new HutchError('exec: give the command to run after the container');
-  if (flags.workdir !== undefined && !isAbsolute(flags.workdir)) {
-    throw new HutchError(`invalid --workdir ${JSON.stringify(flags.workdir)}: the directory must be an absolute path`);
-  }
-  // Checked before the session is entered: a bad -e or --env-file is the user's, not the container's.
-  const extraEnv = collectEnv(flags, env);
-  const runtime = await openRuntime(env);
-  const container = runtime.containers.find(flags.container);
-  return execInContainer(runtime, container, { ...flags, extraEnv });
 }
 
 /** The process an exec runs: the container's spec with the exec's command, user, env, cwd and terminal. */
@@ -145,11 +131,19 @@ function removeEndedSessions(container: Container): void {
   }
 }
 
+/** How an exec session went: detached (its id, as podman prints it), or ended with a status. */
+export type ExecOutcome = { detached: string } | { status: number };
+
+/**
+ * Runs a process in the container; attached, it relays the process's I/O to
+ * and from stdio until it exits. Detached, the session's id comes back.
+ */
 export async function execInContainer(
   runtime: Runtime,
   container: Container,
+  stdio: Stdio,
   flags: Omit<ExecFlags, 'container' | 'env' | 'envFile'> & { extraEnv: string[] },
-): Promise<number> {
+): Promise<ExecOutcome> {
   requireRunning(container);
   if (processStartTime(container.state.pid) !== container.state.pidStartTime) {
     throw new HutchError('can only create exec sessions on running containers: container state improper');
@@ -220,18 +214,17 @@ export async function execInContainer(
     removeSession(dir);
     throw execFailure(error, proc);
   }
-  if (client === undefined) {
-    process.stdout.write(`${execId}\n`);
-    return 0;
-  }
+  if (client === undefined) return { detached: execId };
   const pid = monitor.containerPid;
   const start = processStartTime(pid);
   try {
-    return await relay(client, {
-      tty: proc.terminal,
-      interactive: flags.interactive,
-      signal: (signal) => signalProcess(pid, start, signal),
-    });
+    return {
+      status: await relay(client, stdio, {
+        tty: proc.terminal,
+        interactive: flags.interactive,
+        signal: (signal) => signalProcess(pid, start, signal),
+      }),
+    };
   } finally {
     // The monitor wrote the exit file before the exit frame; it writes nothing there after.
     removeSession(dir);

@@ -1,30 +1,28 @@
 /**
- * `hutch container inspect` and `hutch inspect`: containers as podman 4's
- * `container inspect` shows them (the fields hutch has), and the dispatch of
- * `inspect --type all|container|image|volume`: each name is looked up as a
- * container, then an image, then a volume, as podman does. Objects found are
- * printed (a JSON array, or a --format template per object) even when other
- * names are not; then the command fails with `inspecting object: …`.
+ * What `hutch container inspect` and `hutch inspect` show (src/verbs/inspect.ts):
+ * containers as podman 4's `container inspect` shows them (the fields hutch
+ * has), and the lookup of `inspect --type all|container|image|volume`: each
+ * name as a container, then an image, then a volume, as podman does.
  */
 import { existsSync, lstatSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { hexOf } from '../../image/digest.js';
-import { formatInspect, inspectJson } from '../../image/images.js';
+import { inspectJson } from '../../image/images.js';
 import { ImageNotKnownError } from '../../image/store/resolve.js';
 import { portMap, storedRequest } from '../network/index.js';
 import { hostConfigResources, isPaused, wasOomKilled } from '../cgroups/index.js';
 import { inspectUlimits } from '../rlimits.js';
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
-import { openRuntime, parseSignal, type Runtime } from './lifecycle.js';
+import { parseSignal, type Runtime } from './lifecycle.js';
 import { inspectLogConfig } from './log-config.js';
 import { formatLogTimestamp } from './logs.js';
 import type { BindMountSpec } from './mount-options.js';
 import { DEFAULT_PATH, containerArgs, mergeEnv, readInRoot } from './spec-builder.js';
 import type { Container } from './store.js';
 import { resolveUser } from './user.js';
-import { volumeUsers } from './prune.js';
+import { volumeUsers } from './users.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -291,33 +289,11 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
   };
 }
 
-export interface InspectResult {
-  /** What to print on stdout. */
-  output: string;
-  /** One per name not found; the command fails with the last after printing the rest. */
-  errors: HutchError[];
-}
-
-/** `hutch inspect [--type T] NAME…` and `hutch container inspect NAME…`. */
-export async function inspectObjects(
-  names: string[],
-  options: { type: InspectType; format: string | undefined },
-  env: NodeJS.ProcessEnv = process.env,
-): Promise<InspectResult> {
-  if (names.length === 0) throw new HutchError('inspect: give at least one name or id');
-  const runtime = await openRuntime(env);
-  const objects: Record<string, unknown>[] = [];
-  const errors: HutchError[] = [];
-  const { type } = options;
-  for (const name of names) {
-    const found = findObject(runtime, name, type);
-    if (found instanceof HutchError) errors.push(found);
-    else objects.push(found);
-  }
-  return { output: formatInspect(objects, options.format), errors };
-}
-
-function findObject(runtime: Runtime, name: string, type: InspectType): Record<string, unknown> | HutchError {
+/**
+ * The object a name stands for, looked up as --type says (all: a container,
+ * then an image, then a volume), or the error that says it is none.
+ */
+export function findObject(runtime: Runtime, name: string, type: InspectType): Record<string, unknown> | HutchError {
   if (type === 'all' || type === 'container') {
     const container = runtime.containers
       .list()

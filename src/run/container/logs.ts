@@ -1,5 +1,5 @@
 /**
- * `hutch logs [-f] [-t] [--tail N] [--since T] [--until T] CONTAINER`: the
+ * Reading what `hutch logs` shows (src/verbs/logs.ts): the
  * container's log (ctr.log, podman's k8s-file format written by
  * hutch-monitor: `TIMESTAMP STREAM P|F TEXT`, P for a piece of a line the
  * next entry of the same stream continues) as the container wrote it: stdout
@@ -15,22 +15,9 @@
  */
 import { closeSync, existsSync, fstatSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import type { Writable } from 'node:stream';
 import { HutchError } from '../../errors.js';
 import { readExitFile } from '../monitor.js';
-import { openRuntime } from './lifecycle.js';
-import { logPath, noLogsError } from './log-config.js';
 import type { Container, ContainerStore } from './store.js';
-
-export interface LogsFlags {
-  container: string;
-  follow: boolean;
-  timestamps: boolean;
-  /** -1: every line. */
-  tail: number;
-  since: string | undefined;
-  until: string | undefined;
-}
 
 export interface LogLine {
   /** The timestamp of the line's first entry, as written. */
@@ -141,33 +128,6 @@ export function formatLogTimestamp(timestamp: string): string {
   return `${match[1]}${fraction === '' ? '' : `.${fraction}`}${zone}`;
 }
 
-/** Writes with backpressure; false once the reader went away (EPIPE: `hutch logs … | head`). */
-function write(stream: Writable, data: Buffer): Promise<boolean> {
-  if (stream.destroyed || stream.writableEnded) return Promise.resolve(false);
-  if (stream.write(data)) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const done = (ok: boolean) => {
-      stream.off('drain', onDrain);
-      stream.off('close', onClose);
-      resolve(ok);
-    };
-    const onDrain = () => done(true);
-    const onClose = () => done(false);
-    stream.once('drain', onDrain);
-    stream.once('close', onClose);
-  });
-}
-
-/** A closed stdout or stderr ends the command quietly, as a closed pipe ends `cat`. */
-function quietOnClosedPipe(stream: Writable, closed: { value: boolean }): void {
-  const onError = (error: NodeJS.ErrnoException) => {
-    if (error.code !== 'EPIPE') throw error;
-    closed.value = true;
-    stream.destroy();
-  };
-  stream.on('error', onError);
-}
-
 const CHUNK = 64 * 1024;
 
 /** The files of a log, oldest first: PATH.N … PATH.1, then PATH (those that exist now). */
@@ -272,7 +232,7 @@ function same(a: FileId | undefined, b: FileId | undefined): boolean {
 }
 
 /** Has the container stopped for good, with everything its monitor will write in the log? */
-function finished(
+export function finished(
   containers: ContainerStore,
   container: Container,
   notRunningSince: { at: number | undefined },
@@ -297,59 +257,4 @@ function finished(
   if (monitor <= 0 || !existsSync(`/proc/${monitor}`)) return true;
   // The monitor gives attached clients up to 5 s before it writes the exit file.
   return Date.now() - notRunningSince.at > 6000;
-}
-
-export async function logsVerb(flags: LogsFlags, env: NodeJS.ProcessEnv = process.env): Promise<void> {
-  const since = flags.since === undefined ? undefined : parseLogTime('--since', flags.since);
-  const until = flags.until === undefined ? undefined : parseLogTime('--until', flags.until);
-  const runtime = await openRuntime(env);
-  const container = runtime.containers.find(flags.container);
-  const noLogs = noLogsError(container.config.options.log);
-  if (noLogs !== undefined) throw noLogs;
-  const path = logPath(container.config.options.log, container.dir) as string;
-  const parser = new LogParser();
-  const wanted = (line: LogLine) => {
-    if (since === undefined && until === undefined) return true;
-    const at = Date.parse(line.timestamp);
-    return (since === undefined || at >= since) && (until === undefined || at <= until);
-  };
-  const print = async (line: LogLine) => {
-    const prefix = flags.timestamps ? Buffer.from(`${formatLogTimestamp(line.timestamp)} `) : Buffer.alloc(0);
-    const newline = line.complete ? Buffer.from('\n') : Buffer.alloc(0);
-    if (closed.value) return;
-    const ok = await write(
-      line.stream === 'stdout' ? process.stdout : process.stderr,
-      Buffer.concat([prefix, line.text, newline]),
-    );
-    if (!ok) closed.value = true;
-  };
-  const closed = { value: false };
-  // Kept for the life of the process: an EPIPE may come after the last write returned.
-  quietOnClosedPipe(process.stdout, closed);
-  quietOnClosedPipe(process.stderr, closed);
-
-  const reader = new LogReader(path);
-  const readAll = (until?: FileId): LogLine[] => {
-    const lines: LogLine[] = [];
-    reader.read((chunk) => lines.push(...parser.feed(chunk)), until);
-    return lines;
-  };
-  try {
-    let first = readAll(flags.follow ? undefined : fileId(path));
-    if (!flags.follow) first.push(...parser.end());
-    first = first.filter(wanted);
-    if (flags.tail >= 0) first = flags.tail === 0 ? [] : first.slice(-flags.tail);
-    for (const line of first) await print(line);
-    if (!flags.follow) return;
-    const notRunningSince = { at: undefined as number | undefined };
-    for (;;) {
-      const done = finished(runtime.containers, container, notRunningSince);
-      for (const line of readAll()) if (wanted(line)) await print(line);
-      if (done || closed.value) break;
-      await new Promise((resolve) => setTimeout(resolve, 100));
-    }
-    for (const line of parser.end()) if (wanted(line)) await print(line);
-  } finally {
-    reader.close();
-  }
 }

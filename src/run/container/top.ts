@@ -1,20 +1,15 @@
 /**
- * `hutch top CONTAINER [DESCRIPTOR…]`: the container's processes as podman's
- * psgo lists them, read from /proc in the session: every process whose pid
+ * `hutch top`'s data: the container's processes as podman's psgo lists them, read from /proc in the session: every process whose pid
  * namespace (/proc/PID/ns/pid) is the container's, with pids as the container
  * sees them (the last NSpid of /proc/PID/status), users as its /etc/passwd
  * names them. Default columns: USER PID PPID %CPU ELAPSED TTY TIME COMMAND.
  *
  * Descriptors psgo does not know make podman run ps(1) in the container with
- * them as arguments; hutch does the same through an exec session.
+ * them as arguments; src/verbs/top.ts does the same through an exec session.
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { HutchError } from '../../errors.js';
-import { tabulate } from '../../image/images.js';
 import { parseIdMap } from '../../host/identity.js';
-import { execInContainer } from './exec.js';
-import { openRuntime, type Runtime } from './lifecycle.js';
 import { readInRoot } from './spec-builder.js';
 import type { Container } from './store.js';
 import { parseGroup, parsePasswd } from './user.js';
@@ -51,7 +46,7 @@ interface Descriptor {
   value: (p: ProcessInfo, names: Names) => string;
 }
 
-interface Names {
+export interface Names {
   user(uid: number): string;
   group(gid: number): string;
 }
@@ -244,7 +239,8 @@ export function containerProcesses(container: Container): ProcessInfo[] {
     .sort((a, b) => a.pid - b.pid);
 }
 
-function namesFor(container: Container): Names {
+/** User and group names as the container's /etc/passwd and /etc/group give them. */
+export function namesFor(container: Container): Names {
   const rootfs = join(container.dir, 'merged');
   const passwd = parsePasswd(readInRoot(rootfs, '/etc/passwd') ?? '');
   const groups = parseGroup(readInRoot(rootfs, '/etc/group') ?? '');
@@ -254,33 +250,8 @@ function namesFor(container: Container): Names {
   };
 }
 
-export function formatTop(processes: ProcessInfo[], descriptors: string[], names: Names): string {
+/** The table of the processes: the descriptors' headers, then a row of cells per process. */
+export function topTable(processes: ProcessInfo[], descriptors: string[], names: Names): string[][] {
   const columns = descriptors.map((d) => DESCRIPTORS[d] as Descriptor);
-  return tabulate([columns.map((c) => c.header), ...processes.map((p) => columns.map((c) => c.value(p, names)))]);
-}
-
-function requireRunning(container: Container): void {
-  if (container.state.status !== 'running') throw new HutchError('top can only be used on running containers');
-}
-
-/** `hutch top`: returns the status to exit with (that of ps(1) when it ran in the container). */
-export async function topVerb(name: string, words: string[], env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const runtime: Runtime = await openRuntime(env);
-  const container = runtime.containers.find(name);
-  requireRunning(container);
-  const descriptors = parseDescriptors(words);
-  if (descriptors === undefined) {
-    return execInContainer(runtime, container, {
-      command: ['ps', ...words],
-      interactive: false,
-      tty: false,
-      detach: false,
-      user: undefined,
-      workdir: undefined,
-      privileged: false,
-      extraEnv: [],
-    });
-  }
-  process.stdout.write(formatTop(containerProcesses(container), descriptors, namesFor(container)));
-  return 0;
+  return [columns.map((c) => c.header), ...processes.map((p) => columns.map((c) => c.value(p, names)))];
 }

@@ -6,7 +6,7 @@
  * never leaves a container running without the network it asked for.
  */
 import { HutchError } from '../../errors.js';
-import type { AttachContext, ContainerLookup, EtcContext, NetworkState } from './driver.js';
+import type { AttachContext, ContainerLookup, EtcContext, NetworkState } from './contract.js';
 import { signalHelper, startTimeOf, waitGone } from './helper.js';
 import { attachNetwork } from './drivers.js';
 import type { NetworkRequest } from './request.js';

@@ -33,7 +33,7 @@ import { acquireLock } from '../../fs/lock.js';
 import { addressAt, formatCidr, overlaps, parseCidr, sizeOf, type Cidr } from './cidr.js';
 import { etcFiles, hostsWithPeers, ownNames, reachableNameservers, type HostEntry } from './dns.js';
 import { readHostFiles } from './host-files.js';
-import type { ModeDriver, NetworkState } from './driver.js';
+import type { ModeDriver, NetworkState } from './contract.js';
 import { isAlive, release, startHelper, startTimeOf, stopHelper, waitReady, type HelperProcess } from './helper.js';
 import { ipBatch, ipBatchQuiet, netnsOf, unshareTool } from './ip.js';
 import { DEFAULT_POOL, findNetwork, listNetworks, type NetworkConfig } from './networks.js';

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
-import type { ContainerLookup, ModeDriver } from './driver.js';
+import type { ContainerLookup, ModeDriver } from './contract.js';
 import { startTimeOf } from './helper.js';
 import { netnsOf } from './ip.js';
 import type { NetworkRequest } from './request.js';

@@ -2,7 +2,7 @@
 import { HutchError, withContext } from '../../errors.js';
 import { bridgeDriver } from './bridge.js';
 import { containerDriver } from './container.js';
-import type { AttachContext, ModeDriver, NetworkState } from './driver.js';
+import type { AttachContext, ModeDriver, NetworkState } from './contract.js';
 import { hostDriver } from './host.js';
 import { noneDriver } from './none.js';
 import { pastaDriver } from './pasta.js';

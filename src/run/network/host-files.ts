@@ -1,6 +1,6 @@
 /** The host's /etc/hosts and /etc/resolv.conf, the base of every container's own (read at each start). */
 import { readFileSync } from 'node:fs';
-import type { HostFiles } from './driver.js';
+import type { HostFiles } from './contract.js';
 
 export type HostFileReader = (path: '/etc/hosts' | '/etc/resolv.conf') => string | undefined;
 

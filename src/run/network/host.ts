@@ -4,7 +4,7 @@
  * and --dns/--dns-search applied.
  */
 import { containerResolvConf, HOST_GATEWAY, parseAddHost, parseResolvConf, renderHosts } from './dns.js';
-import type { ModeDriver } from './driver.js';
+import type { ModeDriver } from './contract.js';
 
 export const hostDriver: ModeDriver = {
   namespace: () => ({ mode: 'host' }),

@@ -12,7 +12,7 @@
  *   attachWaitingContainer(request, ctx, pid) → state   after startMonitor and the id maps, before go()
  *   detachNetwork(state)                    cleanup and rm; idempotent
  */
-import type { EtcContext, HostFiles, NamespaceContext, NetworkNamespace, NetworkState } from './driver.js';
+import type { EtcContext, HostFiles, NamespaceContext, NetworkNamespace, NetworkState } from './contract.js';
 import { driverOf } from './drivers.js';
 import { readHostFiles } from './host-files.js';
 import type { NetworkRequest } from './request.js';
@@ -24,7 +24,7 @@ export type {
   NamespaceContext,
   NetworkNamespace,
   NetworkState,
-} from './driver.js';
+} from './contract.js';
 export type { ContainerIdentity, ContainerNetworkContext } from './attachment.js';
 export { attachWaitingContainer, containerNetworkContext, noContainers, storedRequest } from './attachment.js';
 export type { PortMapping, PublishedPort } from './ports.js';

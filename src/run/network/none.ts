@@ -5,7 +5,7 @@
  * before its credentials drop): no nsenter and ip to start on every run.
  */
 import { etcFiles, reachableNameservers } from './dns.js';
-import type { ModeDriver } from './driver.js';
+import type { ModeDriver } from './contract.js';
 
 export const noneDriver: ModeDriver = {
   namespace: () => ({ mode: 'new', loopbackUp: true }),

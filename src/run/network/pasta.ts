@@ -26,7 +26,7 @@ import { closeSync, constants, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, messageOf } from '../../errors.js';
 import { etcFiles } from './dns.js';
-import type { ModeDriver, NetworkState } from './driver.js';
+import type { ModeDriver, NetworkState } from './contract.js';
 import { logTail, release, startHelper, startTimeOf, stopHelper, waitReady, type HelperProcess } from './helper.js';
 import { netnsOf, tool } from './ip.js';
 import { resolvePorts, type PublishedPort } from './ports.js';

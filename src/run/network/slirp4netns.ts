@@ -22,7 +22,7 @@ import { HutchError, messageOf } from '../../errors.js';
 import { native } from '../../native.js';
 import { addressAt, parseCidr } from './cidr.js';
 import { etcFiles } from './dns.js';
-import type { AttachContext, ModeDriver, NetworkState } from './driver.js';
+import type { AttachContext, ModeDriver, NetworkState } from './contract.js';
 import { release, startHelper, stopHelper, waitReady, type HelperProcess } from './helper.js';
 import { resolvePorts, type PublishedPort } from './ports.js';
 import type { NetworkRequest } from './request.js';

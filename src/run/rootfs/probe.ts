@@ -47,11 +47,11 @@ let warned = false;
 /**
  * The driver containers use: the first whose probe is ok, probed once per
  * process (and storage directory). Choosing the copy driver prints one warning
- * per process (through onWarning, stderr by default).
+ * per process, through onWarning.
  */
 export function selectRootfsDriver(
   host: RootfsHost,
-  options: { onWarning?: (message: string) => void } = {},
+  options: { onWarning: (message: string) => void },
 ): Promise<RootfsDriver> {
   const known = chosen.get(host.storage);
   if (known !== undefined) return known;
@@ -67,7 +67,7 @@ export function selectRootfsDriver(
       rememberChoice(host, driver);
       if (driver.name === 'copy' && !warned) {
         warned = true;
-        (options.onWarning ?? ((m: string) => process.stderr.write(`warning: ${m}\n`)))(COPY_WARNING);
+        options.onWarning(COPY_WARNING);
       }
       return driver;
     }

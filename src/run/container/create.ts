@@ -1,8 +1,10 @@
 /**
- * `hutch create` and `hutch run`: from flags and an image (pulled when
- * missing) to a container, started and attached to the terminal or detached.
+ * A container from `hutch create` and `hutch run`'s flags and an image
+ * (pulled when missing): its options checked and resolved, its record made in
+ * the store. Starting and attaching it is src/verbs/run.ts's.
  */
 import { readFileSync } from 'node:fs';
+import type { Writable } from 'node:stream';
 import { HutchError } from '../../errors.js';
 import { createProgress, progressMode } from '../../image/progress.js';
 import type { ResolvedImage } from '../../image/store/resolve.js';
@@ -16,8 +18,7 @@ import {
 import { checkEnforceable, defaultLimits, type Limits } from '../cgroups/index.js';
 import { currentLimits, resolveUlimits, type UlimitRequests } from '../rlimits.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
-import { attach } from './attach.js';
-import { cleanupContainer, openRuntime, startContainer, type Runtime } from './lifecycle.js';
+import type { Runtime } from './lifecycle.js';
 import { parseLogConfig, type LogFlags } from './log-config.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, resolveMounts, type MountRequest } from './mount-options.js';
 import type { Container, ContainerOptions } from './store.js';
@@ -64,6 +65,14 @@ export interface CreateFlags {
 
 export interface RunFlags extends CreateFlags {
   detach: boolean;
+}
+
+/** What creating a container may tell the user along the way. */
+export interface CreateReporting {
+  /** Where the progress of a pull goes (bars on a terminal). */
+  progress: Writable & { isTTY?: boolean };
+  /** A warning (the rootfs driver chosen is the slow copy). */
+  onWarning: (message: string) => void;
 }
 
 function parseEntrypoint(value: string | undefined): string[] | undefined {
@@ -118,7 +127,12 @@ function parseLabels(labels: string[]): Record<string, string> {
   return result;
 }
 
-async function imageFor(runtime: Runtime, flags: CreateFlags, env: NodeJS.ProcessEnv): Promise<ResolvedImage> {
+async function imageFor(
+  runtime: Runtime,
+  flags: CreateFlags,
+  reporting: CreateReporting,
+  env: NodeJS.ProcessEnv,
+): Promise<ResolvedImage> {
   const { images } = runtime;
   const find = () => {
     try {
@@ -142,7 +156,7 @@ async function imageFor(runtime: Runtime, flags: CreateFlags, env: NodeJS.Proces
         reference: flags.image,
         tlsVerify: flags.tlsVerify,
         platform: undefined,
-        progress: createProgress(progressMode(process.stderr, false, env), process.stderr),
+        progress: createProgress(progressMode(reporting.progress, false, env), reporting.progress),
       },
       env,
     );
@@ -154,6 +168,7 @@ async function imageFor(runtime: Runtime, flags: CreateFlags, env: NodeJS.Proces
 export async function createContainer(
   runtime: Runtime,
   flags: CreateFlags,
+  reporting: CreateReporting,
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<Container> {
   // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
@@ -166,7 +181,7 @@ export async function createContainer(
     });
   }
   const ulimits = resolveUlimits(flags.ulimits, currentLimits(), runtime.identity.root);
-  const image = await imageFor(runtime, flags, env);
+  const image = await imageFor(runtime, flags, reporting, env);
   const networkRequest = parseNetworkRequest(
     flags.network,
     Object.keys(image.config.config?.ExposedPorts ?? {}),
@@ -208,12 +223,15 @@ export async function createContainer(
     resources: defaultLimits(flags.resources),
     ulimits,
   };
-  const driver = await selectRootfsDriver({
-    identity: runtime.identity,
-    storage: runtime.paths.storage,
-    pathVar: env.PATH,
-    runtime: runtime.paths.runtime,
-  });
+  const driver = await selectRootfsDriver(
+    {
+      identity: runtime.identity,
+      storage: runtime.paths.storage,
+      pathVar: env.PATH,
+      runtime: runtime.paths.runtime,
+    },
+    { onWarning: reporting.onWarning },
+  );
   const release = await runtime.containers.lockAll();
   try {
     const resolved = await resolveMounts(requests, runtime.paths.storage);
@@ -229,35 +247,4 @@ export async function createContainer(
   } finally {
     release();
   }
-}
-
-/** Our terminal's size, for a -t container. */
-export function terminalSize(): { rows: number; cols: number } | undefined {
-  return process.stdout.isTTY ? { rows: process.stdout.rows, cols: process.stdout.columns } : undefined;
-}
-
-/** `hutch run`: returns the exit status hutch should exit with (the container's, attached). */
-export async function runContainer(flags: RunFlags, env: NodeJS.ProcessEnv = process.env): Promise<number> {
-  const runtime = await openRuntime(env);
-  const container = await createContainer(runtime, flags, env);
-  let started;
-  try {
-    started = await startContainer(runtime, container, {
-      attach: !flags.detach,
-      terminalSize: terminalSize(),
-      takeCleanup: !flags.detach,
-    });
-  } catch (error) {
-    await cleanupContainer(runtime, container.config.id).catch(() => undefined);
-    throw error;
-  }
-  if (flags.detach) {
-    // podman prints no id for passthrough: the container's output goes to our stdout.
-    if (container.config.options.log?.driver !== 'passthrough') process.stdout.write(`${container.config.id}\n`);
-    return 0;
-  }
-  const status = await attach(runtime, container, started.client, { tty: flags.tty, interactive: flags.interactive });
-  await cleanupContainer(runtime, container.config.id);
-  started.client?.cleanupDone();
-  return status;
 }

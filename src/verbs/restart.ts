@@ -1,12 +1,19 @@
 /**
  * `hutch restart [-t N] CONTAINER…`: stop (the stop signal, SIGKILL after N
  * seconds) and start again, detached; a container that is not running is just
- * started. Prints each name as given, like podman.
+ * started. Each name's outcome as it comes.
  */
-import { HutchError } from '../../errors.js';
-import { openRuntime, startContainer, stopContainer, waitForMonitor, type Runtime } from './lifecycle.js';
+import { HutchError } from '../errors.js';
+import {
+  openRuntime,
+  startContainer,
+  stopContainer,
+  waitForMonitor,
+  type Runtime,
+} from '../run/container/lifecycle.js';
+import { eachName, type Outcome } from './outcomes.js';
 
-export async function restartContainer(runtime: Runtime, name: string, timeoutSeconds?: number): Promise<void> {
+async function restartContainer(runtime: Runtime, name: string, timeoutSeconds?: number): Promise<void> {
   const container = runtime.containers.find(name);
   if (container.state.status === 'running') {
     await stopContainer(runtime, container, timeoutSeconds);
@@ -19,21 +26,11 @@ export async function restartContainer(runtime: Runtime, name: string, timeoutSe
   await startContainer(runtime, current, { attach: false });
 }
 
-export async function restartVerb(
-  names: string[],
+export async function* restart(
+  names: readonly string[],
   timeoutSeconds: number | undefined,
   env: NodeJS.ProcessEnv = process.env,
-): Promise<void> {
+): AsyncGenerator<Outcome<void>, void, undefined> {
   const runtime = await openRuntime(env);
-  let last: unknown;
-  for (const name of names) {
-    try {
-      await restartContainer(runtime, name, timeoutSeconds);
-      process.stdout.write(`${name}\n`);
-    } catch (error) {
-      if (last !== undefined) process.stderr.write(`Error: ${(last as Error).message}\n`);
-      last = error;
-    }
-  }
-  if (last !== undefined) throw last;
+  yield* eachName(names, (name) => restartContainer(runtime, name, timeoutSeconds));
 }

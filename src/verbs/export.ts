@@ -1,30 +1,32 @@
 /**
  * `hutch export [-o FILE] CONTAINER`: the container's root file system as a
- * tar (export.ts writes it), to FILE (a temp file beside it, renamed into
- * place once whole) or to stdout, which must not be a terminal (podman's
- * rule). A stopped container's tree is mounted for the export.
+ * tar (src/run/container/rootfs-tar.ts writes it), to FILE (a temp file
+ * beside it, renamed into place once whole) or to the stdout the caller gives,
+ * which must not be a terminal (podman's rule). A stopped container's tree is
+ * mounted for the export.
  */
 import { createWriteStream, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HutchError } from '../../errors.js';
-import { withContainerRootfs } from './cp.js';
-import { exportRootfs } from './export.js';
-import { openRuntime } from './lifecycle.js';
+import { HutchError } from '../errors.js';
+import { openRuntime } from '../run/container/lifecycle.js';
+import { withContainerRootfs } from '../run/container/mounted-rootfs.js';
+import { exportRootfs } from '../run/container/rootfs-tar.js';
 
-export async function exportVerb(
+export async function exportContainer(
   name: string,
   output: string | undefined,
+  stdout: Writable & { isTTY?: boolean },
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<void> {
-  if (output === undefined && process.stdout.isTTY === true) {
+  if (output === undefined && stdout.isTTY === true) {
     throw new HutchError('refusing to export to terminal. Use -o flag or redirect');
   }
   const runtime = await openRuntime(env);
   const container = runtime.containers.find(name);
   if (output === undefined) {
-    await withContainerRootfs(runtime, container, (rootfs) => writeTar(rootfs, process.stdout, false));
+    await withContainerRootfs(runtime, container, (rootfs) => writeTar(rootfs, stdout, false));
     return;
   }
   const target = resolve(output);

@@ -1,30 +1,12 @@
 /**
- * `hutch container prune`, and what the container store tells other verbs:
- * which containers use an image (rmi refuses to delete it, or with -f removes
- * them first, as podman does) and which use a volume (volume rm, prune and
- * inspect's MountCount).
+ * What the container store tells other verbs: which containers use an image
+ * (rmi refuses to delete it, or with -f removes them first, as podman does)
+ * and which use a volume (volume rm, prune and inspect's MountCount).
  */
 import type { Digest } from '../../image/digest.js';
 import { volumeMountpoint } from '../volumes.js';
 import { openRuntime, removeContainer, type Runtime } from './lifecycle.js';
 import type { Container } from './store.js';
-
-/** Removes every container that is not running; returns their ids (podman prints them). */
-export async function pruneContainers(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const runtime = await openRuntime(env);
-  const removed: string[] = [];
-  for (const container of runtime.containers.list()) {
-    if (container.state.status === 'running') continue;
-    // A container that started meanwhile is refused by removeContainer (no force): it stays.
-    try {
-      await removeContainer(runtime, container, { force: false, volumes: false });
-      removed.push(container.config.id);
-    } catch (error) {
-      process.stderr.write(`warning: ${container.config.name}: ${(error as Error).message}\n`);
-    }
-  }
-  return removed;
-}
 
 /** Whether the container mounts the volume (by its mount point, or as one it made). */
 export function usesVolume(runtime: Runtime, container: Container, name: string): boolean {

@@ -1,7 +1,8 @@
-/** `hutch ps`: the containers as podman lists them (table or JSON). */
-import { humanDuration, tabulate } from '../../image/images.js';
-import { isPaused } from '../cgroups/index.js';
-import type { Container } from './store.js';
+// `hutch ps`: the containers as podman lists them (table, ids or JSON).
+import { isPaused } from '../../run/cgroups/index.js';
+import type { Container } from '../../run/container/store.js';
+import { humanDuration } from './go-units.js';
+import { tabulate } from './table.js';
 
 export function statusText(container: Container, now = Date.now()): string {
   const { state } = container;

@@ -1,11 +1,13 @@
 // What the image verbs print, as podman prints it: the `hutch images` table,
 // its --quiet and --format forms, and the findings of `system check`.
-import { hexOf, shortId } from '../image/digest.js';
-import { humanDuration, humanSize, renderTemplate, tabulate } from '../image/images.js';
-import type { CheckReport } from '../image/store/check.js';
-import { tagOf } from '../image/store/refs.js';
-import { imageRows } from '../verbs/images.js';
-import { repoDigests, type ResolvedImage } from '../image/store/resolve.js';
+import { hexOf, shortId } from '../../image/digest.js';
+import type { CheckReport } from '../../image/store/check.js';
+import { tagOf } from '../../image/store/refs.js';
+import { repoDigests, type ResolvedImage } from '../../image/store/resolve.js';
+import { imageRows } from '../../verbs/images.js';
+import { humanDuration, humanSize } from './go-units.js';
+import { tabulate } from './table.js';
+import { renderTemplate } from './template.js';
 
 export interface TableOptions {
   quiet?: boolean;
