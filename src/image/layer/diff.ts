@@ -18,8 +18,9 @@
 import { closeSync, constants, lstatSync, readdirSync, readlinkSync, readSync, type Stats } from 'node:fs';
 import { Readable } from 'node:stream';
 import { HutchError } from '../../errors.js';
-import { native } from '../../native.js';
+
 import { openInRoot, O_PATH } from '../../fs/in-root.js';
+import { OVERLAY_XATTR, readXattrs } from '../../fs/xattr.js';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './whiteout.js';
 
 // ---------------------------------------------------------------------------
@@ -249,19 +250,6 @@ export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
 }
 
-function readXattrs(path: string): Map<string, Buffer> {
-  const xattrs = new Map<string, Buffer>();
-  for (const name of native.listxattr(path)) {
-    try {
-      const value = native.getxattr(path, name);
-      if (value !== null) xattrs.set(name, value);
-    } catch {
-      // trusted.* as non-root: not readable, so not copied either
-    }
-  }
-  return xattrs;
-}
-
 /**
  * The entries below root, depth first, each directory's entries sorted by
  * name, a directory before what it holds (the root itself not included).
@@ -337,7 +325,7 @@ export function tarTypeOf(stat: Stats): TarType | undefined {
 }
 
 /** Overlay's own xattrs (and fuse-overlayfs's): never part of a layer. */
-export const OVERLAY_XATTR = /^(trusted|user)\.(overlay|fuseoverlayfs)\./;
+export { OVERLAY_XATTR };
 
 export interface PackOptions {
   /** Entries newer than this get this mtime (SOURCE_DATE_EPOCH for reproducible builds). */
