@@ -1,27 +1,19 @@
 /**
  * The plan of a container's mounts, step by step, for the defaults (hutch
  * run's spec and a build RUN's: the same devices, masked and read-only paths)
- * and with volumes over them; and the lists of mount points that commit and
- * build leave out of a layer, which must hold every mount point hutch makes.
- * No privileges: prepareRootfs makes the mount points in a temp directory, the
- * plan is only built.
+ * and with volumes over them. No privileges: prepareRootfs makes the mount
+ * points in a temp directory, the plan is only built. The child running such
+ * plans is tested in test/native/fs-wrappers.test.ts.
  */
 import { existsSync, lstatSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { MOUNT_POINTS } from '../../src/build/workspace.js';
 import { Mount, Plan, PlanOp } from '../../src/host/plan.js';
-import { mountPoints } from '../../src/run/container/commit.js';
-import {
-  defaultDevices,
-  defaultMaskedPaths,
-  defaultReadonlyPaths,
-  mountSteps,
-  prepareRootfs,
-} from '../../src/run/container/mounts.js';
+import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from '../../src/run/container/mount-defaults.js';
+import { prepareRootfs } from '../../src/run/container/mount-prepare.js';
+import { mountSteps } from '../../src/run/container/mount-steps.js';
 import type { ContainerSpec, MountSpec } from '../../src/run/container/spec.js';
-import type { Container } from '../../src/run/container/store.js';
 
 const scratchDirs: string[] = [];
 function scratch(prefix: string): string {
@@ -174,22 +166,5 @@ describe('the mount plan of a default container', () => {
       // The remount keeps what the volume's own mount has locked (statfs of the host's directory).
       expect.stringMatching(/^Mount - R\/data - \d+ -$/),
     ]);
-  });
-
-  it('makes no mount point that commit or a build step would keep in the layer', () => {
-    const rootfs = scratch('hutch-rootfs-');
-    const { created } = planOf(spec(rootfs, []));
-    // /etc is the parent of the /etc files' mount points, made when the image has none.
-    const hutchMade = [
-      ...created.filter((p) => p !== '/etc'),
-      ...defaultDevices,
-      '/dev/pts',
-      '/dev/shm',
-      '/dev/mqueue',
-      '/sys/fs/cgroup',
-    ];
-    const committed = mountPoints({ config: { options: { mounts: [] } } } as unknown as Container);
-    expect(committed).toEqual(expect.arrayContaining(hutchMade));
-    expect(MOUNT_POINTS).toEqual(expect.arrayContaining(hutchMade));
   });
 });
