@@ -14,7 +14,18 @@
  * tmp/ as an entry flocked by its writer (createTempFile), so that `system
  * check` never takes live work for a dead command's leftover.
  */
-import { closeSync, constants, fchmodSync, fsyncSync, openSync, renameSync, rmSync, write, writeSync } from 'node:fs';
+import {
+  closeSync,
+  constants,
+  fchmodSync,
+  fsyncSync,
+  linkSync,
+  openSync,
+  renameSync,
+  rmSync,
+  write,
+  writeSync,
+} from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { basename, dirname, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -44,6 +55,12 @@ export interface PendingFile {
    * its old content (or stays missing).
    */
   commit(): void;
+  /**
+   * commit() that never replaces: link(2)s the temp file to the target, which
+   * fails with EEXIST when the target exists; false then (the temp file is
+   * removed either way).
+   */
+  commitNew(): boolean;
   /** Closes and removes the temp file. Idempotent; does nothing after commit. */
   discard(): void;
 }
@@ -119,6 +136,26 @@ export function openAtomic(target: string, options: AtomicWriteOptions = {}): Pe
       close();
       fsyncDir(dirname(target));
     },
+    commitNew() {
+      if (!open) return false;
+      open = false;
+      let created = true;
+      try {
+        fsyncSync(temp.fd);
+        linkSync(temp.path, target);
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') {
+          rmSync(temp.path, { force: true });
+          close();
+          throw error;
+        }
+        created = false;
+      }
+      rmSync(temp.path, { force: true });
+      close();
+      if (created) fsyncDir(dirname(target));
+      return created;
+    },
     discard() {
       if (!open) return;
       open = false;
@@ -144,6 +181,21 @@ export function writeFileAtomic(target: string, data: string | Uint8Array, optio
     throw error;
   }
   file.commit();
+}
+
+/**
+ * Creates target with data unless it exists, atomically (a reader never sees
+ * it partly written) and durably. false when target existed: left as it was.
+ */
+export function createFileAtomic(target: string, data: string | Uint8Array, options: AtomicWriteOptions = {}): boolean {
+  const file = openAtomic(target, options);
+  try {
+    writeAll(file.fd, data);
+  } catch (error) {
+    file.discard();
+    throw error;
+  }
+  return file.commitNew();
 }
 
 /**

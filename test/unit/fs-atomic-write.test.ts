@@ -26,7 +26,7 @@ vi.mock('node:fs', async (importOriginal) => {
   };
 });
 
-const { fillAtomic, openAtomic, renameDurably, writeFileAtomic, writeStreamAtomic } =
+const { createFileAtomic, fillAtomic, openAtomic, renameDurably, writeFileAtomic, writeStreamAtomic } =
   await import('../../src/fs/atomic-write.js');
 const { claimIfAbandoned } = await import('../../src/fs/lock.js');
 
@@ -191,5 +191,18 @@ describe('renameDurably', () => {
     renameDurably(from, join(dir, 'layers', 'abc'));
     expect(readdirSync(join(dir, 'layers'))).toEqual(['abc']);
     expect(calls.at(-1)).toEqual({ call: 'fsync', ino: statSync(join(dir, 'layers')).ino, directory: true });
+  });
+});
+
+describe('createFileAtomic', () => {
+  it('creates a missing file whole, and leaves an existing one as it is', () => {
+    const tmp = join(dir, 'tmp');
+    mkdirSync(tmp);
+    const path = join(dir, 'oci-layout');
+    expect(createFileAtomic(path, 'first', { tempDir: tmp })).toBe(true);
+    expect(createFileAtomic(path, 'second', { tempDir: tmp })).toBe(false);
+    expect(readFileSync(path, 'utf8')).toBe('first');
+    expect(readdirSync(tmp)).toEqual([]);
+    expect(calls.filter((c) => c.call === 'fsync').map((c) => c.directory)).toEqual([false, true, false]);
   });
 });

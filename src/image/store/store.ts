@@ -14,7 +14,7 @@
  *
  * Every command that uses it runs inside the user's session (openUserStore).
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync } from 'node:fs';
 import { join } from 'node:path';
 import { causeChain, HutchError } from '../../errors.js';
 import { resolvePaths } from '../../host/dirs.js';
@@ -28,7 +28,7 @@ import { defaultRegistry } from '../reference.js';
 import { BlobStore } from './blobs.js';
 import { LayerStore } from './layers.js';
 import { reapLeftovers } from './leftovers.js';
-import { acquireLock, createTempFile, moveIntoTemp, tryLock, type Release, type TempEntry } from '../../fs/lock.js';
+import { acquireLock, moveIntoTemp, tryLock, type Release, type TempEntry } from '../../fs/lock.js';
 import {
   addNameless,
   emptyIndex,
@@ -43,6 +43,7 @@ import {
   writeIndex,
 } from './refs.js';
 import { removeTree } from '../../fs/remove-tree.js';
+import { createFileAtomic } from '../../fs/atomic-write.js';
 
 /** An image of the store, as every verb sees it. */
 export interface ResolvedImage {
@@ -488,17 +489,8 @@ function createIfMissing(path: string, content: string, tmpDir: string): void {
   } catch {
     // create it below
   }
-  // Flocked while it exists, so that garbage collection never takes it for a leftover.
-  const temp = createTempFile(tmpDir, 'new-');
-  try {
-    writeSync(temp.fd, content);
-    linkSync(temp.path, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temp.path);
-    temp.release();
-  }
+  // The temp file is flocked in tmp/ while it exists, so that garbage collection never takes it for a leftover.
+  createFileAtomic(path, content, { tempDir: tmpDir });
 }
 
 /** podman's `Error: NAME: image not known`. */
