@@ -7,11 +7,12 @@
  * store, so a failed build keeps what its completed steps made; the store's
  * garbage collection keeps what the entries name (ImageStore.reachable).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Descriptor } from '../image/oci.js';
 import type { ImageStore } from '../image/store/store.js';
 import type { LayerRef } from './state.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 /** A step's cache entry: its layer (none for a step that changed no file) and when it was first made. */
 export interface CacheEntry {
@@ -50,12 +51,10 @@ export class BuildCache {
   /** Records a step (atomically: temp file + rename). */
   record(key: string, entry: CacheEntry): void {
     mkdirSync(this.store.buildCacheDir, { recursive: true, mode: 0o700 });
-    const temp = join(this.store.buildCacheDir, `.${key}.${process.pid}.tmp`);
     const body =
       entry.layer === undefined
         ? { created: entry.created }
         : { diffId: entry.layer.diffId, blob: entry.layer.blob, created: entry.created };
-    writeFileSync(temp, `${JSON.stringify(body)}\n`);
-    renameSync(temp, this.path(key));
+    writeFileAtomic(this.path(key), `${JSON.stringify(body)}\n`);
   }
 }

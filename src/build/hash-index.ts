@@ -7,9 +7,10 @@
  * within the last seconds before it was hashed is not recorded (a second
  * write within the clock's granularity would keep its times).
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sha256 } from './state.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 /** How long a file must have been left alone before its hash is trusted by times. */
 const SETTLED_MS = 2000;
@@ -88,9 +89,7 @@ export class FileHashIndex {
     if (merged.size === this.known.size && [...merged].every(([k, v]) => this.known.get(k) === v)) return;
     try {
       mkdirSync(join(this.path, '..'), { recursive: true, mode: 0o700 });
-      const temp = `${this.path}.${process.pid}.tmp`;
-      writeFileSync(temp, JSON.stringify(Object.fromEntries(merged)));
-      renameSync(temp, this.path);
+      writeFileAtomic(this.path, JSON.stringify(Object.fromEntries(merged)));
     } catch {
       // a full disk or a read-only store: the next build hashes again
     }

@@ -13,34 +13,14 @@ import { createTempDir, type TempEntry } from '../fs/lock.js';
 import type { RootfsDriver, RootfsLayout } from '../run/rootfs/index.js';
 import { commitUpper, type CommittedLayer } from './layer.js';
 import { removeTree } from '../fs/remove-tree.js';
+import { DEFAULT_MOUNT_POINTS } from '../run/container/mount-defaults.js';
 
 /**
  * Paths a RUN's container gets as mount points (prepareRootfs makes them in
- * the rootfs, so in the upper directory): left out of the layer while empty,
- * as buildah leaves them out.
+ * the rootfs, so in the upper directory), and the few more buildah knows:
+ * left out of the layer while empty, as buildah leaves them out.
  */
-export const MOUNT_POINTS = [
-  '/etc/hosts',
-  '/etc/hostname',
-  '/etc/resolv.conf',
-  '/proc',
-  '/sys',
-  '/sys/fs/cgroup',
-  '/dev',
-  '/dev/pts',
-  '/dev/shm',
-  '/dev/mqueue',
-  '/dev/null',
-  '/dev/zero',
-  '/dev/full',
-  '/dev/random',
-  '/dev/urandom',
-  '/dev/tty',
-  '/dev/console',
-  '/dev/ptmx',
-  '/dev/pipes',
-  '/run',
-];
+export const MOUNT_POINTS = [...DEFAULT_MOUNT_POINTS, '/dev/console', '/dev/ptmx', '/dev/pipes', '/run'];
 
 export class StepWorkspace {
   private mounted = false;

@@ -5,7 +5,7 @@
  * When there is no session yet, the command that needs one creates it here and
  * execs bin/hutch again: one extra node start, once per boot.
  */
-import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, withContext } from '../errors.js';
 import { native } from '../native.js';
@@ -15,6 +15,7 @@ import type { Identity } from './identity.js';
 import { planIdMappings, readSubidFiles, requireIdmapHelpers, writeIdMaps } from './idmap.js';
 import { Clone, Mount, Plan } from './plan.js';
 import { SESSION_WARNINGS } from './session-warnings.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 export const SESSION_NAME = 'hutch-session';
 
@@ -91,8 +92,7 @@ export async function createSession(identity: Identity, env: NodeJS.ProcessEnv):
       throw withContext('session', 'start the hutch session', error);
     }
     const pidFile = join(runtime, 'session.pid');
-    writeFileSync(`${pidFile}.tmp`, `${child.pid}\n`, { mode: 0o600 });
-    renameSync(`${pidFile}.tmp`, pidFile);
+    writeFileAtomic(pidFile, `${child.pid}\n`, { mode: 0o600 });
     return { pid: child.pid, warnings: mappings.warnings };
   } finally {
     closeSync(lock);

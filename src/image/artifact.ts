@@ -5,7 +5,7 @@
  * referrers API (or its tag-schema fallback) lists them. Straight between the
  * files and the registry: no image store, no user namespace.
  */
-import { createReadStream, createWriteStream, mkdirSync, renameSync, rmSync, statSync } from 'node:fs';
+import { createReadStream, mkdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -18,6 +18,7 @@ import { inParallel, registryClientFor, type RegistryAccess } from './pull.js';
 import type { Progress } from './progress.js';
 import { defaultRegistry, formatReference, hasExplicitTag, parseReference } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
+import { writeStreamAtomic } from '../fs/atomic-write.js';
 
 export const DEFAULT_ARTIFACT_TYPE = 'application/vnd.unknown.artifact.v1';
 export const DEFAULT_FILE_MEDIA_TYPE = 'application/vnd.oci.image.layer.v1.tar';
@@ -201,17 +202,14 @@ export async function pullArtifact(
     const written: string[] = [];
     await inParallel(files, 3, async (layer, i) => {
       const target = join(options.output, titles[i] as string);
-      const temp = join(options.output, `.${titles[i]}.hutch-${process.pid}.tmp`);
       const bar = options.progress.blob(layer.digest, layer.size);
       try {
         const source = await client.getBlob(ref.repository, layer);
         source.on('data', (chunk: Buffer) => bar.advance(chunk.length));
-        await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o644 }));
-        renameSync(temp, target);
+        await writeStreamAtomic(target, (out) => pipeline(source, out), { mode: 0o644 });
         written.push(target);
         bar.finish('done');
       } catch (error) {
-        rmSync(temp, { force: true });
         bar.finish('failed');
         throw error;
       }

@@ -3,9 +3,10 @@
  * a push to another repository of the same registry can mount it instead of
  * uploading it again. A cache: losing an update only costs an upload.
  */
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from './digest.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 type Sources = Record<string, string[]>;
 
@@ -34,7 +35,5 @@ export function recordBlobSources(storage: string, repository: string, digests: 
     sources[digest] = [repository, ...list].slice(0, MAX_PER_BLOB);
   }
   const path = join(storage, FILE);
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(sources));
-  renameSync(temp, path);
+  writeFileAtomic(path, JSON.stringify(sources));
 }

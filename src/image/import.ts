@@ -8,7 +8,7 @@
  * blob committed, the config and manifest written and the name pointed at the
  * image. A failure at any step leaves the store as it was.
  */
-import { closeSync, createReadStream, openSync, readSync, statSync } from 'node:fs';
+import { createReadStream, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { HutchError, withContext } from '../errors.js';
@@ -19,6 +19,7 @@ import { hostPlatform, type ContainerConfig, type ImageConfig, type Manifest } f
 import type { StagedBlob } from './store/blobs.js';
 import { unpackLayer } from './store/layers.js';
 import { meterStream, SpaceGuard } from './store/reserve.js';
+import { readHead } from '../fs/read-head.js';
 import { normalizeTag } from './store/refs.js';
 import { openUserStore, storageError, type ImageStore } from './store/store.js';
 
@@ -135,16 +136,6 @@ export function verifiedFile(path: string, digest: Digest, size?: number): Verif
   const verifier = new VerifyingStream(path, { digest, size });
   void pipeline(createReadStream(path), verifier).catch(() => undefined);
   return verifier;
-}
-
-function readHead(file: string, length: number): Buffer {
-  const fd = openSync(file, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    return buffer.subarray(0, readSync(fd, buffer, 0, length, 0));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 // ---------------------------------------------------------------------------

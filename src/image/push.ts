@@ -5,7 +5,7 @@
  * --chunk-size). Layers are recompressed only when asked for another
  * compression; the result is kept in the store so the next push reuses it.
  */
-import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { createReadStream, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, withContext } from '../errors.js';
 import { resolvePaths } from '../host/dirs.js';
@@ -21,6 +21,7 @@ import type { Progress } from './progress.js';
 import { defaultRegistry, formatReference, parseReference, repositoryName, type ImageReference } from './reference.js';
 import type { RegistryClient } from './registry/client.js';
 import { ImageStore } from './store/store.js';
+import { writeFileAtomic } from '../fs/atomic-write.js';
 
 export type ManifestFamily = 'oci' | 'docker';
 
@@ -60,8 +61,7 @@ function readConversions(storage: string): Record<string, Digest> {
 function saveConversion(storage: string, key: string, digest: Digest): void {
   const conversions = { ...readConversions(storage), [key]: digest };
   const file = conversionsFile(storage);
-  writeFileSync(`${file}.${process.pid}.tmp`, JSON.stringify(conversions));
-  renameSync(`${file}.${process.pid}.tmp`, file);
+  writeFileAtomic(file, JSON.stringify(conversions));
 }
 
 async function recompress(
@@ -214,6 +214,5 @@ export async function pushBlob(
 
 /** podman's --digestfile: the manifest digest, written atomically. */
 export function writeDigestFile(path: string, digest: Digest): void {
-  writeFileSync(`${path}.tmp`, digest);
-  renameSync(`${path}.tmp`, path);
+  writeFileAtomic(path, digest);
 }

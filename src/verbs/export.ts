@@ -5,14 +5,14 @@
  * which must not be a terminal (podman's rule). A stopped container's tree is
  * mounted for the export.
  */
-import { createWriteStream, renameSync, rmSync } from 'node:fs';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HutchError } from '../errors.js';
 import { openRuntime } from '../run/container/lifecycle.js';
 import { withContainerRootfs } from '../run/container/mounted-rootfs.js';
 import { exportRootfs } from '../run/container/rootfs-tar.js';
+import { fillAtomic, openAtomic, type PendingFile } from '../fs/atomic-write.js';
 
 export async function exportContainer(
   name: string,
@@ -30,27 +30,19 @@ export async function exportContainer(
     return;
   }
   const target = resolve(output);
-  const temp = join(dirname(target), `.${basename(target)}.hutch-${process.pid}.tmp`);
-  const file = await openFile(temp, output);
-  try {
-    await withContainerRootfs(runtime, container, (rootfs) => writeTar(rootfs, file, true));
-    renameSync(temp, target);
-  } catch (error) {
-    file.destroy();
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  const file = openFile(target, output);
+  await fillAtomic(file, (out) => withContainerRootfs(runtime, container, (rootfs) => writeTar(rootfs, out, true)));
 }
 
-function openFile(path: string, shown: string): Promise<Writable> {
-  return new Promise((resolvePromise, reject) => {
-    const stream = createWriteStream(path, { flags: 'wx', mode: 0o644 });
-    stream.once('open', () => resolvePromise(stream));
+function openFile(target: string, shown: string): PendingFile {
+  try {
+    return openAtomic(target, { mode: 0o644 });
+  } catch (error) {
     // The temp file's name means nothing to the user: the error names the file asked for.
-    stream.once('error', (error) =>
-      reject(new HutchError(`creating file ${JSON.stringify(shown)}: ${error.message.replace(/, open '.*'$/, '')}`)),
+    throw new HutchError(
+      `creating file ${JSON.stringify(shown)}: ${(error as Error).message.replace(/, open '.*'$/, '')}`,
     );
-  });
+  }
 }
 
 async function writeTar(rootfs: string, to: Writable, end: boolean): Promise<void> {

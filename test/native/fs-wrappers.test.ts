@@ -26,13 +26,9 @@ import { SyscallError } from '../../src/errors.js';
 import { encodeHeader } from '../../src/image/layer/tar-writer.js';
 import { extractLayer } from '../../src/image/layer/extract.js';
 import { AT_FDCWD, native, RENAME_NOREPLACE, Resolve } from '../../src/native.js';
-import {
-  defaultDevices,
-  defaultMaskedPaths,
-  defaultReadonlyPaths,
-  mountSteps,
-  prepareRootfs,
-} from '../../src/run/container/mounts.js';
+import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from '../../src/run/container/mount-defaults.js';
+import { prepareRootfs } from '../../src/run/container/mount-prepare.js';
+import { mountSteps } from '../../src/run/container/mount-steps.js';
 import {
   cleanPath,
   ensureInRoot,
@@ -353,7 +349,7 @@ describe('overlay options (src/run/rootfs/overlay.ts)', () => {
   });
 });
 
-describe('the mount plan as data (src/run/container/mounts.ts)', () => {
+describe('the mount plan as data (src/run/container/mount-prepare.ts, mount-steps.ts)', () => {
   function spec(rootfs: string, mounts: MountSpec[], network: 'new' | 'host' = 'new'): ContainerSpec {
     const etc = scratch('hutch-etc-');
     for (const f of ['hosts', 'hostname', 'resolv.conf']) writeFileSync(join(etc, f), '');

@@ -6,7 +6,7 @@
  * a directory of the step's own; the executor then copies that tree.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream, mkdirSync, openSync, readSync, closeSync, utimesSync, writeFileSync } from 'node:fs';
+import { createReadStream, mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join, posix } from 'node:path';
 import type { Duplex } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,16 +14,7 @@ import { decompressArchiveStream, decompressStream, detectCompression } from '..
 import { extractLayer } from '../../image/layer/extract.js';
 import type { Compression } from '../../image/media.js';
 import { ENTRY_COST, SpaceGuard } from '../../image/store/reserve.js';
-
-function head(path: string, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    return buffer.subarray(0, readSync(fd, buffer, 0, length, 0));
-  } finally {
-    closeSync(fd);
-  }
-}
+import { readHead } from '../../fs/read-head.js';
 
 function isUstar(block: Buffer): boolean {
   return block.length >= 263 && block.subarray(257, 262).toString('latin1') === 'ustar';
@@ -51,7 +42,7 @@ function archiveCompression(first: Buffer): ArchiveCompression {
  * (gzip, bzip2, xz, zstd), as Docker decides: by the content, not the name.
  */
 export async function archiveKind(path: string): Promise<ArchiveKind> {
-  const first = head(path, 512);
+  const first = readHead(path, 512);
   const compression = archiveCompression(first);
   if (compression === 'none') return isUstar(first) ? { kind: 'tar', compression } : undefined;
   const chunks: Buffer[] = [];

@@ -11,16 +11,7 @@
  * its diff id while it is unpacked) on its way into the store, and each image
  * is committed once whole. A failure leaves no image half-loaded.
  */
-import {
-  closeSync,
-  createReadStream,
-  createWriteStream,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  readSync,
-  statSync,
-} from 'node:fs';
+import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -38,6 +29,7 @@ import { createTempDir } from '../../fs/lock.js';
 import { ENTRY_COST, meterStream, SpaceGuard, type SpaceMeter } from '../store/reserve.js';
 import { openUserStore, storageError, type ImageStore } from '../store/store.js';
 import { removeTree } from '../../fs/remove-tree.js';
+import { readHead } from '../../fs/read-head.js';
 
 export type LoadSource = { file: string } | { stdin: Readable };
 
@@ -197,16 +189,6 @@ function readLimited(path: string, maxBytes: number, what: string): Buffer {
   const size = statSync(path).size;
   if (size > maxBytes) throw new HutchError(`${what} is ${size} bytes, more than the ${maxBytes} allowed`);
   return readFileSync(path);
-}
-
-function readHead(path: string, length: number): Buffer {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.alloc(length);
-    return buffer.subarray(0, readSync(fd, buffer, 0, length, 0));
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** A name from an archive, in the store's form; docker's short names are relative to docker.io. */

@@ -9,10 +9,10 @@
  * names as `org.opencontainers.image.ref.name`, with the blobs as stored.
  *
  * Every blob is verified as it is read (digest and size; a decompressed layer
- * against its diff id). The archive is written to FILE.tmp, fsynced and renamed,
- * so FILE is either the old file or a whole archive.
+ * against its diff id). The archive is written to a temp file beside FILE,
+ * fsynced and renamed (fs/atomic-write.ts), so FILE is either the old file or
+ * a whole archive.
  */
-import { closeSync, createWriteStream, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { PassThrough, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -24,6 +24,7 @@ import { layerCompression, MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
 import type { ResolvedImage } from '../store/resolve.js';
 import { openUserStore, storageError, type ImageStore } from '../store/store.js';
+import { writeStreamAtomic } from '../../fs/atomic-write.js';
 
 export type ArchiveFormat = 'docker-archive' | 'oci-archive';
 
@@ -49,7 +50,6 @@ export async function saveImages(options: SaveOptions, env: NodeJS.ProcessEnv = 
   // Shared: garbage collection must not remove a blob while it is copied.
   const release = await store.writeLock();
   const output = resolve(options.output);
-  const temp = `${output}.tmp`;
   let selected: Selected[];
   try {
     selected = select(store, options.images);
@@ -58,27 +58,25 @@ export async function saveImages(options: SaveOptions, env: NodeJS.ProcessEnv = 
     throw error;
   }
   try {
-    const archive = pack();
-    const writing = pipeline(archive, createWriteStream(temp, { mode: 0o644 }));
-    try {
-      if (options.format === 'oci-archive') await writeOciArchive(store, selected, archive);
-      else await writeDockerArchive(store, selected, archive);
-      archive.finalize();
-    } catch (error) {
-      archive.destroy(error as Error);
-      await writing.catch(() => undefined);
-      throw error;
-    }
-    await writing;
-    const fd = openSync(temp, 'r');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, output);
+    await writeStreamAtomic(
+      output,
+      async (out) => {
+        const archive = pack();
+        const writing = pipeline(archive, out);
+        try {
+          if (options.format === 'oci-archive') await writeOciArchive(store, selected, archive);
+          else await writeDockerArchive(store, selected, archive);
+          archive.finalize();
+        } catch (error) {
+          archive.destroy(error as Error);
+          await writing.catch(() => undefined);
+          throw error;
+        }
+        await writing;
+      },
+      { mode: 0o644 },
+    );
   } catch (error) {
-    rmSync(temp, { force: true });
     const full = storageError(error, output, `save ${options.output}`);
     throw full !== error ? full : withContext('save', `save ${options.output}`, error);
   } finally {

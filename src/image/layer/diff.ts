@@ -14,9 +14,10 @@
 import { closeSync, constants, lstatSync, readdirSync, readlinkSync, type Stats } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { HutchError } from '../../errors.js';
-import { native } from '../../native.js';
+
 import { openInRoot, O_PATH } from '../../fs/in-root.js';
 import { tarStream, type TarHeader, type TarItem, type TarType } from './tar-writer.js';
+import { OVERLAY_XATTR, readXattrs } from '../../fs/xattr.js';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './whiteout.js';
 
 // ---------------------------------------------------------------------------
@@ -36,19 +37,6 @@ export interface WalkedEntry {
 /** Byte order of the UTF-8 names, as Go's sort of tar entries. */
 export function compareNames(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b));
-}
-
-function readXattrs(path: string): Map<string, Buffer> {
-  const xattrs = new Map<string, Buffer>();
-  for (const name of native.listxattr(path)) {
-    try {
-      const value = native.getxattr(path, name);
-      if (value !== null) xattrs.set(name, value);
-    } catch {
-      // trusted.* as non-root: not readable, so not copied either
-    }
-  }
-  return xattrs;
 }
 
 /**
@@ -126,7 +114,7 @@ export function tarTypeOf(stat: Stats): TarType | undefined {
 }
 
 /** Overlay's own xattrs (and fuse-overlayfs's): never part of a layer. */
-export const OVERLAY_XATTR = /^(trusted|user)\.(overlay|fuseoverlayfs)\./;
+export { OVERLAY_XATTR };
 
 export interface PackOptions {
   /** Entries newer than this get this mtime (SOURCE_DATE_EPOCH for reproducible builds). */

@@ -22,24 +22,13 @@
  * Keys are `registry` or `registry/path`: the longest prefix of
  * `registry/repository` wins. Docker's `https://index.docker.io/v1/` reads as docker.io.
  */
-import { randomBytes } from 'node:crypto';
-import {
-  closeSync,
-  fsyncSync,
-  mkdirSync,
-  openSync,
-  readFileSync,
-  realpathSync,
-  renameSync,
-  statSync,
-  unlinkSync,
-  writeSync,
-} from 'node:fs';
+import { mkdirSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { homedir, tmpdir } from 'node:os';
-import { basename, dirname, join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { ensurePrivateDir, notPrivate, notPrivateText } from '../../host/dirs.js';
 import type { Credentials } from './auth.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 export type { Credentials } from './auth.js';
 
@@ -198,23 +187,7 @@ export function writeAuthFile(path: string, content: AuthFile, privateFrom?: str
   } else {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
   }
-  const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString('hex')}`);
-  const fd = openSync(temp, 'wx', 0o600);
-  try {
-    writeSync(fd, `${JSON.stringify(content, null, '\t')}\n`);
-    fsyncSync(fd);
-  } catch (error) {
-    closeSync(fd);
-    unlinkSync(temp);
-    throw error;
-  }
-  closeSync(fd);
-  try {
-    renameSync(temp, path);
-  } catch (error) {
-    unlinkSync(temp);
-    throw error;
-  }
+  writeFileAtomic(path, `${JSON.stringify(content, null, '\t')}\n`, { mode: 0o600 });
 }
 
 /**

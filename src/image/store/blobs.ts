@@ -12,15 +12,12 @@ import {
   read,
   readdirSync,
   readFileSync,
-  readSync,
-  renameSync,
   rmSync,
   statSync,
   unlinkSync,
-  write,
 } from 'node:fs';
 import { join } from 'node:path';
-import { Readable, Writable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HutchError } from '../../errors.js';
 import {
@@ -34,24 +31,10 @@ import {
   type Digest,
 } from '../digest.js';
 import { createTempFile } from '../../fs/lock.js';
+import { readHeadFd } from '../../fs/read-head.js';
+import { fdSink, renameDurably } from '../../fs/atomic-write.js';
 
 const HEX = { sha256: /^[a-f0-9]{64}$/, sha512: /^[a-f0-9]{128}$/ } as const;
-
-/**
- * A Writable onto an fd it does not own: unlike fs.createWriteStream, it never
- * closes the fd (createWriteStream closes it when destroyed, even with
- * autoClose false, and a second close could hit an fd number reused meanwhile).
- */
-export function fdSink(fd: number): Writable {
-  const writeAll = (chunk: Buffer, callback: (error?: Error | null) => void, offset = 0): void => {
-    write(fd, chunk, offset, chunk.length - offset, null, (error, n) => {
-      if (error) callback(error);
-      else if (offset + n < chunk.length) writeAll(chunk, callback, offset + n);
-      else callback();
-    });
-  };
-  return new Writable({ write: (chunk: Buffer, _encoding, callback) => writeAll(chunk, callback) });
-}
 
 /**
  * Destroys a stream nobody will read. A file stream still opening reports its
@@ -60,16 +43,6 @@ export function fdSink(fd: number): Writable {
 export function discardStream(stream: Readable): void {
   stream.on('error', () => undefined);
   stream.destroy();
-}
-
-/** Opens a directory and fsyncs it, so a rename into it survives a crash. */
-export function fsyncDir(dir: string): void {
-  const fd = openSync(dir, 'r');
-  try {
-    fsyncSync(fd);
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /** Content hashed and stored in a temp file, waiting to be committed to the store or discarded. */
@@ -192,8 +165,7 @@ export class BlobStore {
         try {
           const dir = join(this.root, 'blobs', algorithmOf(digest));
           mkdirSync(dir, { recursive: true });
-          renameSync(temp.path, this.path(digest));
-          fsyncDir(dir);
+          renameDurably(temp.path, this.path(digest));
         } catch (error) {
           rmSync(temp.path, { force: true });
           throw error;
@@ -227,9 +199,7 @@ export class BlobStore {
   head(digest: Digest, length: number): Buffer {
     const fd = this.openFd(digest);
     try {
-      const buffer = Buffer.alloc(length);
-      const n = readSync(fd, buffer, 0, length, 0);
-      return buffer.subarray(0, n);
+      return readHeadFd(fd, length);
     } finally {
       closeSync(fd);
     }

@@ -5,7 +5,7 @@
  * presence means it is whole; `info.json` beside `diff/` records what the
  * unpacker measured (the uncompressed tar size: an image's size).
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +15,8 @@ import { extractLayer, type ExtractStats } from '../layer/extract.js';
 import { decompressStream } from '../layer/compression.js';
 import type { Compression } from '../media.js';
 import { removeTree } from '../../fs/remove-tree.js';
-import { discardStream, fsyncDir } from './blobs.js';
+import { discardStream } from './blobs.js';
+import { renameDurably } from '../../fs/atomic-write.js';
 import { acquireLock, createTempDir, moveIntoTemp } from '../../fs/lock.js';
 import { SpaceGuard } from './reserve.js';
 
@@ -101,8 +102,7 @@ export class LayerStore {
         chmodSync(temp.path, 0o755);
         // A directory without diff/ (from outside tampering) would make the rename fail.
         this.discard(target);
-        renameSync(temp.path, target);
-        fsyncDir(this.root);
+        renameDurably(temp.path, target);
       } catch (error) {
         removeTree(temp.path);
         throw error;

@@ -8,15 +8,14 @@
  * The pure functions below edit an Index value; updateIndex() applies one of
  * them atomically under the index lock.
  */
-import { closeSync, fsyncSync, readFileSync, renameSync, rmSync, writeSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { HutchError } from '../../errors.js';
 import { isDigest, type Digest } from '../digest.js';
 import { MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
 import { defaultRegistry, DOCKER_HUB, formatReference, parseReference, repositoryName } from '../reference.js';
-import { fsyncDir } from './blobs.js';
-import { acquireLock, createTempFile } from '../../fs/lock.js';
+import { acquireLock } from '../../fs/lock.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 export function emptyIndex(): Index {
   return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
@@ -59,27 +58,9 @@ export function readIndex(path: string): Index {
   return parseIndex(readFileSync(path, 'utf8'), path);
 }
 
-/** Writes index.json atomically: a flocked temp file in tmpDir, fsync, rename. */
+/** Writes index.json atomically: a flocked temp file in tmpDir, fsync, rename, fsync of the directory. */
 export function writeIndex(path: string, index: Index, tmpDir: string): void {
-  const temp = createTempFile(tmpDir, 'index-');
-  try {
-    const body = Buffer.from(`${JSON.stringify(index)}\n`);
-    let written = 0;
-    while (written < body.length) written += writeSync(temp.fd, body, written);
-    fsyncSync(temp.fd);
-    closeSync(temp.fd);
-    renameSync(temp.path, path);
-    fsyncDir(dirname(path));
-  } catch (error) {
-    rmSync(temp.path, { force: true });
-    throw error;
-  } finally {
-    try {
-      temp.release();
-    } catch {
-      // closed above already
-    }
-  }
+  writeFileAtomic(path, `${JSON.stringify(index)}\n`, { tempDir: tmpDir });
 }
 
 /**

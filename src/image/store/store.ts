@@ -14,7 +14,7 @@
  *
  * Every command that uses it runs inside the user's session (openUserStore).
  */
-import { linkSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { causeChain, HutchError } from '../../errors.js';
 import { resolvePaths } from '../../host/dirs.js';
@@ -29,7 +29,7 @@ import { BlobStore } from './blobs.js';
 import { LayerStore } from './layers.js';
 import { collectGarbage, collectGarbageLocked, reachable, type GarbageReport } from './gc.js';
 import { reapLeftovers } from './leftovers.js';
-import { acquireLock, createTempFile, moveIntoTemp, type Release, type TempEntry } from '../../fs/lock.js';
+import { acquireLock, moveIntoTemp, type Release, type TempEntry } from '../../fs/lock.js';
 import {
   addNameless,
   emptyIndex,
@@ -49,6 +49,7 @@ import {
   type ImageSummary,
   type ResolvedImage,
 } from './resolve.js';
+import { createFileAtomic } from '../../fs/atomic-write.js';
 
 const LAYOUT = '{"imageLayoutVersion":"1.0.0"}\n';
 
@@ -360,17 +361,8 @@ function createIfMissing(path: string, content: string, tmpDir: string): void {
   } catch {
     // create it below
   }
-  // Flocked while it exists, so that garbage collection never takes it for a leftover.
-  const temp = createTempFile(tmpDir, 'new-');
-  try {
-    writeSync(temp.fd, content);
-    linkSync(temp.path, path);
-  } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
-  } finally {
-    unlinkSync(temp.path);
-    temp.release();
-  }
+  // The temp file is flocked in tmp/ while it exists, so that garbage collection never takes it for a leftover.
+  createFileAtomic(path, content, { tempDir: tmpDir });
 }
 
 /**

@@ -24,7 +24,7 @@ import type { StagedBlob } from '../../image/store/blobs.js';
 import { unpackLayer } from '../../image/store/layers.js';
 import { storageError } from '../../image/store/store.js';
 import type { Runtime } from './lifecycle.js';
-import { defaultDevices } from './mounts.js';
+import { DEFAULT_MOUNT_POINTS, INIT_PATH } from './mount-defaults.js';
 import { containerArgs, mergeEnv } from './spec-builder.js';
 import type { Container } from './store.js';
 
@@ -75,21 +75,7 @@ export function committedConfig(container: Container): ImageRuntimeConfig {
  * paths (diffLayer's skipEmpty), as podman leaves out its mount points.
  */
 export function mountPoints(container: Container): string[] {
-  const paths = new Set<string>([
-    '/etc/hosts',
-    '/etc/hostname',
-    '/etc/resolv.conf',
-    '/proc',
-    '/sys',
-    '/sys/fs/cgroup',
-    '/dev',
-    '/dev/pts',
-    '/dev/shm',
-    '/dev/mqueue',
-    '/run',
-    '/run/hutch-init',
-    ...defaultDevices,
-  ]);
+  const paths = new Set<string>([...DEFAULT_MOUNT_POINTS, '/run', INIT_PATH]);
   for (const mount of container.config.options.mounts) {
     const parts = mount.destination.split('/').filter((p) => p !== '');
     for (let i = 1; i <= parts.length; i++) paths.add(`/${parts.slice(0, i).join('/')}`);

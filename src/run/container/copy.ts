@@ -46,9 +46,10 @@ import {
 } from 'node:fs';
 import { basename, dirname, resolve } from 'node:path';
 import { HutchError, SyscallError } from '../../errors.js';
-import { OVERLAY_XATTR, splitDevice } from '../../image/layer/diff.js';
+import { splitDevice } from '../../image/layer/diff.js';
 import { native } from '../../native.js';
 import { cleanPath, locateInRoot, O_PATH, openInRoot } from '../../fs/in-root.js';
+import { readXattrs, setXattrs, withoutOverlayXattrs } from '../../fs/xattr.js';
 
 export interface CopyOptions {
   /** -a: keep the uid and gid of what is copied. */
@@ -94,34 +95,6 @@ function errorCode(error: unknown): string | undefined {
 function parentAndName(path: string): [string, string] {
   const clean = cleanPath(path);
   return [dirname(clean), basename(clean)];
-}
-
-function copyableXattrs(xattrs: Map<string, Buffer>): Map<string, Buffer> {
-  return new Map([...xattrs].filter(([name]) => !OVERLAY_XATTR.test(name)));
-}
-
-function readXattrs(path: string): Map<string, Buffer> {
-  const xattrs = new Map<string, Buffer>();
-  for (const name of native.listxattr(path)) {
-    try {
-      const value = native.getxattr(path, name);
-      if (value !== null) xattrs.set(name, value);
-    } catch {
-      // not readable here (trusted.*): not copied
-    }
-  }
-  return xattrs;
-}
-
-function setXattrs(path: string, xattrs: Map<string, Buffer>): void {
-  for (const [name, value] of xattrs) {
-    try {
-      native.setxattr(path, name, value);
-    } catch (error) {
-      const code = errorCode(error);
-      if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw error;
-    }
-  }
 }
 
 /** Runs fn with `/proc/self/fd/N/name`: name in its parent, the parent opened in the root. */
@@ -290,7 +263,7 @@ class TreeCopier {
     const stat = known ?? this.source.lstat(from);
     if (stat === undefined) return; // removed meanwhile
     const existing = this.sink.lstat(to);
-    const xattrs = copyableXattrs(this.source.xattrs(from));
+    const xattrs = withoutOverlayXattrs(this.source.xattrs(from));
     if (stat.isDirectory()) {
       if (existing !== undefined && !existing.isDirectory()) this.sink.unlink(to);
       if (existing === undefined || !existing.isDirectory()) this.sink.mkdir(to);

@@ -41,7 +41,7 @@ import type { RootfsDriver, RootfsLayout } from '../rootfs/index.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
 import { containerPlan, setgroupsAllowed, writeEtcFilesIn } from './lifecycle.js';
-import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
+import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mount-defaults.js';
 import { ensureInRoot } from '../../fs/in-root.js';
 import { commandNotStarted } from './spec-builder.js';
 import type { ContainerSpec, MountSpec, Rlimit } from './spec.js';

@@ -9,7 +9,7 @@ import type { Identity } from '../../host/identity.js';
 import { rlimitSpecs } from '../rlimits.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
-import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
+import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mount-defaults.js';
 import { O_PATH, openInRoot, pathOfFd } from '../../fs/in-root.js';
 import type { ContainerSpec, IdMapping, MountSpec } from './spec.js';
 import type { Container } from './store.js';

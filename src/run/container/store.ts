@@ -10,7 +10,7 @@
  * the monitor's exit file, so a killed hutch client never leaves a lie behind.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import type { Digest } from '../../image/digest.js';
@@ -25,6 +25,7 @@ import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
 import type { LogConfig } from './log-config.js';
 import type { MountSpec } from './spec.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'stopped';
 
@@ -376,9 +377,7 @@ export class ContainerStore {
 }
 
 function writeJson(path: string, value: unknown): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(value, null, 2));
-  renameSync(temp, path);
+  writeFileAtomic(path, JSON.stringify(value, null, 2));
 }
 
 /** Field 22 of /proc/PID/stat: when the process started, in clock ticks; undefined when it is gone. */

@@ -26,7 +26,7 @@
  * `<runtime>/networks/<name>.lock`; members whose process is gone (their
  * cleanup never ran) are dropped whenever the state is read for a change.
  */
-import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, readlinkSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, withContext } from '../../errors.js';
 import { acquireLock } from '../../fs/lock.js';
@@ -40,6 +40,7 @@ import { DEFAULT_POOL, findNetwork, listNetworks, type NetworkConfig } from './n
 import { resolvePorts, type PublishedPort } from './ports.js';
 import type { NetworkRequest } from './request.js';
 import { addForwards, DEFAULT_MTU, removeForwards, startSlirp } from './slirp4netns.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 export const BRIDGE = 'hutch0';
 /** Members get addresses from the subnet's .10 on (.2 and .3 are slirp4netns's). */
@@ -90,9 +91,7 @@ export function readNetworkRuntime(runtime: string, name: string): NetworkRuntim
 
 function writeState(runtime: string, state: NetworkRuntime): void {
   const path = statePath(runtime, state.name);
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, JSON.stringify(state, null, 2));
-  renameSync(temp, path);
+  writeFileAtomic(path, JSON.stringify(state, null, 2));
 }
 
 /** Serializes joins, leaves and removal of one network across processes. */

@@ -11,11 +11,12 @@
  * get addresses from .10 up.
  */
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { acquireLock } from '../../fs/lock.js';
 import { addressAt, formatCidr, overlaps, parseCidr, type Cidr } from './cidr.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 export const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Where subnets are taken from when none is given; members cannot reach any of it but their own subnet. */
@@ -124,9 +125,7 @@ function freeSubnet(taken: Cidr[]): Cidr {
 }
 
 function writeJson(path: string, value: unknown): void {
-  const temp = `${path}.${process.pid}.tmp`;
-  writeFileSync(temp, `${JSON.stringify(value, null, 2)}\n`);
-  renameSync(temp, path);
+  writeFileAtomic(path, `${JSON.stringify(value, null, 2)}\n`);
 }
 
 export async function createNetwork(storage: string, options: CreateNetworkOptions): Promise<NetworkConfig> {

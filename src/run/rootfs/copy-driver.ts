@@ -28,12 +28,11 @@ import {
   type Stats,
 } from 'node:fs';
 import { join } from 'node:path';
-import { SyscallError } from '../../errors.js';
+
 import { native } from '../../native.js';
 import type { RootfsCheck, RootfsDriver, RootfsLayout } from './index.js';
 import { removeTree } from '../../fs/remove-tree.js';
-
-const OVERLAY_XATTR = /^(trusted|user)\.(overlay|fuseoverlayfs)\./;
+import { readXattrs, setXattrs, withoutOverlayXattrs } from '../../fs/xattr.js';
 
 /** Whether a directory of a layer is opaque, in either xattr namespace. */
 export function isOpaqueDir(path: string): boolean {
@@ -48,37 +47,10 @@ export function isWhiteout(stat: Stats): boolean {
   return stat.isCharacterDevice() && stat.rdev === 0;
 }
 
-/** The xattrs of path worth copying: all but overlay's own. */
-export function copyableXattrs(path: string): Map<string, Buffer> {
-  const xattrs = new Map<string, Buffer>();
-  for (const name of native.listxattr(path)) {
-    if (OVERLAY_XATTR.test(name)) continue;
-    let value: Buffer | null;
-    try {
-      value = native.getxattr(path, name);
-    } catch {
-      continue; // trusted.* outside real root: not readable, not ours to copy
-    }
-    if (value !== null) xattrs.set(name, value);
-  }
-  return xattrs;
-}
-
-function setXattrs(path: string, xattrs: Map<string, Buffer>): void {
-  for (const [name, value] of xattrs) {
-    try {
-      native.setxattr(path, name, value);
-    } catch (error) {
-      const code = error instanceof SyscallError ? error.code : undefined;
-      if (code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'EPERM') throw error;
-    }
-  }
-}
-
 /** Owner, xattrs, mode, times, in that order: chown(2) clears setuid bits and file capabilities. */
 function applyMetadata(source: string, target: string, stat: Stats): void {
   lchownSync(target, stat.uid, stat.gid);
-  setXattrs(target, copyableXattrs(source));
+  setXattrs(target, withoutOverlayXattrs(readXattrs(source)));
   if (!stat.isSymbolicLink()) chmodSync(target, stat.mode & 0o7777);
   lutimesSync(target, stat.atime, stat.mtime);
 }

@@ -4,7 +4,7 @@
  * lives with its mount (overlay.ts, fuse-overlayfs.ts, copy.ts) and really
  * tries what the driver needs, so `hutch info` and the run code choose alike.
  */
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { processStartTime } from '../../host/proc.js';
@@ -21,6 +21,7 @@ export type {
   RootfsLayout,
   RootfsMountOptions,
 } from './index.js';
+import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 /** In order of preference; the first whose probe is ok is used. */
 export const rootfsDrivers: readonly RootfsDriver[] = [overlayDriver, fuseOverlayfsDriver, copyDriver];
@@ -115,8 +116,7 @@ function rememberChoice(host: RootfsHost, driver: RootfsDriver): void {
   try {
     const file = choiceFile(host.runtime);
     mkdirSync(host.runtime, { recursive: true, mode: 0o700 });
-    writeFileSync(`${file}.${process.pid}`, JSON.stringify({ key, driver: driver.name }));
-    renameSync(`${file}.${process.pid}`, file);
+    writeFileAtomic(file, JSON.stringify({ key, driver: driver.name }));
   } catch {
     // Only a saving of time: the next command probes again.
   }
