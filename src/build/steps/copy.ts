@@ -68,6 +68,8 @@ export function copyIntoRoot(root: string, request: CopyRequest): void {
   try {
     existingDir = locateInRoot(root, destPath).stat?.isDirectory() === true;
   } catch {
+    // A destination that does not resolve (a symlink loop, a file on the way) is
+    // no directory to copy into; the writer reports why when it gets there.
     existingDir = false;
   }
   const intoDir = trailing || existingDir || request.items.length > 1;

@@ -49,6 +49,7 @@ import { HutchError, SyscallError } from '../../errors.js';
 import { OVERLAY_XATTR, splitDevice } from '../../image/layer/diff.js';
 import { native } from '../../native.js';
 import { cleanPath, locateInRoot, O_PATH, openInRoot } from '../../fs/in-root.js';
+import { ifExists } from '../../fs/missing.js';
 
 export interface CopyOptions {
   /** -a: keep the uid and gid of what is copied. */
@@ -394,12 +395,7 @@ export function copyToContainer(hostSrc: string, rootfs: string, destPath: strin
   const form = sourceForm(hostSrc);
   const src = resolve(hostSrc);
   const follow = form.mustBeDir || options.followLink === true;
-  let stat: Stats | undefined;
-  try {
-    stat = follow ? statSync(src) : lstatSync(src);
-  } catch {
-    stat = undefined;
-  }
+  const stat = ifExists(() => (follow ? statSync(src) : lstatSync(src)));
   if (stat === undefined) throw notFound(hostSrc, 'on the host');
   if (form.mustBeDir && !stat.isDirectory()) throw new HutchError(`${hostSrc}: not a directory`);
   const located = locateInRoot(rootfs, destPath);
@@ -450,11 +446,7 @@ function place(
 }
 
 function statOrUndefined(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
+  return ifExists(() => statSync(path));
 }
 
 function notFound(path: string, where: string): HutchError {
