@@ -364,6 +364,13 @@ describe.skipIf(need.skip)('hutch build', () => {
       const line = await failAsync(['build', dir], box);
       expect(line).toMatch(/Containerfile:2:\d+: ADD http:.*remote\.txt: digest mismatch/);
       expect(storeListing(storage)).toEqual(before);
+
+      // A URL the server has nothing at: the step's file and line, then what the server said.
+      writeFileSync(join(dir, 'Containerfile'), `FROM busybox\nADD ${server.url}/missing.txt /dl/\n`);
+      expect(await failAsync(['build', dir], box)).toMatch(
+        /^Error: \S*\/Containerfile:2:\d+: ADD http:\S*\/missing\.txt: the server answered 404 Not Found$/,
+      );
+      expect(storeListing(storage)).toEqual(before);
     } finally {
       await server.stop();
     }

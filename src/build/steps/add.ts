@@ -14,6 +14,7 @@ import { decompressArchiveStream, decompressStream, detectCompression } from '..
 import { extractLayer } from '../../image/layer/extract.js';
 import type { Compression } from '../../image/media.js';
 import { ENTRY_COST, SpaceGuard } from '../../image/store/reserve.js';
+import { HutchError, messageOf } from '../../errors.js';
 
 function head(path: string, length: number): Buffer {
   const fd = openSync(path, 'r');
@@ -115,9 +116,18 @@ export interface Downloaded {
 
 /** Downloads url into dir; with a checksum (`sha256:hex`, sha384, sha512) the content must match it. */
 export async function download(url: string, dir: string, checksum: string | undefined): Promise<Downloaded> {
-  const response = await fetch(url, { redirect: 'follow' });
+  let response;
+  try {
+    response = await fetch(url, { redirect: 'follow' });
+  } catch (error) {
+    // fetch says only "fetch failed": the cause names what failed (ECONNREFUSED, ENOTFOUND…).
+    const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+    throw new HutchError(messageOf(cause), { cause: error });
+  }
   if (!response.ok || response.body === null) {
-    throw new Error(`GET ${url}: ${response.status} ${response.statusText}`);
+    throw new HutchError(`the server answered ${`${response.status} ${response.statusText}`.trim()}`, {
+      hint: response.status === 404 ? 'check the URL: the server has no file there' : undefined,
+    });
   }
   const body = Buffer.from(await response.arrayBuffer());
   if (checksum !== undefined) {
@@ -128,7 +138,7 @@ export async function download(url: string, dir: string, checksum: string | unde
       .update(body)
       .digest('hex');
     if (actual !== match[2]) {
-      throw new ChecksumError(`digest mismatch for ${url}: expected ${checksum}, got ${match[1]}:${actual}`);
+      throw new ChecksumError(`digest mismatch: expected ${checksum}, got ${match[1]}:${actual}`);
     }
   }
   const name = posix.basename(new URL(url).pathname) || 'index.html';
