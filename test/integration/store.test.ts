@@ -18,6 +18,7 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -335,6 +336,32 @@ describe.skipIf(need.skip)('image store', () => {
     expect(ok(['images', '-q'], box)).toBe('');
     expect(ok(['system', 'check'], box)).toBe('the store is consistent\n');
     expect(storeListing(storage)).toEqual([]);
+  });
+
+  it('system check stops at a part of the store it cannot read, says which, and removes nothing', () => {
+    ok(['import', rootfs, 'behind'], box);
+    const before = storeListing(storage);
+    // The session's root may read what hutch-ci owns whatever its mode; /root belongs to an id it does not map.
+    expect(() => readdirSync('/root')).toThrow(expect.objectContaining({ code: 'EACCES' }));
+    const closed = join(storage, 'oci', 'blobs', 'sha512');
+    symlinkSync('/root', closed);
+    try {
+      for (const args of [
+        ['system', 'check'],
+        ['system', 'check', '--repair'],
+      ]) {
+        const check = hutch(args, box);
+        expect(check.status, check.stdout + check.stderr).toBe(125);
+        expect(errorLines(check.stderr)).toEqual([
+          `Error: check the store: EACCES: permission denied, scandir '${closed}'`,
+        ]);
+        expect(check.stderr).toContain(`restore the owner and permissions of oci/blobs/sha512 in ${storage}`);
+      }
+    } finally {
+      rmSync(closed);
+    }
+    expect(storeListing(storage)).toEqual(before);
+    expect(ok(['system', 'check'], box)).toBe('the store is consistent\n');
   });
 });
 
