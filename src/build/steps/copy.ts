@@ -191,7 +191,13 @@ export async function copyStep(
         got = await download(ref.source, join(workspace.dir, `download-${i}`), checksum);
       } catch (error) {
         throw new BuildfileError(stage.file, ref.position, `ADD ${ref.source}: ${messageOf(error)}`, {
-          ...(error instanceof ChecksumError ? { hint: 'check the --checksum value (sha256:HEX of the file)' } : {}),
+          hint:
+            error instanceof ChecksumError
+              ? 'check the --checksum value (sha256:HEX of the file)'
+              : error instanceof HutchError
+                ? error.hint
+                : undefined,
+          cause: error,
         });
       }
       hashParts.push(`url ${ref.source} ${got.digest}`);
