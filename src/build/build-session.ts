@@ -6,7 +6,8 @@
  */
 import type { Digest } from '../image/digest.js';
 import type { Platform } from '../image/oci.js';
-import type { ImageStore, ResolvedImage } from '../image/store/store.js';
+import type { ResolvedImage } from '../image/store/resolve.js';
+import type { ImageStore } from '../image/store/store.js';
 import type { NetworkRequest } from '../run/network/index.js';
 import type { RootfsDriver } from '../run/rootfs/index.js';
 import type { BuildCache } from './cache.js';

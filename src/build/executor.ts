@@ -17,7 +17,8 @@ import { hostPlatform, type Platform } from '../image/oci.js';
 import { parsePlatform } from '../image/platform.js';
 import { createProgress, progressMode } from '../image/progress.js';
 import { normalizeTag } from '../image/store/refs.js';
-import type { ImageStore, ResolvedImage } from '../image/store/store.js';
+import type { ResolvedImage } from '../image/store/resolve.js';
+import type { ImageStore } from '../image/store/store.js';
 import { openRuntime } from '../run/container/lifecycle.js';
 import { reapEphemeralLeftovers } from '../run/container/ephemeral.js';
 import { checkEnforceable, defaultLimits } from '../run/cgroups/index.js';
@@ -109,12 +110,16 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
 
   const runtime = await openRuntime(env);
-  const driver = await selectRootfsDriver({
-    identity: runtime.identity,
-    storage: runtime.paths.storage,
-    pathVar: env.PATH,
-    runtime: runtime.paths.runtime,
-  });
+  const driver = await selectRootfsDriver(
+    {
+      identity: runtime.identity,
+      storage: runtime.paths.storage,
+      pathVar: env.PATH,
+      runtime: runtime.paths.runtime,
+    },
+    // Before the build's output starts: a plain line on the caller's stderr.
+    { onWarning: (message) => options.stderr.write(`warning: ${message}\n`) },
+  );
   if (driver.name === 'copy') {
     throw new HutchError(
       'hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from',
@@ -141,7 +146,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
   // What the RUN containers of killed builds left (their processes died with those builds).
   await reapEphemeralLeftovers(runtimeRoot);
-  const mode = progressMode(process.stdout, options.quiet, env);
+  const mode = progressMode(options.stdout, options.quiet, env);
   const output = new BuildOutput(options.stdout, options.stderr, mode);
   const fixed = options.timestamp?.toISOString();
   const pulled = new Map<string, Promise<ResolvedImage>>();
@@ -280,7 +285,7 @@ async function baseImage(
       // Under the build's live view a pull prints plain lines, which scroll above it.
       progress: output.live
         ? createProgress('plain', output.progressStream)
-        : createProgress(options.quiet ? 'quiet' : progressMode(process.stderr, false, env), process.stderr),
+        : createProgress(options.quiet ? 'quiet' : progressMode(options.stderr, false, env), options.stderr),
     },
     env,
   );

@@ -7,7 +7,7 @@ import { createHash } from 'node:crypto';
 import type { Digest } from '../image/digest.js';
 import { MediaType } from '../image/media.js';
 import type { ContainerConfig, Descriptor, HistoryEntry, ImageConfig, Platform } from '../image/oci.js';
-import type { ResolvedImage } from '../image/store/store.js';
+import type { ResolvedImage } from '../image/store/resolve.js';
 
 export interface LayerRef {
   diffId: Digest;

@@ -1,10 +1,11 @@
 /**
- * The layer tar reader (src/image/layer/extract.ts) under generated and
- * damaged tars, fed in chunks of every size, each unpacked into a directory of
- * its own: it may only end in its own refusals (MalformedLayerError,
- * UnsafeLayerError: HutchError) or a system call the kernel refused (a name too
- * long, chown to an id an unprivileged user may not give), never crash, hang,
- * or write next to its target. Budget and replay: test/fuzz/harness.ts.
+ * The layer tar reader (src/image/layer/tar-reader.ts, unpacking through
+ * src/image/layer/extract.ts) under generated and damaged tars, fed in chunks
+ * of every size, each unpacked into a directory of its own: it may only end in
+ * its own refusals (MalformedLayerError, UnsafeLayerError: HutchError) or a
+ * system call the kernel refused (a name too long, chown to an id an
+ * unprivileged user may not give), never crash, hang, or write next to its
+ * target. Budget and replay: test/fuzz/harness.ts.
  */
 import { afterAll, describe, expect, it } from 'vitest';
 import { requires } from '../helpers/requires.js';

@@ -368,7 +368,7 @@ export const containerfileTarget: FuzzTarget<ContainerfileInput> = {
 };
 
 // ---------------------------------------------------------------------------
-// Layer tars: the reading side of src/image/layer/extract.ts.
+// Layer tars: the reading side, src/image/layer/tar-reader.ts (through extract.ts).
 
 interface TarEntrySpec {
   name: string;

@@ -23,7 +23,7 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
-import { encodeHeader } from '../../src/image/layer/diff.js';
+import { encodeHeader } from '../../src/image/layer/tar-writer.js';
 import { extractLayer } from '../../src/image/layer/extract.js';
 import { AT_FDCWD, native, RENAME_NOREPLACE, Resolve } from '../../src/native.js';
 import {
@@ -274,7 +274,7 @@ describe('mount and umount', () => {
   });
 });
 
-describe('tar headers (src/image/layer/diff.ts)', () => {
+describe('tar headers (src/image/layer/tar-writer.ts)', () => {
   it('writes long names, long link targets and binary xattrs as PAX that the extractor reads back', async () => {
     const uid = process.getuid?.() ?? 0;
     const gid = process.getgid?.() ?? 0;

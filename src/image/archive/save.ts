@@ -22,7 +22,8 @@ import { digestOf, HashingStream, hexOf, VerifyingStream, type Digest } from '..
 import { decompressStream } from '../layer/compression.js';
 import { layerCompression, MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
-import { openUserStore, storageError, type ImageStore, type ResolvedImage } from '../store/store.js';
+import type { ResolvedImage } from '../store/resolve.js';
+import { openUserStore, storageError, type ImageStore } from '../store/store.js';
 
 export type ArchiveFormat = 'docker-archive' | 'oci-archive';
 

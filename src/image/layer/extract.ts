@@ -2,19 +2,15 @@
  * Unpacks a layer tar (the OCI image spec's layer.md, Docker's image spec) into
  * a directory in overlayfs's format: whiteouts become 0:0 character devices,
  * opaque markers an xattr (whiteout.ts). Every name passes the checks of
- * paths.ts first; nothing is ever created, chowned, chmodded or timed through a
- * symlink.
+ * layer-tree.ts first; nothing is ever created, chowned, chmodded or timed
+ * through a symlink.
  *
  * Runs inside hutch's user namespace session, where node is uid 0 and the
  * user's subordinate ids are mapped: lchown to the ids of the tar works for the
  * mapped ones, and the rest are refused with the fix.
  *
- * The tar is parsed here rather than with tar-stream: tar-stream decodes PAX
- * values as UTF-8, which mangles binary xattrs (security.capability), and it
- * ignores PAX uid, gid and mtime. The parser is a Writable that handles each
- * chunk synchronously (headers, sync metadata calls, writeSync of file data), so
- * a layer of many small files costs no event-loop round trip per file, and the
- * source is read no faster than the disk takes it.
+ * The tar is parsed by TarReader (tar-reader.ts); LayerUnpacker applies each
+ * entry to the tree with sync metadata calls and writeSync of file data.
  */
 import {
   chmodSync,
@@ -36,11 +32,10 @@ import {
   writeSync,
   type Stats,
 } from 'node:fs';
-import { Writable, type Readable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { HutchError, SyscallError } from '../../errors.js';
+import { SyscallError } from '../../errors.js';
 import { native } from '../../native.js';
-import { parseIdMap } from '../../host/identity.js';
 import { ENTRY_COST, type SpaceMeter } from '../store/reserve.js';
 import {
   cleanEntryName,
@@ -50,6 +45,8 @@ import {
   parentOf,
   UnsafeLayerError,
 } from './layer-tree.js';
+import { mapped, readIdSpace, unmappedOwner, type IdSpace } from './id-space.js';
+import { TarReader, type TarEntry } from './tar-reader.js';
 import { classifyWhiteout, markOpaque, writeWhiteout } from './whiteout.js';
 
 export interface ExtractOptions {
@@ -88,160 +85,6 @@ export async function extractLayer(source: Readable, target: string, options: Ex
   return { ...unpacker.stats };
 }
 
-// ---------------------------------------------------------------------------
-// The tar format: POSIX ustar with PAX extended headers, and GNU's long names.
-
-type EntryType = 'file' | 'directory' | 'symlink' | 'link' | 'char' | 'block' | 'fifo';
-
-interface TarEntry {
-  name: string;
-  type: EntryType;
-  /** Permission bits, setuid, setgid and sticky (0o7777). */
-  mode: number;
-  uid: number;
-  gid: number;
-  /** Bytes of content that follow the header (0 for every type but a file). */
-  size: number;
-  /** Seconds since the epoch, maybe fractional (PAX). */
-  mtime: number;
-  atime: number;
-  linkname: string;
-  devmajor: number;
-  devminor: number;
-  /** From PAX records SCHILY.xattr.NAME, values as raw bytes. */
-  xattrs: Map<string, Buffer> | undefined;
-}
-
-const BLOCK = 512;
-/** Go's archive/tar caps PAX and GNU long-name bodies at 1 MiB; so does hutch. */
-const MAX_META_SIZE = 1 << 20;
-const XATTR_PREFIX = 'SCHILY.xattr.';
-
-const TYPES: Record<string, EntryType> = {
-  '0': 'file',
-  '\0': 'file',
-  '7': 'file',
-  '1': 'link',
-  '2': 'symlink',
-  '3': 'char',
-  '4': 'block',
-  '5': 'directory',
-  '6': 'fifo',
-};
-
-/** A NUL-terminated (or field-filling) string of the header. */
-function field(block: Buffer, at: number, length: number): string {
-  const end = block.indexOf(0, at);
-  return block.toString('utf8', at, end < 0 || end > at + length ? at + length : end);
-}
-
-/** A numeric field: octal digits (space or NUL padded), or base-256 when the top bit is set (GNU, star). */
-function numeric(block: Buffer, at: number, length: number): number {
-  const first = block[at] as number;
-  if ((first & 0x80) !== 0) {
-    let value = BigInt(first & 0x7f) - ((first & 0x40) !== 0 ? 0x80n : 0n);
-    for (let i = 1; i < length; i++) value = value * 256n + BigInt(block[at + i] as number);
-    return Number(value);
-  }
-  let value = 0;
-  let i = at;
-  const end = at + length;
-  while (i < end && (block[i] === 0x20 || block[i] === 0)) i++;
-  for (; i < end; i++) {
-    const c = block[i] as number;
-    if (c === 0x20 || c === 0) break;
-    if (c < 0x30 || c > 0x37) return Number.NaN;
-    value = value * 8 + (c - 0x30);
-  }
-  return value;
-}
-
-function checksumOk(block: Buffer, at: number): boolean {
-  const expected = numeric(block, at + 148, 8);
-  // The sum of the header's bytes, the checksum field counted as spaces.
-  let sum = 8 * 0x20;
-  for (let i = at; i < at + 148; i++) sum += block[i] as number;
-  for (let i = at + 156; i < at + BLOCK; i++) sum += block[i] as number;
-  if (sum === expected) return true;
-  // Some old tars summed signed chars.
-  let signed = 8 * 0x20;
-  for (let i = at; i < at + BLOCK; i++) {
-    if (i >= at + 148 && i < at + 156) continue;
-    const c = block[i] as number;
-    signed += c > 127 ? c - 256 : c;
-  }
-  return signed === expected;
-}
-
-function isZeroBlock(block: Buffer, at: number): boolean {
-  for (let i = at; i < at + BLOCK; i++) if (block[i] !== 0) return false;
-  return true;
-}
-
-/** PAX extended header records: `LENGTH KEY=VALUE\n`, values kept as bytes. */
-function parsePax(body: Buffer): Map<string, Buffer> {
-  const records = new Map<string, Buffer>();
-  let at = 0;
-  while (at < body.length) {
-    if (body[at] === 0) break; // padding some writers leave
-    const space = body.indexOf(0x20, at);
-    const length = space < 0 ? Number.NaN : Number(body.toString('latin1', at, space));
-    if (!Number.isInteger(length) || length <= 0 || at + length > body.length || body[at + length - 1] !== 0x0a) {
-      throw new MalformedLayerError('layer tar is corrupt: malformed PAX extended header');
-    }
-    const equals = body.indexOf(0x3d, space + 1);
-    if (equals < 0 || equals >= at + length - 1) {
-      throw new MalformedLayerError('layer tar is corrupt: malformed PAX extended header');
-    }
-    records.set(body.toString('utf8', space + 1, equals), body.subarray(equals + 1, at + length - 1));
-    at += length;
-  }
-  return records;
-}
-
-/**
- * A PAX number as Go's archive/tar reads it: decimal digits, a time with an
- * optional sign and fraction (not `1e300`, `0x10` or ` 7`, which Number()
- * would take).
- */
-function paxNumber(records: Map<string, Buffer>, key: string): number | undefined {
-  const value = records.get(key);
-  if (value === undefined) return undefined;
-  const text = value.toString('latin1');
-  const syntax = key === 'mtime' || key === 'atime' ? /^-?\d+(\.\d+)?$/ : /^\d+$/;
-  const number = Number(text);
-  if (!syntax.test(text) || !Number.isFinite(number)) {
-    throw new MalformedLayerError(`layer tar is corrupt: PAX ${key} is not a number`);
-  }
-  return number;
-}
-
-// ---------------------------------------------------------------------------
-// User namespace ids.
-
-interface IdSpace {
-  /** The id ranges inside the namespace, or undefined outside any (all ids usable). */
-  ranges: { start: number; count: number }[] | undefined;
-  count: number;
-}
-
-function readIdSpace(file: string): IdSpace {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch {
-    return { ranges: undefined, count: 2 ** 32 };
-  }
-  const lines = parseIdMap(text);
-  if (lines.some((l) => l.inside === 0 && l.outside === 0 && l.count === 4294967295)) {
-    return { ranges: undefined, count: 2 ** 32 };
-  }
-  return {
-    ranges: lines.map((l) => ({ start: l.inside, count: l.count })),
-    count: lines.reduce((sum, l) => sum + l.count, 0),
-  };
-}
-
 /** This process's umask (proc(5) has it since Linux 4.7); undefined when unknown. */
 function readUmask(): number | undefined {
   try {
@@ -250,31 +93,6 @@ function readUmask(): number | undefined {
   } catch {
     return undefined;
   }
-}
-
-function mapped(space: IdSpace, id: number): boolean {
-  if (space.ranges === undefined) return true;
-  for (const r of space.ranges) if (id >= r.start && id < r.start + r.count) return true;
-  return false;
-}
-
-function unmappedOwner(rel: string, kind: 'uid' | 'gid', id: number, space: IdSpace): HutchError {
-  const restart = 'then stop the session so the next command maps them: pkill -u "$USER" -x hutch-session';
-  if (space.count <= 1) {
-    return new HutchError(`layer file ${rel} is owned by ${kind} ${id}, but your user namespace maps only id 0 (you)`, {
-      hint:
-        'your user has no subordinate ids: give it a range in /etc/subuid and /etc/subgid ' +
-        `(sudo usermod --add-subuids 100000-165535 --add-subgids 100000-165535 "$USER"), ${restart}`,
-    });
-  }
-  return new HutchError(
-    `layer file ${rel} is owned by ${kind} ${id}, beyond the ${space.count} ids your user namespace maps`,
-    {
-      hint:
-        `give your user more subordinate ids in /etc/subuid and /etc/subgid, at least ${id} ` +
-        `(sudo usermod --add-subuids FIRST-LAST --add-subgids FIRST-LAST "$USER"), ${restart}`,
-    },
-  );
 }
 
 // ---------------------------------------------------------------------------
@@ -294,7 +112,7 @@ interface Skipped {
   describe(count: number, first: string): string;
 }
 
-class LayerUnpacker extends Writable {
+class LayerUnpacker extends TarReader {
   readonly stats: ExtractStats = { entries: 0, bytes: 0, whiteouts: 0, skippedDevices: 0 };
   private readonly tree: LayerTree;
   private readonly uids: IdSpace;
@@ -315,29 +133,14 @@ class LayerUnpacker extends Writable {
   private readonly skippedDevices = new Set<string>();
   /** Directory times, set when everything inside was written. */
   private readonly dirTimes = new Map<string, [number, number]>();
-
-  // Parser state.
-  private state: 'header' | 'file' | 'meta' | 'skip' | 'end' = 'header';
-  /** Bytes consumed so far, for messages. */
-  private offset = 0;
-  private readonly headerBuffer = Buffer.alloc(BLOCK);
-  private headerFill = 0;
-  /** Body bytes left of the current file, meta header or skipped member. */
-  private remaining = 0;
-  /** Zero bytes after the current body up to the next block. */
-  private padding = 0;
-  private meta: { type: string; body: Buffer; fill: number } | undefined;
-  private pax: Map<string, Buffer> | undefined;
-  private longName: string | undefined;
-  private longLink: string | undefined;
+  /** The file whose content is being written. */
   private file: { fd: number; rel: string; entry: TarEntry } | undefined;
-  private entryName = '';
 
   constructor(
     target: string,
     private readonly options: ExtractOptions,
   ) {
-    super({ highWaterMark: 1 << 20 });
+    super();
     this.tree = new LayerTree(target);
     this.uids = readIdSpace('/proc/self/uid_map');
     this.gids = readIdSpace('/proc/self/gid_map');
@@ -346,35 +149,10 @@ class LayerUnpacker extends Writable {
     if ((lstatSync(this.tree.root).mode & S_ISGID) !== 0) this.setgidDirs.add('');
   }
 
-  override _write(chunk: Buffer, _encoding: BufferEncoding, callback: (error?: Error | null) => void): void {
-    try {
-      this.consume(chunk);
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
-  }
-
-  override _final(callback: (error?: Error | null) => void): void {
-    try {
-      if (this.state !== 'header' && this.state !== 'end') {
-        throw new MalformedLayerError(`layer tar ends in the middle of entry ${JSON.stringify(this.entryName)}`);
-      }
-      if (
-        this.headerFill !== 0 ||
-        this.pax !== undefined ||
-        this.longName !== undefined ||
-        this.longLink !== undefined
-      ) {
-        throw new MalformedLayerError('layer tar ends in the middle of a header');
-      }
-      for (const [rel, [atime, mtime]] of this.dirTimes) lutimesSync(this.tree.path(rel), atime, mtime);
-      for (const skipped of this.skipped.values())
-        this.options.onWarning?.(skipped.describe(skipped.count, skipped.first));
-      callback();
-    } catch (error) {
-      callback(error as Error);
-    }
+  protected override onEnd(): void {
+    for (const [rel, [atime, mtime]] of this.dirTimes) lutimesSync(this.tree.path(rel), atime, mtime);
+    for (const skipped of this.skipped.values())
+      this.options.onWarning?.(skipped.describe(skipped.count, skipped.first));
   }
 
   override _destroy(error: Error | null, callback: (error?: Error | null) => void): void {
@@ -389,251 +167,27 @@ class LayerUnpacker extends Writable {
     callback(error);
   }
 
-  private consume(chunk: Buffer): void {
-    let at = 0;
-    while (at < chunk.length) {
-      const available = chunk.length - at;
-      switch (this.state) {
-        case 'header': {
-          if (this.headerFill === 0 && available >= BLOCK) {
-            this.offset += BLOCK;
-            this.onHeader(chunk, at);
-            at += BLOCK;
-          } else {
-            const n = Math.min(BLOCK - this.headerFill, available);
-            chunk.copy(this.headerBuffer, this.headerFill, at, at + n);
-            this.headerFill += n;
-            at += n;
-            this.offset += n;
-            if (this.headerFill === BLOCK) {
-              this.headerFill = 0;
-              this.onHeader(this.headerBuffer, 0);
-            }
-          }
-          break;
-        }
-        case 'file': {
-          const file = this.file as { fd: number; rel: string; entry: TarEntry };
-          const n = Math.min(this.remaining, available);
-          this.options.space?.use(n);
-          let written = 0;
-          while (written < n) written += writeSync(file.fd, chunk, at + written, n - written);
-          at += n;
-          this.offset += n;
-          this.stats.bytes += n;
-          this.remaining -= n;
-          if (this.remaining === 0) {
-            this.file = undefined;
-            this.finishFile(file.fd, file.rel, file.entry);
-            this.afterBody();
-          }
-          break;
-        }
-        case 'meta': {
-          const meta = this.meta as { type: string; body: Buffer; fill: number };
-          const n = Math.min(this.remaining, available);
-          chunk.copy(meta.body, meta.fill, at, at + n);
-          meta.fill += n;
-          at += n;
-          this.offset += n;
-          this.remaining -= n;
-          if (this.remaining === 0) {
-            this.meta = undefined;
-            this.onMeta(meta.type, meta.body);
-            this.afterBody();
-          }
-          break;
-        }
-        case 'skip': {
-          const n = Math.min(this.remaining, available);
-          at += n;
-          this.offset += n;
-          this.remaining -= n;
-          if (this.remaining === 0) this.state = 'header';
-          break;
-        }
-        case 'end':
-          // Past the end-of-archive blocks: the rest is padding, read only so
-          // whoever verifies the blob's digest sees all of it.
-          this.offset += available;
-          return;
-      }
-    }
+  protected override onContent(chunk: Buffer, at: number, n: number): void {
+    const file = this.file as { fd: number; rel: string; entry: TarEntry };
+    this.options.space?.use(n);
+    let written = 0;
+    while (written < n) written += writeSync(file.fd, chunk, at + written, n - written);
+    this.stats.bytes += n;
   }
 
-  /** After a file or meta body: skip its padding, then expect a header. */
-  private afterBody(): void {
-    if (this.padding > 0) {
-      this.state = 'skip';
-      this.remaining = this.padding;
-    } else {
-      this.state = 'header';
-    }
-  }
-
-  /** Sets up reading a body of size bytes (plus padding) in the given state. */
-  private expectBody(state: 'file' | 'meta' | 'skip', size: number): void {
-    const padding = (BLOCK - (size % BLOCK)) % BLOCK;
-    if (state === 'skip') {
-      this.remaining = size + padding;
-      this.padding = 0;
-      this.state = this.remaining === 0 ? 'header' : 'skip';
-      return;
-    }
-    this.remaining = size;
-    this.padding = padding;
-    this.state = state;
-  }
-
-  private onHeader(block: Buffer, at: number): void {
-    const headerOffset = this.offset - BLOCK;
-    if (isZeroBlock(block, at)) {
-      this.state = 'end';
-      return;
-    }
-    if (!checksumOk(block, at)) {
-      throw new MalformedLayerError(
-        `layer tar is corrupt: bad header checksum at byte ${headerOffset}` +
-          (headerOffset === 0 ? ' (is it still compressed?)' : ''),
-      );
-    }
-    const flag = String.fromCharCode(block[at + 156] as number);
-    const size = numeric(block, at + 124, 12);
-    if (!Number.isSafeInteger(size) || size < 0) {
-      throw new MalformedLayerError(`layer tar is corrupt: bad size in the header at byte ${headerOffset}`);
-    }
-    switch (flag) {
-      case 'x':
-      case 'L':
-      case 'K':
-        if (size > MAX_META_SIZE) {
-          throw new MalformedLayerError(
-            `layer tar has a ${size}-byte extended header; at most ${MAX_META_SIZE} are allowed`,
-          );
-        }
-        this.meta = { type: flag, body: Buffer.alloc(size), fill: 0 };
-        if (size === 0) {
-          this.onMeta(flag, this.meta.body);
-          this.meta = undefined;
-          this.state = 'header';
-        } else {
-          this.expectBody('meta', size);
-        }
-        return;
-      case 'g':
-        // Global PAX headers carry nothing hutch uses (Go's archive/tar hands
-        // them over as members, and containers/storage ignores them).
-        this.expectBody('skip', size);
-        return;
-    }
-    this.onEntry(this.decodeEntry(block, at, flag, size, headerOffset));
-  }
-
-  private onMeta(type: string, body: Buffer): void {
-    if (type === 'x') {
-      this.pax = parsePax(body);
-    } else {
-      const end = body.indexOf(0);
-      const text = body.toString('utf8', 0, end < 0 ? body.length : end);
-      if (type === 'L') this.longName = text;
-      else this.longLink = text;
-    }
-  }
-
-  private decodeEntry(block: Buffer, at: number, flag: string, headerSize: number, headerOffset: number): TarEntry {
-    const magic = block.toString('latin1', at + 257, at + 263);
-    let name = field(block, at, 100);
-    // POSIX ustar splits long names into prefix/name; GNU's magic ("ustar  ") uses the space otherwise.
-    if (magic === 'ustar\0' && block[at + 345] !== 0) name = `${field(block, at + 345, 155)}/${name}`;
-    let type = TYPES[flag];
-    if (type === undefined) {
-      const shown = flag === 'S' ? 'S (a GNU sparse file)' : JSON.stringify(flag);
-      throw new MalformedLayerError(
-        `layer entry ${JSON.stringify(this.longName ?? name)} has tar type ${shown}, which hutch cannot unpack`,
-      );
-    }
-    if (flag === '\0' && name.endsWith('/')) type = 'directory';
-    const mtime = numeric(block, at + 136, 12);
-    const entry: TarEntry = {
-      name,
-      type,
-      mode: numeric(block, at + 100, 8) & 0o7777,
-      uid: numeric(block, at + 108, 8),
-      gid: numeric(block, at + 116, 8),
-      size: headerSize,
-      mtime,
-      atime: mtime,
-      linkname: field(block, at + 157, 100),
-      devmajor: numeric(block, at + 329, 8),
-      devminor: numeric(block, at + 337, 8),
-      xattrs: undefined,
-    };
-    if (this.longName !== undefined) entry.name = this.longName;
-    if (this.longLink !== undefined) entry.linkname = this.longLink;
-    this.longName = this.longLink = undefined;
-    const pax = this.pax;
-    this.pax = undefined;
-    if (pax !== undefined) {
-      for (const [key, value] of pax) {
-        if (key.startsWith(XATTR_PREFIX)) {
-          const name = key.slice(XATTR_PREFIX.length);
-          // setxattr(2) takes no empty name (EINVAL) and none over XATTR_NAME_MAX bytes (ERANGE).
-          if (name === '' || Buffer.byteLength(name) > 255) {
-            throw new MalformedLayerError(
-              `layer entry ${JSON.stringify(entry.name)} has an xattr named ${JSON.stringify(name.slice(0, 64))}, which no file can have`,
-            );
-          }
-          entry.xattrs ??= new Map();
-          entry.xattrs.set(name, value);
-        } else if (key.startsWith('GNU.sparse.')) {
-          throw new MalformedLayerError(
-            `layer entry ${JSON.stringify(entry.name)} is a GNU sparse file, which hutch cannot unpack`,
-          );
-        }
-      }
-      const path = pax.get('path');
-      if (path !== undefined) entry.name = path.toString('utf8');
-      const link = pax.get('linkpath');
-      if (link !== undefined) entry.linkname = link.toString('utf8');
-      entry.size = paxNumber(pax, 'size') ?? entry.size;
-      entry.uid = paxNumber(pax, 'uid') ?? entry.uid;
-      entry.gid = paxNumber(pax, 'gid') ?? entry.gid;
-      entry.mtime = paxNumber(pax, 'mtime') ?? entry.mtime;
-      entry.atime = paxNumber(pax, 'atime') ?? entry.mtime;
-    }
-    for (const [what, value] of [
-      ['uid', entry.uid],
-      ['gid', entry.gid],
-      ['size', entry.size],
-      ['device number', entry.devmajor],
-      ['device number', entry.devminor],
-    ] as const) {
-      if (!Number.isSafeInteger(value) || value < 0 || ((what === 'uid' || what === 'gid') && value > 0xfffffffe)) {
-        throw new MalformedLayerError(
-          `layer entry ${JSON.stringify(entry.name)} has a bad ${what} (header at byte ${headerOffset})`,
-        );
-      }
-    }
-    if (!Number.isFinite(entry.mtime)) entry.mtime = entry.atime = 0;
-    // Beyond ±2^53 s a time is no integer any more, and utimensat(2) refuses it (EINVAL).
-    if (Math.abs(entry.mtime) > Number.MAX_SAFE_INTEGER || Math.abs(entry.atime) > Number.MAX_SAFE_INTEGER) {
-      throw new MalformedLayerError(
-        `layer entry ${JSON.stringify(entry.name)} has a bad time (header at byte ${headerOffset})`,
-      );
-    }
-    // Only files carry content; every other type is a header alone, whatever
-    // its size field says (as Go's archive/tar reads it).
-    if (type !== 'file') entry.size = 0;
-    return entry;
+  protected override onContentEnd(): void {
+    const file = this.file as { fd: number; rel: string; entry: TarEntry };
+    this.file = undefined;
+    this.finishFile(file.fd, file.rel, file.entry);
   }
 
   // -------------------------------------------------------------------------
   // Entries.
 
-  private onEntry(entry: TarEntry): void {
+  /** Applies one entry; true when it is a file whose content comes next. */
+  protected override onEntry(entry: TarEntry): boolean {
     this.options.space?.use(ENTRY_COST);
     this.stats.entries++;
-    this.entryName = entry.name;
     if (entry.name.includes('\uFFFD')) {
       this.skip(
         'names',
@@ -648,8 +202,7 @@ class LayerUnpacker extends Writable {
       case 'none':
         break;
       case 'meta':
-        this.expectBody('skip', entry.size);
-        return;
+        return false;
       case 'invalid':
         throw new UnsafeLayerError(entry.name, 'is a whiteout that names no file');
       case 'whiteout': {
@@ -658,16 +211,14 @@ class LayerUnpacker extends Writable {
         this.skippedDevices.delete(whiteout.target);
         writeWhiteout(this.tree.path(whiteout.target));
         this.stats.whiteouts++;
-        this.expectBody('skip', entry.size);
-        return;
+        return false;
       }
       case 'opaque': {
         // The marker's parent is the opaque directory: make sure it is a real one.
         this.tree.ensureParent(entry.name, rel);
         markOpaque(this.tree.path(whiteout.dir), this.options.userXattrs);
         this.stats.whiteouts++;
-        this.expectBody('skip', entry.size);
-        return;
+        return false;
       }
     }
     if (rel === '') {
@@ -681,8 +232,7 @@ class LayerUnpacker extends Writable {
       this.dirTimes.set('', [entry.atime, entry.mtime]);
       if ((entry.mode & S_ISGID) !== 0) this.setgidDirs.add('');
       else this.setgidDirs.delete('');
-      this.state = 'header';
-      return;
+      return false;
     }
     // Before anything is written: lchown fails with EINVAL on an owner the namespace does not map
     // (a hard link has its target's owner).
@@ -692,8 +242,7 @@ class LayerUnpacker extends Writable {
     if (this.skippedDevices.size > 0) this.skippedDevices.delete(rel);
     switch (entry.type) {
       case 'file':
-        this.startFile(rel, entry);
-        return;
+        return this.startFile(rel, entry);
       case 'directory':
         this.makeDirectory(rel, entry);
         break;
@@ -709,10 +258,11 @@ class LayerUnpacker extends Writable {
         this.makeNode(rel, entry);
         break;
     }
-    this.state = 'header';
+    return false;
   }
 
-  private startFile(rel: string, entry: TarEntry): void {
+  /** Creates the file; its content and then its metadata come through onContent and onContentEnd. */
+  private startFile(rel: string, entry: TarEntry): boolean {
     const path = this.tree.path(rel);
     // Created with its permission bits already (the fd is writable whatever they say).
     const mode = entry.mode & 0o777;
@@ -724,13 +274,8 @@ class LayerUnpacker extends Writable {
       this.removeAt(rel);
       fd = openSync(path, OPEN_FLAGS, mode);
     }
-    if (entry.size === 0) {
-      this.finishFile(fd, rel, entry);
-      this.state = 'header';
-      return;
-    }
     this.file = { fd, rel, entry };
-    this.expectBody('file', entry.size);
+    return true;
   }
 
   /** Owner, xattrs, mode, times, in that order: chown(2) clears setuid bits and file capabilities. */

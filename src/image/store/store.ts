@@ -14,68 +14,41 @@
  *
  * Every command that uses it runs inside the user's session (openUserStore).
  */
-import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { causeChain, HutchError } from '../../errors.js';
 import { resolvePaths } from '../../host/dirs.js';
 import { currentIdentity, type Identity } from '../../host/identity.js';
 import { enterSession } from '../../host/userns-session.js';
-import { algorithmOf, digestOf, hexOf, isDigest, type Digest } from '../digest.js';
+import { algorithmOf, digestOf, type Digest } from '../digest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseImageConfig, parseManifestDocument } from '../manifest.js';
 import { isManifestType } from '../media.js';
 import type { Descriptor, ImageConfig, Index, Manifest } from '../oci.js';
 import { defaultRegistry } from '../reference.js';
 import { BlobStore } from './blobs.js';
 import { LayerStore } from './layers.js';
+import { collectGarbage, collectGarbageLocked, reachable, type GarbageReport } from './gc.js';
 import { reapLeftovers } from './leftovers.js';
-import { acquireLock, createTempFile, moveIntoTemp, tryLock, type Release, type TempEntry } from '../../fs/lock.js';
+import { acquireLock, createTempFile, moveIntoTemp, type Release, type TempEntry } from '../../fs/lock.js';
 import {
   addNameless,
   emptyIndex,
-  matchName,
-  matchShortName,
   normalizeName,
   readIndex,
   refNameOf,
-  repositoryOf,
   setName,
   updateIndex,
   writeIndex,
 } from './refs.js';
-import { removeTree } from '../../fs/remove-tree.js';
-
-/** An image of the store, as every verb sees it. */
-export interface ResolvedImage {
-  /** The config digest (podman's image id). */
-  id: Digest;
-  /** Full names, in index order; [] for a nameless image. */
-  names: string[];
-  manifestDescriptor: Descriptor;
-  manifest: Manifest;
-  config: ImageConfig;
-  /** The size of the config blob, for inspect. */
-  configSize: number;
-  /** Sum of the layers' uncompressed sizes (blob sizes where unknown), as podman reports it. */
-  size: number;
-  /** The config's `created`, if it has a valid one. */
-  created: Date | undefined;
-}
-
-export type ImageSummary = ResolvedImage;
-
-/** An index entry whose content cannot be read (for listings to skip and `system check` to report). */
-export interface DamagedImage {
-  digest: Digest;
-  names: string[];
-  problem: string;
-}
-
-export interface GarbageReport {
-  blobs: Digest[];
-  layers: Digest[];
-  /** Leftovers of interrupted commands removed from tmp/ and layers/. */
-  leftovers: string[];
-}
+import {
+  findImage,
+  imageNotKnown,
+  isDamaged,
+  type DamagedImage,
+  type FoundImage,
+  type ImageSummary,
+  type ResolvedImage,
+} from './resolve.js';
 
 const LAYOUT = '{"imageLayoutVersion":"1.0.0"}\n';
 
@@ -312,99 +285,21 @@ export class ImageStore {
   /**
    * Removes what no image uses: blobs not reached from index.json, unpacked
    * layers no image's config lists, and leftovers of interrupted commands in
-   * tmp/ and layers/. Takes the store lock exclusively (no writer is then
-   * between writing a blob and committing it) and decides under the index
-   * lock. With wait false, returns undefined at once when a writer is busy.
-   * When some image cannot be read, it removes no blobs or layers (they might be
-   * that image's): `system check --repair` deals with it first.
+   * tmp/ and layers/ (gc.ts). With wait false, returns undefined at once when
+   * a writer is busy.
    */
-  async collectGarbage(options: { wait?: boolean } = {}): Promise<GarbageReport | undefined> {
-    const release = options.wait === false ? tryLock(this.storeLockPath) : await acquireLock(this.storeLockPath);
-    if (release === undefined) return undefined;
-    try {
-      return await this.collectGarbageLocked();
-    } finally {
-      release();
-    }
+  collectGarbage(options: { wait?: boolean } = {}): Promise<GarbageReport | undefined> {
+    return collectGarbage(this, options);
   }
 
   /** collectGarbage's work; the caller holds the store lock exclusively. */
-  async collectGarbageLocked(): Promise<GarbageReport> {
-    const report: GarbageReport = { blobs: [], layers: [], leftovers: [] };
-    const doomed: TempEntry[] = [];
-    report.leftovers.push(...reapLeftovers(this.tmpDir).removed);
-    const releaseIndex = await acquireLock(this.indexLockPath);
-    try {
-      const reach = this.reachable(this.readIndex());
-      if (reach !== undefined) {
-        for (const digest of this.blobs.list()) {
-          if (reach.blobs.has(digest)) continue;
-          this.blobs.remove(digest);
-          report.blobs.push(digest);
-        }
-        for (const diffId of this.layers.list()) {
-          if (reach.layers.has(diffId)) continue;
-          const entry = this.detach(join(this.layers.root, hexOf(diffId)));
-          if (entry !== undefined) doomed.push(entry);
-          report.layers.push(diffId);
-        }
-        for (const stray of this.layers.strays()) {
-          const entry = this.detach(stray);
-          if (entry !== undefined) doomed.push(entry);
-          report.leftovers.push(stray);
-        }
-      }
-    } finally {
-      releaseIndex();
-    }
-    for (const entry of doomed) {
-      try {
-        removeTree(entry.path);
-      } finally {
-        entry.release();
-      }
-    }
-    this.removeStaleLayerLocks();
-    return report;
+  collectGarbageLocked(): Promise<GarbageReport> {
+    return collectGarbageLocked(this);
   }
 
   /** What index.json reaches: undefined when some manifest or config cannot be read. */
   reachable(index: Index): { blobs: Set<string>; layers: Set<string> } | undefined {
-    const blobs = new Set<string>();
-    const layers = new Set<string>();
-    for (const entry of index.manifests) {
-      if (blobs.has(entry.digest)) continue;
-      blobs.add(entry.digest);
-      try {
-        const body = this.blobs.readBufferSync(entry.digest, MAX_MANIFEST_BYTES);
-        const parsed = parseManifestDocument(body, entry.mediaType, `manifest ${entry.digest}`);
-        if (parsed.kind !== 'manifest') return undefined;
-        blobs.add(parsed.manifest.config.digest);
-        for (const layer of parsed.manifest.layers) blobs.add(layer.digest);
-        const config = parseImageConfig(
-          this.blobs.readBufferSync(parsed.manifest.config.digest, MAX_CONFIG_BYTES),
-          parsed.manifest.layers.length,
-          `config ${parsed.manifest.config.digest}`,
-        );
-        for (const diffId of config.rootfs.diff_ids) layers.add(diffId);
-      } catch {
-        return undefined;
-      }
-    }
-    for (const name of safeReaddir(this.buildCacheDir)) {
-      if (!name.endsWith('.json')) continue;
-      try {
-        const entry = JSON.parse(readFileSync(join(this.buildCacheDir, name), 'utf8')) as {
-          diffId?: unknown;
-          blob?: { digest?: unknown };
-        };
-        if (typeof entry.diffId === 'string') layers.add(entry.diffId);
-        if (typeof entry.blob?.digest === 'string') blobs.add(entry.blob.digest);
-      } catch {
-        // An unreadable cache entry keeps nothing: the build treats it as a miss.
-      }
-    }
-    return { blobs, layers };
+    return reachable(this, index);
   }
 
   /**
@@ -414,21 +309,6 @@ export class ImageStore {
    */
   detach(path: string): TempEntry | undefined {
     return moveIntoTemp(path, this.tmpDir, 'gc-');
-  }
-
-  /** Lock files of layers that are not there (only while nobody unpacks: store lock exclusive). */
-  private removeStaleLayerLocks(): void {
-    for (const name of safeReaddir(this.locksDir)) {
-      const match = /^layer-([a-f0-9]{64})\.lock$/.exec(name);
-      if (match === null || this.layers.has(`sha256:${match[1]}`)) continue;
-      const release = tryLock(join(this.locksDir, name));
-      if (release === undefined) continue;
-      try {
-        unlinkSync(join(this.locksDir, name));
-      } finally {
-        release();
-      }
-    }
   }
 
   /** Rewrites index.json without the given manifests (rmi, prune, check --repair). */
@@ -465,14 +345,6 @@ export class ImageStore {
   }
 }
 
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
-}
-
 function namesOf(index: Index, digest: Digest): string[] {
   return index.manifests
     .filter((e) => e.digest === digest)
@@ -499,87 +371,6 @@ function createIfMissing(path: string, content: string, tmpDir: string): void {
     unlinkSync(temp.path);
     temp.release();
   }
-}
-
-/** podman's `Error: NAME: image not known`. */
-export class ImageNotKnownError extends HutchError {
-  constructor(
-    readonly input: string,
-    exitCode?: number,
-  ) {
-    super(`${input}: image not known`, exitCode === undefined ? {} : { exitCode });
-    this.name = 'ImageNotKnownError';
-  }
-}
-
-export function imageNotKnown(nameOrId: string): HutchError {
-  return new ImageNotKnownError(nameOrId);
-}
-
-/** What a user's word found: the image, and the stored name it matched (undefined for an id or digest). */
-export interface FoundImage {
-  image: ResolvedImage | DamagedImage;
-  name: string | undefined;
-}
-
-export function isDamaged(image: ResolvedImage | DamagedImage): image is DamagedImage {
-  return 'problem' in image;
-}
-
-/** The manifest digest of an image, damaged or not. */
-export function manifestDigestOf(image: ResolvedImage | DamagedImage): Digest {
-  return isDamaged(image) ? image.digest : image.manifestDescriptor.digest;
-}
-
-/** The image a user's word means (see ImageStore.resolveImage); undefined if none. */
-export function findImage(
-  input: string,
-  images: readonly ResolvedImage[],
-  damaged: readonly DamagedImage[] = [],
-  registry: string = defaultRegistry(),
-): FoundImage | undefined {
-  const all: (ResolvedImage | DamagedImage)[] = [...images, ...damaged];
-  // 1. A full id or digest.
-  const full = input.startsWith('sha256:') ? input : /^[a-f0-9]{64}$/.test(input) ? `sha256:${input}` : undefined;
-  if (full !== undefined) {
-    if (!isDigest(full)) return undefined;
-    const image = images.find((i) => i.id === full) ?? all.find((x) => manifestDigestOf(x) === full);
-    return image === undefined ? undefined : { image, name: undefined };
-  }
-  // 2. A name (normalized, or under localhost/).
-  const byName = new Map<string, ResolvedImage | DamagedImage>();
-  for (const x of all) for (const name of x.names) byName.set(name, x);
-  const names = [...byName.keys()];
-  const digestOf = (name: string) => {
-    const x = byName.get(name);
-    return x === undefined ? undefined : manifestDigestOf(x);
-  };
-  const byNameFound = (name: string | undefined): FoundImage | undefined => {
-    const image = name === undefined ? undefined : byName.get(name);
-    return image === undefined ? undefined : { image, name };
-  };
-  const named = byNameFound(matchName(input, names, { registry, digestOf }));
-  if (named !== undefined) return named;
-  // 3. A short id.
-  if (/^[a-f0-9]{3,63}$/.test(input)) {
-    const matches = images.filter((i) => hexOf(i.id).startsWith(input));
-    const ids = new Set(matches.map((i) => i.id));
-    if (ids.size > 1) {
-      const list = [...ids].map((i) => hexOf(i).slice(0, 12)).join(', ');
-      throw new HutchError(`${input}: the short id matches ${ids.size} images: ${list}`, {
-        hint: 'give more digits of the id',
-      });
-    }
-    if (matches[0] !== undefined) return { image: matches[0], name: undefined };
-  }
-  // 4. Docker's short names: a unique repository suffix.
-  return byNameFound(matchShortName(input, names, { digestOf }));
-}
-
-/** `registry/repo@manifest-digest` for each repository the image is named in (podman's RepoDigests). */
-export function repoDigests(image: ResolvedImage): string[] {
-  const repos = [...new Set(image.names.map(repositoryOf))];
-  return repos.map((repo) => `${repo}@${image.manifestDescriptor.digest}`);
 }
 
 /**

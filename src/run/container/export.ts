@@ -11,7 +11,8 @@
  * host files.
  */
 import type { Readable } from 'node:stream';
-import { OVERLAY_XATTR, tarItems, tarStream, walkTree } from '../../image/layer/diff.js';
+import { OVERLAY_XATTR, tarItems, walkTree } from '../../image/layer/diff.js';
+import { tarStream } from '../../image/layer/tar-writer.js';
 
 export interface ExportOptions {
   /** Entries newer than this get this mtime (reproducible exports). */

@@ -11,7 +11,7 @@ import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { hexOf } from '../../image/digest.js';
 import { formatInspect, inspectJson } from '../../image/images.js';
-import { ImageNotKnownError } from '../../image/store/store.js';
+import { ImageNotKnownError } from '../../image/store/resolve.js';
 import { portMap, storedRequest } from '../network/index.js';
 import { hostConfigResources, isPaused, wasOomKilled } from '../cgroups/index.js';
 import { inspectUlimits } from '../rlimits.js';

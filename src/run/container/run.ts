@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { HutchError } from '../../errors.js';
 import { createProgress, progressMode } from '../../image/progress.js';
-import type { ResolvedImage } from '../../image/store/store.js';
+import type { ResolvedImage } from '../../image/store/resolve.js';
 import {
   checkPortsFree,
   currentRequestHost,

@@ -1,30 +1,9 @@
-import { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { digestOf, DigestMismatchError, VerifyingStream, type Digest } from '../../src/image/digest.js';
+import type { Digest } from '../../src/image/digest.js';
 import { parseImageConfig, parseManifestDocument } from '../../src/image/manifest.js';
-import { parsePlatform, selectManifest } from '../../src/image/platform.js';
-import { tee } from '../../src/image/tee.js';
+import { selectManifest } from '../../src/image/platform.js';
 
-const sink = () => new Writable({ write: (_c, _e, done) => done() });
 const d = (c: string): Digest => `sha256:${c.repeat(64)}`;
-
-describe('verifying streams', () => {
-  it('passes content that matches digest and size', async () => {
-    const data = Buffer.from('hello');
-    await pipeline(Readable.from([data]), new VerifyingStream('blob', { digest: digestOf(data), size: 5 }), sink());
-  });
-
-  it('fails on a wrong digest, a short body and an overlong one', async () => {
-    const data = Buffer.from('hello');
-    const run = (expected: { digest: Digest; size?: number }, chunks: Buffer[]) =>
-      pipeline(Readable.from(chunks), new VerifyingStream('blob x', expected), sink());
-    await expect(run({ digest: digestOf('other'), size: 5 }, [data])).rejects.toBeInstanceOf(DigestMismatchError);
-    await expect(run({ digest: digestOf(data), size: 6 }, [data])).rejects.toThrow(/expected 6 bytes, got 5/);
-    await expect(run({ digest: digestOf(data), size: 3 }, [data])).rejects.toThrow(/expected 3 bytes, got 5/);
-  });
-});
 
 describe('manifest documents', () => {
   const manifest = {
@@ -105,62 +84,5 @@ describe('manifest documents', () => {
     expect(() => parseImageConfig(Buffer.from(JSON.stringify(config)), 2, 'c')).toThrow(
       /lists 1 layers, the manifest 2/,
     );
-  });
-});
-
-describe('platforms', () => {
-  const entry = (architecture: string, variant?: string) => ({
-    mediaType: 'application/vnd.oci.image.manifest.v1+json',
-    digest: d(architecture === 'amd64' ? '1' : '2'),
-    size: 1,
-    platform: { os: 'linux', architecture, ...(variant === undefined ? {} : { variant }) },
-  });
-  const index = { schemaVersion: 2 as const, manifests: [entry('arm64'), entry('amd64')] };
-
-  it('selects the wanted platform; arm64 without a variant is v8', () => {
-    expect(selectManifest(index, parsePlatform('linux/amd64'), 'x').digest).toBe(d('1'));
-    expect(selectManifest(index, parsePlatform('linux/arm64/v8'), 'x').digest).toBe(d('2'));
-  });
-
-  it('lists what there is when nothing fits', () => {
-    expect(() => selectManifest(index, parsePlatform('linux/s390x'), 'img')).toThrow(
-      'img has no image for linux/s390x (it has: linux/arm64, linux/amd64)',
-    );
-    expect(() => parsePlatform('linux')).toThrow(/invalid --platform/);
-  });
-});
-
-describe('tee', () => {
-  it('gives both sides every byte, at the pace of the slower one', async () => {
-    const chunks = Array.from({ length: 200 }, (_, i) => Buffer.alloc(16 * 1024, i));
-    const [a, b] = tee(Readable.from(chunks));
-    const collect = async (stream: Readable, delay: number) => {
-      const parts: Buffer[] = [];
-      for await (const chunk of stream) {
-        parts.push(chunk as Buffer);
-        if (delay > 0) await new Promise((r) => setTimeout(r, delay));
-      }
-      return Buffer.concat(parts);
-    };
-    const [fast, slow] = await Promise.all([collect(a, 0), collect(b, 1)]);
-    expect(fast.equals(Buffer.concat(chunks))).toBe(true);
-    expect(slow.equals(fast)).toBe(true);
-  });
-
-  it('stops feeding a side destroyed without an error', async () => {
-    const [a, b] = tee(Readable.from(Array.from({ length: 100 }, () => Buffer.alloc(64 * 1024))));
-    a.destroy();
-    let size = 0;
-    for await (const chunk of b) size += (chunk as Buffer).length;
-    expect(size).toBe(100 * 64 * 1024);
-  });
-
-  it('destroys the source and the other side when one side fails', async () => {
-    const source = new Readable({ read() {} });
-    const [a, b] = tee(source);
-    const failure = new Error('disk full');
-    a.destroy(failure);
-    await expect(new Promise((_, reject) => b.on('error', reject))).rejects.toBe(failure);
-    expect(source.destroyed).toBe(true);
   });
 });
