@@ -363,6 +363,27 @@ describe.skipIf(need.skip)('image store', () => {
     expect(storeListing(storage)).toEqual(before);
     expect(ok(['system', 'check'], box)).toBe('the store is consistent\n');
   });
+
+  it('garbage collection with a build cache it cannot read fails and deletes nothing the cache could name', () => {
+    const before = storeListing(storage);
+    const cache = join(storage, 'build-cache');
+    rmSync(cache, { recursive: true, force: true });
+    symlinkSync('/root', cache);
+    try {
+      const rmi = hutch(['rmi', 'behind'], box);
+      expect(rmi.status, rmi.stdout + rmi.stderr).toBe(125);
+      expect(errorLines(rmi.stderr)).toEqual([
+        `Error: collect unused blobs and layers: EACCES: permission denied, scandir '${cache}'`,
+      ]);
+      expect(ok(['images', '-q'], box)).toBe('');
+      expect(storeListing(storage)).toEqual(before);
+    } finally {
+      rmSync(cache);
+    }
+    // Readable again: the next collection removes what no image uses.
+    expect(ok(['system', 'check', '--repair'], box)).toMatch(/is not used by any image: removed/);
+    expect(storeListing(storage)).toEqual([]);
+  });
 });
 
 describe.skipIf(need.skip)('image store on a full disk', () => {
