@@ -13,6 +13,7 @@ import type { Descriptor } from '../image/oci.js';
 import type { ImageStore } from '../image/store/store.js';
 import type { LayerRef } from './state.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
+import { ifExists } from '../fs/missing.js';
 
 /** A step's cache entry: its layer (none for a step that changed no file) and when it was first made. */
 export interface CacheEntry {
@@ -34,8 +35,11 @@ export class BuildCache {
   /** The entry of a step, when it has one whose layer (blob and unpacked) is still in the store. */
   lookup(key: string): CacheEntry | undefined {
     let entry: { diffId?: unknown; blob?: Descriptor; created?: unknown };
+    // No entry is a miss, and so is a garbled one; an unreadable one (EACCES) throws.
+    const text = ifExists(() => readFileSync(this.path(key), 'utf8'));
+    if (text === undefined) return undefined;
     try {
-      entry = JSON.parse(readFileSync(this.path(key), 'utf8')) as typeof entry;
+      entry = JSON.parse(text) as typeof entry;
     } catch {
       return undefined;
     }

@@ -27,7 +27,8 @@ import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/prom
 import { basename, isAbsolute, join, posix, relative, resolve } from 'node:path';
 import { BuildfileError } from './containerfile/parser.js';
 import { cleanPath, goMatch, hasGlobMeta, IgnoreRules, type MatchInfo } from './ignore.js';
-import { HutchError } from '../errors.js';
+import { HutchError, messageOf } from '../errors.js';
+import { isMissing } from '../fs/missing.js';
 import type { ContextEntry, CopyEntry, CopySource, EntryType, SourceRef } from './sources.js';
 
 export interface OpenOptions {
@@ -251,8 +252,9 @@ export class BuildContext {
       let s: Stats;
       try {
         s = await lstat(join(this.root, candidate));
-      } catch {
-        throw new Missing();
+      } catch (error) {
+        if (isMissing(error)) throw new Missing();
+        throw error;
       }
       if (!s.isSymbolicLink()) {
         current.push(part);
@@ -331,6 +333,9 @@ export class BuildContext {
         fail(`${instruction} ${source}: forbidden path outside the build context (a symlink on the way leads out)`);
       }
       if (error instanceof Missing) fail(this.notFound(instruction, source));
+      // A part of the context that cannot be read (EACCES): the step's line, then why.
+      if (typeof (error as NodeJS.ErrnoException).code === 'string')
+        fail(`${instruction} ${source}: ${messageOf(error)}`);
       throw error;
     }
     const excluded = (path !== '.' && this.excluded(path)) || (real !== '.' && this.excluded(real));
@@ -375,8 +380,9 @@ export class BuildContext {
           try {
             await lstat(join(this.root, join2(real, part)));
             next.push({ path: join2(base.path, part), wild: base.wild });
-          } catch {
+          } catch (error) {
             // no such entry: this branch matches nothing
+            if (!isMissing(error)) throw error;
           }
           continue;
         }

@@ -243,6 +243,8 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);
     release();
+    // Opportunistic: a collection that cannot run now (another writer holds the
+    // store, a part of it cannot be read) is left to a later command.
     await store.collectGarbage({ wait: false }).catch(() => undefined);
   }
 }

@@ -14,6 +14,7 @@ import type { RootfsDriver, RootfsLayout } from '../run/rootfs/index.js';
 import { commitUpper, type CommittedLayer } from './layer.js';
 import { removeTree } from '../fs/remove-tree.js';
 import { DEFAULT_MOUNT_POINTS } from '../run/container/mount-defaults.js';
+import { ifExists } from '../fs/missing.js';
 
 /**
  * Paths a RUN's container gets as mount points (prepareRootfs makes them in
@@ -117,12 +118,8 @@ export class StepWorkspace {
 export function readLayeredFile(lowers: readonly string[], path: string): string | null {
   for (let i = lowers.length - 1; i >= 0; i--) {
     const full = join(lowers[i] as string, path);
-    let stat;
-    try {
-      stat = lstatSync(full);
-    } catch {
-      continue;
-    }
+    const stat = ifExists(() => lstatSync(full));
+    if (stat === undefined) continue;
     if (stat.isCharacterDevice() && stat.rdev === 0) return null;
     if (!stat.isFile()) return null;
     return readFileSync(full, 'utf8');

@@ -84,6 +84,8 @@ export function claimIfAbandoned(path: string): Release | undefined {
   try {
     fd = openSync(path, constants.O_RDONLY | constants.O_NOFOLLOW);
   } catch {
+    // Gone, or not openable for a flock (a symlink, an unreadable directory):
+    // not claimed, so it stays; a claim is what allows a removal.
     return undefined;
   }
   if (native.flock(fd, true, false)) return releaser(fd);

@@ -19,6 +19,8 @@ export function removeTree(path: string): void {
 }
 
 function makeWritable(path: string): void {
+  // Best effort: what cannot be made writable here makes the removal fail,
+  // and that error (with the path) is the one the caller sees.
   let st;
   try {
     st = statSync(path, { throwIfNoEntry: false });

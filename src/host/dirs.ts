@@ -74,7 +74,7 @@ export interface NotPrivate {
  */
 export function notPrivate(base: string, dir: string, ownUid = process.getuid?.() ?? 0): NotPrivate | undefined {
   const below = relative(base, dir);
-  if (below.startsWith('..')) throw new Error(`notPrivate: ${dir} is not below ${base}`);
+  if (below.startsWith('..')) throw new Error(`check that ${dir} is private: it is not below ${base}`);
   let path = base;
   for (const part of ['', ...(below === '' ? [] : below.split(sep))]) {
     path = join(path, part);

@@ -5,6 +5,7 @@ import { HutchError } from '../errors.js';
 import { native } from '../native.js';
 import type { Identity } from './identity.js';
 import { findOverlaps, formatRange, parseSubids, rangesFor, type SubidEntry } from './subid.js';
+import { ifExists } from '../fs/missing.js';
 
 /** One line of /proc/PID/uid_map (user_namespaces(7)). */
 export interface IdMapping {
@@ -34,13 +35,8 @@ export interface SubidFiles {
 }
 
 export function readSubidFiles(): SubidFiles {
-  const read = (path: string): string | null => {
-    try {
-      return readFileSync(path, 'utf8');
-    } catch {
-      return null;
-    }
-  };
+  // null when the file does not exist; an unreadable one throws (it is not "no ranges").
+  const read = (path: string): string | null => ifExists(() => readFileSync(path, 'utf8')) ?? null;
   return { subuid: read('/etc/subuid'), subgid: read('/etc/subgid') };
 }
 
@@ -126,7 +122,7 @@ export function findOnPath(name: string, pathVar: string | undefined): string | 
       accessSync(candidate, constants.X_OK);
       if (statSync(candidate).isFile()) return candidate;
     } catch {
-      // not here
+      // not here, or not executable by us: like which(1), look further
     }
   }
   return undefined;
@@ -229,7 +225,8 @@ export async function writeIdMaps(pid: number, plan: MappingPlan, helpers: Helpe
     const mode = kind === 'uid' ? plan.uidMode : plan.gidMode;
     const helper = kind === 'uid' ? helpers.newuidmap : helpers.newgidmap;
     if (mode === 'full') {
-      if (helper === undefined) throw new Error(`writeIdMaps: no helper for the ${kind} map`);
+      if (helper === undefined)
+        throw new Error(`write the ${kind} map of process ${pid}: a full map needs new${kind}map, and none was given`);
       await runHelper(helper, [String(pid), ...helperArgs(plan[kind])]);
     } else {
       if (kind === 'gid') writeFileSync(`/proc/${pid}/setgroups`, 'deny');

@@ -8,6 +8,7 @@ function statFields(pid: number): string[] | undefined {
     // The command name may hold spaces and parentheses: fields start after the last ')'.
     return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
+    // ENOENT or ESRCH: the process is gone (or reaped while we read)
     return undefined;
   }
 }

@@ -14,6 +14,7 @@ import { PlanChild } from './plan-child.js';
 import type { Identity } from './identity.js';
 import { planIdMappings, readSubidFiles, requireIdmapHelpers, writeIdMaps } from './idmap.js';
 import { Clone, Mount, Plan } from './plan.js';
+import { ifExists } from '../fs/missing.js';
 import { SESSION_WARNINGS } from './session-warnings.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 
@@ -30,17 +31,15 @@ export function ensureRuntimeDir(dir: string, ownUid: number): string {
 
 /** The session holder's pid if the pid file names a live holder of ours. */
 export function readSessionPid(runtime: string): number | undefined {
-  let pid: number;
-  try {
-    pid = Number(readFileSync(join(runtime, 'session.pid'), 'utf8').trim());
-  } catch {
-    return undefined;
-  }
+  const text = ifExists(() => readFileSync(join(runtime, 'session.pid'), 'utf8'));
+  if (text === undefined) return undefined;
+  const pid = Number(text.trim());
   if (!Number.isInteger(pid) || pid <= 1) return undefined;
   try {
     // The pid may have been reused since: check that it is our holder.
     return readFileSync(`/proc/${pid}/cmdline`, 'latin1') === `${SESSION_NAME}\0` ? pid : undefined;
   } catch {
+    // ENOENT or ESRCH: the process is gone (or exiting), so it holds no session
     return undefined;
   }
 }

@@ -18,6 +18,7 @@ function read(storage: string): Sources {
     const value = JSON.parse(readFileSync(join(storage, FILE), 'utf8')) as unknown;
     return typeof value === 'object' && value !== null ? (value as Sources) : {};
   } catch {
+    // None yet, or unusable: a cache, so the cost is an upload a mount would have saved.
     return {};
   }
 }

@@ -165,6 +165,8 @@ export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = p
     throw withContext('pull', `pull ${name}`, storageError(error, storage, 'store the image'));
   } finally {
     progress.close();
+    // Opportunistic: a collection that cannot run now (another writer holds the
+    // store, a part of it cannot be read) is left to a later command.
     if (collect) await store.collectGarbage({ wait: false }).catch(() => undefined);
   }
 }

@@ -54,6 +54,7 @@ function readConversions(storage: string): Record<string, Digest> {
   try {
     return JSON.parse(readFileSync(conversionsFile(storage), 'utf8')) as Record<string, Digest>;
   } catch {
+    // None yet, or unusable: a cache, so the cost is compressing the layer again.
     return {};
   }
 }
@@ -90,6 +91,7 @@ function sourceName(source: string, names: string[], env: NodeJS.ProcessEnv): st
     const normalized = formatReference(parseReference(source, defaultRegistry(env)));
     return names.includes(normalized) ? normalized : undefined;
   } catch {
+    // not a reference (an image id): no name to record
     return undefined;
   }
 }

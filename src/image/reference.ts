@@ -8,8 +8,9 @@
 import { readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
-import { HutchError } from '../errors.js';
+import { HutchError, withContext } from '../errors.js';
 import { isDigest, type Digest } from './digest.js';
+import { ifExists } from '../fs/missing.js';
 
 export interface ImageReference {
   registry: string;
@@ -99,12 +100,13 @@ export function defaultRegistry(env: NodeJS.ProcessEnv = process.env): string {
   ];
   for (const file of files) {
     if (file === undefined) continue;
-    let text: string;
+    let text: string | undefined;
     try {
-      text = readFileSync(file, 'utf8');
-    } catch {
-      continue;
+      text = ifExists(() => readFileSync(file, 'utf8'));
+    } catch (error) {
+      throw withContext('registries', `read ${file}`, error);
     }
+    if (text === undefined) continue;
     const registries = searchRegistries(text);
     if (registries !== undefined) return registries[0] ?? DOCKER_HUB;
   }

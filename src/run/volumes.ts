@@ -26,6 +26,7 @@ import { HutchError } from '../errors.js';
 import { acquireLock } from '../fs/lock.js';
 import { AT_FDCWD, native, RENAME_NOREPLACE } from '../native.js';
 import { removeTree } from '../fs/remove-tree.js';
+import { ifExists } from '../fs/missing.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 
@@ -93,11 +94,8 @@ function noSuchVolume(name: string): HutchError {
 
 function readRecord(storage: string, name: string): VolumeRecord | undefined {
   const dir = join(volumesDir(storage), name);
-  try {
-    if (!statSync(join(dir, '_data')).isDirectory()) return undefined;
-  } catch {
-    return undefined;
-  }
+  if (ifExists(() => statSync(join(dir, '_data')).isDirectory()) !== true) return undefined;
+  // A volume without a readable record (none, or a torn one) gets the defaults.
   try {
     const value = JSON.parse(readFileSync(join(dir, 'volume.json'), 'utf8')) as Partial<VolumeRecord>;
     return {
@@ -245,12 +243,7 @@ export function listVolumes(
   storage: string,
   options: { filters?: readonly string[]; usedBy?: VolumeUsers } = {},
 ): VolumeInspect[] {
-  let names: string[];
-  try {
-    names = readdirSync(volumesDir(storage));
-  } catch {
-    return [];
-  }
+  const names = ifExists(() => readdirSync(volumesDir(storage))) ?? [];
   return names
     .filter((n) => NAME.test(n))
     .sort()

@@ -1,11 +1,12 @@
 // `hutch unshare`: a command in hutch's user namespace, in hutch's place (execve).
 import { accessSync, constants, statSync } from 'node:fs';
-import { ExitCode, HutchError, SyscallError } from '../errors.js';
+import { ExitCode, HutchError, messageOf, SyscallError } from '../errors.js';
 import { native } from '../native.js';
 import { resolvePaths } from '../host/dirs.js';
 import { currentIdentity } from '../host/identity.js';
 import { findOnPath } from '../host/idmap.js';
 import { enterSession } from '../host/userns-session.js';
+import { isMissing } from '../fs/missing.js';
 
 export interface UnshareOptions {
   /** The command and its arguments; empty runs $SHELL. */
@@ -17,7 +18,8 @@ function resolveCommand(file: string, pathVar: string | undefined): string {
     let isFile = false;
     try {
       isFile = statSync(file).isFile();
-    } catch {
+    } catch (error) {
+      if (!isMissing(error)) throw new HutchError(messageOf(error), { exitCode: ExitCode.CannotExecute, cause: error });
       throw new HutchError(`${file}: no such file or directory`, { exitCode: ExitCode.NotFound });
     }
     try {

@@ -28,6 +28,7 @@ import {
   fail,
   failAsync,
   hutch,
+  hutchRun,
   ok,
   okAsync,
   sandbox,
@@ -363,6 +364,18 @@ describe.skipIf(need.skip)('hutch build', () => {
       const before = storeListing(storage);
       const line = await failAsync(['build', dir], box);
       expect(line).toMatch(/Containerfile:2:\d+: ADD http:.*remote\.txt: digest mismatch/);
+      expect(storeListing(storage)).toEqual(before);
+
+      // A URL the server has nothing at: the step's file and line, then what the server said.
+      writeFileSync(join(dir, 'Containerfile'), `FROM busybox\nADD ${server.url}/missing.txt /dl/\n`);
+      const missing = await hutchRun(['build', dir], box);
+      expect(missing.status).toBe(125);
+      expect(errorLines(missing.stderr)).toEqual([
+        expect.stringMatching(
+          /^Error: \S*\/Containerfile:2:\d+: ADD http:\S*\/missing\.txt: the server answered 404 Not Found$/,
+        ),
+      ]);
+      expect(missing.stderr).toContain('hint: check the URL: the server has no file there');
       expect(storeListing(storage)).toEqual(before);
     } finally {
       await server.stop();

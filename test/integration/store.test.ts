@@ -18,6 +18,7 @@ import {
   readFileSync,
   readSync,
   rmSync,
+  symlinkSync,
   writeFileSync,
   writeSync,
 } from 'node:fs';
@@ -334,6 +335,53 @@ describe.skipIf(need.skip)('image store', () => {
     expect(repair.stdout).toContain(': removed the image\n');
     expect(ok(['images', '-q'], box)).toBe('');
     expect(ok(['system', 'check'], box)).toBe('the store is consistent\n');
+    expect(storeListing(storage)).toEqual([]);
+  });
+
+  it('system check stops at a part of the store it cannot read, says which, and removes nothing', () => {
+    ok(['import', rootfs, 'behind'], box);
+    const before = storeListing(storage);
+    // The session's root may read what hutch-ci owns whatever its mode; /root belongs to an id it does not map.
+    expect(() => readdirSync('/root')).toThrow(expect.objectContaining({ code: 'EACCES' }));
+    const closed = join(storage, 'oci', 'blobs', 'sha512');
+    symlinkSync('/root', closed);
+    try {
+      for (const args of [
+        ['system', 'check'],
+        ['system', 'check', '--repair'],
+      ]) {
+        const check = hutch(args, box);
+        expect(check.status, check.stdout + check.stderr).toBe(125);
+        expect(errorLines(check.stderr)).toEqual([
+          `Error: check the store: EACCES: permission denied, scandir '${closed}'`,
+        ]);
+        expect(check.stderr).toContain(`restore the owner and permissions of oci/blobs/sha512 in ${storage}`);
+      }
+    } finally {
+      rmSync(closed);
+    }
+    expect(storeListing(storage)).toEqual(before);
+    expect(ok(['system', 'check'], box)).toBe('the store is consistent\n');
+  });
+
+  it('garbage collection with a build cache it cannot read fails and deletes nothing the cache could name', () => {
+    const before = storeListing(storage);
+    const cache = join(storage, 'build-cache');
+    rmSync(cache, { recursive: true, force: true });
+    symlinkSync('/root', cache);
+    try {
+      const rmi = hutch(['rmi', 'behind'], box);
+      expect(rmi.status, rmi.stdout + rmi.stderr).toBe(125);
+      expect(errorLines(rmi.stderr)).toEqual([
+        `Error: collect unused blobs and layers: EACCES: permission denied, scandir '${cache}'`,
+      ]);
+      expect(ok(['images', '-q'], box)).toBe('');
+      expect(storeListing(storage)).toEqual(before);
+    } finally {
+      rmSync(cache);
+    }
+    // Readable again: the next collection removes what no image uses.
+    expect(ok(['system', 'check', '--repair'], box)).toMatch(/is not used by any image: removed/);
     expect(storeListing(storage)).toEqual([]);
   });
 });

@@ -2,11 +2,11 @@
  * -v, --mount and --tmpfs parsing (pure), and resolveMounts with the named
  * volumes it creates on first use (a temp storage directory, no privileges).
  */
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { HutchError } from '../../src/errors.js';
+import { ContextError, HutchError } from '../../src/errors.js';
 import {
   parseMountFlag,
   parseTmpfsFlag,
@@ -257,6 +257,22 @@ describe('resolveMounts and volumes', () => {
     expect(error.exitCode).toBe(125);
     const twice = await failureOf(resolveMounts([parseTmpfsFlag('/x'), parseVolumeFlag('v:/x')], storage()));
     expect(twice.message).toBe('-v v:/x: /x is already the destination of --tmpfs /x');
+  });
+
+  // Root reads through any mode: the unreadable case is an unprivileged user's.
+  it.skipIf(process.getuid?.() === 0)('a bind source that cannot be looked at is not called missing', async () => {
+    const closed = scratch('hutch-closed-');
+    mkdirSync(join(closed, 'inside'));
+    chmodSync(closed, 0o000);
+    try {
+      const error = await resolveMounts([parseVolumeFlag(`${closed}/inside:/x`)], storage()).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(ContextError);
+      expect((error as Error).message).toBe(
+        `bind source ${closed}/inside: EACCES: permission denied, stat '${closed}/inside'`,
+      );
+    } finally {
+      chmodSync(closed, 0o700);
+    }
   });
 
   it('volume create, ls, inspect, rm and prune as podman has them', async () => {

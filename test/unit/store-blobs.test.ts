@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
@@ -170,5 +170,31 @@ describe('BlobStore', () => {
     const { digest, size } = await blobs.write(stream);
     expect(digest).toBe(`sha256:${hash.digest('hex')}`);
     expect(size).toBe(20 * 1024 * 1024);
+  });
+
+  // Root reads through any mode: the unreadable cases are an unprivileged user's.
+  it.skipIf(process.getuid?.() === 0)(
+    'has() and size() surface EACCES: an unreadable blob is not a missing one',
+    async () => {
+      const { digest } = await blobs.write(Buffer.from('behind a closed door'));
+      const missing = digestOf('never stored');
+      chmodSync(join(root, 'blobs', 'sha256'), 0o000);
+      try {
+        expect(() => blobs.has(digest)).toThrow(expect.objectContaining({ code: 'EACCES' }));
+        expect(() => blobs.size(digest)).toThrow(expect.objectContaining({ code: 'EACCES' }));
+        expect(() => blobs.has(missing)).toThrow(expect.objectContaining({ code: 'EACCES' }));
+        expect(() => blobs.list()).toThrow(expect.objectContaining({ code: 'EACCES' }));
+      } finally {
+        chmodSync(join(root, 'blobs', 'sha256'), 0o755);
+      }
+      expect(blobs.has(digest)).toBe(true);
+      expect(blobs.has(missing)).toBe(false);
+      expect(blobs.size(missing)).toBeUndefined();
+    },
+  );
+
+  it('a malformed digest is not stored (has, size), without touching the file system', () => {
+    expect(blobs.has('sha256:../../etc/passwd' as Digest)).toBe(false);
+    expect(blobs.size('sha256:../../etc/passwd' as Digest)).toBeUndefined();
   });
 });

@@ -15,6 +15,7 @@ import { extractLayer } from '../../image/layer/extract.js';
 import type { Compression } from '../../image/media.js';
 import { ENTRY_COST, SpaceGuard } from '../../image/store/reserve.js';
 import { readHead } from '../../fs/read-head.js';
+import { HutchError, messageOf } from '../../errors.js';
 
 function isUstar(block: Buffer): boolean {
   return block.length >= 263 && block.subarray(257, 262).toString('latin1') === 'ustar';
@@ -106,9 +107,18 @@ export interface Downloaded {
 
 /** Downloads url into dir; with a checksum (`sha256:hex`, sha384, sha512) the content must match it. */
 export async function download(url: string, dir: string, checksum: string | undefined): Promise<Downloaded> {
-  const response = await fetch(url, { redirect: 'follow' });
+  let response;
+  try {
+    response = await fetch(url, { redirect: 'follow' });
+  } catch (error) {
+    // fetch says only "fetch failed": the cause names what failed (ECONNREFUSED, ENOTFOUND…).
+    const cause = error instanceof Error && error.cause !== undefined ? error.cause : error;
+    throw new HutchError(messageOf(cause), { cause: error });
+  }
   if (!response.ok || response.body === null) {
-    throw new Error(`GET ${url}: ${response.status} ${response.statusText}`);
+    throw new HutchError(`the server answered ${`${response.status} ${response.statusText}`.trim()}`, {
+      hint: response.status === 404 ? 'check the URL: the server has no file there' : undefined,
+    });
   }
   const body = Buffer.from(await response.arrayBuffer());
   if (checksum !== undefined) {
@@ -119,7 +129,7 @@ export async function download(url: string, dir: string, checksum: string | unde
       .update(body)
       .digest('hex');
     if (actual !== match[2]) {
-      throw new ChecksumError(`digest mismatch for ${url}: expected ${checksum}, got ${match[1]}:${actual}`);
+      throw new ChecksumError(`digest mismatch: expected ${checksum}, got ${match[1]}:${actual}`);
     }
   }
   const name = posix.basename(new URL(url).pathname) || 'index.html';

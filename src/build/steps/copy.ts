@@ -191,7 +191,13 @@ export async function copyStep(
         got = await download(ref.source, join(workspace.dir, `download-${i}`), checksum);
       } catch (error) {
         throw new BuildfileError(stage.file, ref.position, `ADD ${ref.source}: ${messageOf(error)}`, {
-          ...(error instanceof ChecksumError ? { hint: 'check the --checksum value (sha256:HEX of the file)' } : {}),
+          hint:
+            error instanceof ChecksumError
+              ? 'check the --checksum value (sha256:HEX of the file)'
+              : error instanceof HutchError
+                ? error.hint
+                : undefined,
+          cause: error,
         });
       }
       hashParts.push(`url ${ref.source} ${got.digest}`);
@@ -320,6 +326,8 @@ export function copyIntoRoot(root: string, request: CopyRequest): void {
   try {
     existingDir = locateInRoot(root, destPath).stat?.isDirectory() === true;
   } catch {
+    // A destination that does not resolve (a symlink loop, a file on the way) is
+    // no directory to copy into; the writer reports why when it gets there.
     existingDir = false;
   }
   const intoDir = trailing || existingDir || request.items.length > 1;

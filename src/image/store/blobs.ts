@@ -33,6 +33,7 @@ import {
 import { createTempFile } from '../../fs/lock.js';
 import { readHeadFd } from '../../fs/read-head.js';
 import { fdSink, renameDurably } from '../../fs/atomic-write.js';
+import { ifExists } from '../../fs/missing.js';
 
 const HEX = { sha256: /^[a-f0-9]{64}$/, sha512: /^[a-f0-9]{128}$/ } as const;
 
@@ -73,21 +74,19 @@ export class BlobStore {
     return join(this.root, 'blobs', algorithmOf(digest), hexOf(digest));
   }
 
+  /**
+   * Whether the blob is stored (a malformed digest names no blob). Only absence
+   * answers false: a blob that cannot be looked at (EACCES, EIO) throws.
+   */
   has(digest: Digest): boolean {
-    try {
-      return statSync(this.path(digest)).isFile();
-    } catch {
-      return false;
-    }
+    if (!isDigest(digest)) return false;
+    return ifExists(() => statSync(this.path(digest)).isFile()) ?? false;
   }
 
-  /** The stored size in bytes; undefined when the blob is missing. */
+  /** The stored size in bytes; undefined when the blob is missing (any other failure throws). */
   size(digest: Digest): number | undefined {
-    try {
-      return statSync(this.path(digest)).size;
-    } catch {
-      return undefined;
-    }
+    if (!isDigest(digest)) return undefined;
+    return ifExists(() => statSync(this.path(digest)).size);
   }
 
   /**
@@ -265,12 +264,7 @@ export class BlobStore {
   list(): Digest[] {
     const digests: Digest[] = [];
     for (const algorithm of ['sha256', 'sha512'] as const) {
-      let names: string[];
-      try {
-        names = readdirSync(join(this.root, 'blobs', algorithm));
-      } catch {
-        continue;
-      }
+      const names = ifExists(() => readdirSync(join(this.root, 'blobs', algorithm))) ?? [];
       for (const name of names.sort()) if (HEX[algorithm].test(name)) digests.push(`${algorithm}:${name}`);
     }
     return digests;
@@ -279,12 +273,7 @@ export class BlobStore {
   /** Files under blobs/ that are not blobs (a stray name, a directory): for `system check`. */
   strays(): string[] {
     const found: string[] = [];
-    let algorithms: string[];
-    try {
-      algorithms = readdirSync(join(this.root, 'blobs'));
-    } catch {
-      return found;
-    }
+    const algorithms = ifExists(() => readdirSync(join(this.root, 'blobs'))) ?? [];
     for (const algorithm of algorithms) {
       const dir = join(this.root, 'blobs', algorithm);
       if (algorithm !== 'sha256' && algorithm !== 'sha512') {
@@ -292,12 +281,8 @@ export class BlobStore {
         continue;
       }
       for (const name of readdirSync(dir)) {
-        let isFile = false;
-        try {
-          isFile = statSync(join(dir, name)).isFile();
-        } catch {
-          // vanished
-        }
+        // A name that vanished meanwhile counts as not a file; one that cannot be stat'ed throws.
+        const isFile = ifExists(() => statSync(join(dir, name)).isFile()) ?? false;
         if (!HEX[algorithm].test(name) || !isFile) found.push(join(dir, name));
       }
     }

@@ -6,7 +6,7 @@
  */
 import { createReadStream, readFileSync } from 'node:fs';
 import { pipeline } from 'node:stream/promises';
-import { HutchError } from '../../errors.js';
+import { HutchError, messageOf, withContext } from '../../errors.js';
 import { algorithmOf, HashingStream, shortId, type Digest } from '../digest.js';
 import { layerCompression } from '../media.js';
 import { unpackLayer } from './layers.js';
@@ -46,15 +46,34 @@ export async function checkStore(store: ImageStore, options: CheckOptions): Prom
   const release = await acquireLock(store.storeLockPath);
   try {
     const problems = (list: Finding[]) => list.filter((f) => f.kind === 'problem');
-    const findings = await checkLocked(store, options);
+    const findings = await checkLocked(store, options).catch((error: unknown) => {
+      throw cannotCheck(store, error);
+    });
     if (!options.repair || findings.length === 0) return { findings, consistent: problems(findings).length === 0 };
     // Repairs can uncover more (an image whose only problem was a blob removed as corrupt): go again.
-    const again = await checkLocked(store, { ...options, repair: false });
+    const again = await checkLocked(store, { ...options, repair: false }).catch((error: unknown) => {
+      throw cannotCheck(store, error);
+    });
     const still = again.map((f): Finding => ({ ...f, problem: `still: ${f.problem}` }));
     return { findings: [...findings, ...still], consistent: problems(again).length === 0 };
   } finally {
     release();
   }
+}
+
+/**
+ * A part of the store that cannot be read stops the check: what is behind it
+ * is neither called missing nor removed as unused on a guess.
+ */
+function cannotCheck(store: ImageStore, error: unknown): Error {
+  const { code, path } = error as NodeJS.ErrnoException;
+  if ((code === 'EACCES' || code === 'EPERM') && typeof path === 'string') {
+    return new HutchError(`check the store: ${messageOf(error)}`, {
+      hint: `restore the owner and permissions of ${relative(store, path)} in ${store.storageDir}, then run hutch system check again`,
+      cause: error,
+    });
+  }
+  return withContext('check', 'check the store', error);
 }
 
 /** Hashes a blob file: its digest and size. */

@@ -14,6 +14,8 @@ import type { LayerStore } from './layers.js';
 import { reapLeftovers } from './leftovers.js';
 import { acquireLock, tryLock, type TempEntry } from '../../fs/lock.js';
 import { removeTree } from '../../fs/remove-tree.js';
+import { ifExists } from '../../fs/missing.js';
+import { withContext } from '../../errors.js';
 
 export interface GarbageReport {
   blobs: Digest[];
@@ -64,7 +66,13 @@ export async function collectGarbageLocked(store: GcStore): Promise<GarbageRepor
   report.leftovers.push(...reapLeftovers(store.tmpDir).removed);
   const releaseIndex = await acquireLock(store.indexLockPath);
   try {
-    const reach = reachable(store, store.readIndex());
+    let reach;
+    try {
+      reach = reachable(store, store.readIndex());
+    } catch (error) {
+      // Nothing is removed: what cannot be read might name any of it.
+      throw withContext('gc', 'collect unused blobs and layers', error);
+    }
     if (reach !== undefined) {
       for (const digest of store.blobs.list()) {
         if (reach.blobs.has(digest)) continue;
@@ -117,28 +125,31 @@ export function reachable(store: GcStore, index: Index): { blobs: Set<string>; l
       );
       for (const diffId of config.rootfs.diff_ids) layers.add(diffId);
     } catch {
+      // A manifest or config that cannot be read: nothing is collected this time.
       return undefined;
     }
   }
-  for (const name of safeReaddir(store.buildCacheDir)) {
+  // An unreadable cache directory or entry throws: it could name any layer.
+  for (const name of readdirIfExists(store.buildCacheDir)) {
     if (!name.endsWith('.json')) continue;
+    const text = ifExists(() => readFileSync(join(store.buildCacheDir, name), 'utf8'));
+    if (text === undefined) continue;
+    let entry: { diffId?: unknown; blob?: { digest?: unknown } };
     try {
-      const entry = JSON.parse(readFileSync(join(store.buildCacheDir, name), 'utf8')) as {
-        diffId?: unknown;
-        blob?: { digest?: unknown };
-      };
-      if (typeof entry.diffId === 'string') layers.add(entry.diffId);
-      if (typeof entry.blob?.digest === 'string') blobs.add(entry.blob.digest);
+      entry = JSON.parse(text) as typeof entry;
     } catch {
-      // An unreadable cache entry keeps nothing: the build treats it as a miss.
+      // A garbled entry keeps nothing: the build treats it as a miss.
+      continue;
     }
+    if (typeof entry.diffId === 'string') layers.add(entry.diffId);
+    if (typeof entry.blob?.digest === 'string') blobs.add(entry.blob.digest);
   }
   return { blobs, layers };
 }
 
 /** Lock files of layers that are not there (only while nobody unpacks: store lock exclusive). */
 function removeStaleLayerLocks(store: GcStore): void {
-  for (const name of safeReaddir(store.locksDir)) {
+  for (const name of readdirIfExists(store.locksDir)) {
     const match = /^layer-([a-f0-9]{64})\.lock$/.exec(name);
     if (match === null || store.layers.has(`sha256:${match[1]}`)) continue;
     const release = tryLock(join(store.locksDir, name));
@@ -151,10 +162,7 @@ function removeStaleLayerLocks(store: GcStore): void {
   }
 }
 
-function safeReaddir(dir: string): string[] {
-  try {
-    return readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
+/** The names in dir, sorted; none when dir does not exist (an unreadable dir throws). */
+function readdirIfExists(dir: string): string[] {
+  return (ifExists(() => readdirSync(dir)) ?? []).sort();
 }

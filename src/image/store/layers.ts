@@ -14,6 +14,7 @@ import { algorithmOf, DigestMismatchError, HashingStream, hexOf, isDigest, short
 import { extractLayer, type ExtractStats } from '../layer/extract.js';
 import { decompressStream } from '../layer/compression.js';
 import type { Compression } from '../media.js';
+import { ifExists } from '../../fs/missing.js';
 import { removeTree } from '../../fs/remove-tree.js';
 import { discardStream } from './blobs.js';
 import { renameDurably } from '../../fs/atomic-write.js';
@@ -44,7 +45,7 @@ export class LayerStore {
   ) {}
 
   private dirOf(diffId: Digest): string {
-    if (!isDigest(diffId) || algorithmOf(diffId) !== 'sha256') {
+    if (!isLayerId(diffId)) {
       throw new HutchError(`invalid layer diff id ${JSON.stringify(String(diffId).slice(0, 80))}`);
     }
     return join(this.root, hexOf(diffId));
@@ -55,18 +56,25 @@ export class LayerStore {
     return join(this.dirOf(diffId), 'diff');
   }
 
+  /**
+   * Whether the layer is unpacked (a malformed diff id names no layer). Only
+   * absence answers false: a layer that cannot be looked at (EACCES) throws.
+   */
   has(diffId: Digest): boolean {
-    try {
-      return statSync(this.path(diffId)).isDirectory();
-    } catch {
-      return false;
-    }
+    if (!isLayerId(diffId)) return false;
+    return ifExists(() => statSync(this.path(diffId)).isDirectory()) ?? false;
   }
 
-  /** What was recorded when the layer was unpacked; {} when nothing was. */
+  /**
+   * What was recorded when the layer was unpacked; {} when nothing was (no
+   * info.json, or one that does not parse: the record is advisory, a size).
+   */
   info(diffId: Digest): LayerInfo {
+    if (!isLayerId(diffId)) return {};
+    const text = ifExists(() => readFileSync(join(this.dirOf(diffId), 'info.json'), 'utf8'));
+    if (text === undefined) return {};
     try {
-      const value = JSON.parse(readFileSync(join(this.dirOf(diffId), 'info.json'), 'utf8')) as LayerInfo;
+      const value = JSON.parse(text) as LayerInfo;
       return typeof value === 'object' && value !== null ? value : {};
     } catch {
       return {};
@@ -150,12 +158,12 @@ export class LayerStore {
   }
 
   private entries(): string[] {
-    try {
-      return readdirSync(this.root).sort();
-    } catch {
-      return [];
-    }
+    return (ifExists(() => readdirSync(this.root)) ?? []).sort();
   }
+}
+
+function isLayerId(diffId: Digest): boolean {
+  return isDigest(diffId) && algorithmOf(diffId) === 'sha256';
 }
 
 export interface UnpackOptions {

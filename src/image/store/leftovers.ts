@@ -19,6 +19,7 @@ import { join } from 'node:path';
 import { HutchError, messageOf } from '../../errors.js';
 import { detachMountsUnder, mountsUnder } from '../../host/detach-mounts.js';
 import { claimIfAbandoned } from '../../fs/lock.js';
+import { ifExists } from '../../fs/missing.js';
 import { removeTree } from '../../fs/remove-tree.js';
 
 export interface ReapReport {
@@ -28,12 +29,9 @@ export interface ReapReport {
   failed: { path: string; error: HutchError }[];
 }
 
+/** The names in dir, sorted; none when dir does not exist (an unreadable dir throws). */
 function entries(dir: string): string[] {
-  try {
-    return readdirSync(dir).sort();
-  } catch {
-    return [];
-  }
+  return (ifExists(() => readdirSync(dir)) ?? []).sort();
 }
 
 /** The entries of tmpDir no live process holds right now (nothing is removed). */

@@ -30,6 +30,7 @@ import { LayerStore } from './layers.js';
 import { collectGarbage, collectGarbageLocked, reachable, type GarbageReport } from './gc.js';
 import { reapLeftovers } from './leftovers.js';
 import { acquireLock, moveIntoTemp, type Release, type TempEntry } from '../../fs/lock.js';
+import { ifExists } from '../../fs/missing.js';
 import {
   addNameless,
   emptyIndex,
@@ -355,12 +356,7 @@ function namesOf(index: Index, digest: Digest): string[] {
 
 /** Creates a file with this content unless it exists (link(2) refuses to replace it). */
 function createIfMissing(path: string, content: string, tmpDir: string): void {
-  try {
-    statSync(path);
-    return;
-  } catch {
-    // create it below
-  }
+  if (ifExists(() => statSync(path)) !== undefined) return;
   // The temp file is flocked in tmp/ while it exists, so that garbage collection never takes it for a leftover.
   createFileAtomic(path, content, { tempDir: tmpDir });
 }

@@ -182,7 +182,8 @@ export async function createContainerCgroup(id: string, limits: Limits): Promise
   const limited = hasLimits(limits);
   const subtree = subtreeOf(readCgroupFacts());
   if (subtree === undefined) {
-    if (limited) throw new Error('cgroups: a delegated subtree was promised by the facts');
+    if (limited)
+      throw new Error('create the container cgroup: the host facts promised a delegated subtree, and there is none');
     return undefined;
   }
   const needed = limited ? neededControllers(limits) : new Map<Controller, string[]>();

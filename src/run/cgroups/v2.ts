@@ -24,6 +24,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HutchError, SyscallError } from '../../errors.js';
+import { ifExists } from '../../fs/missing.js';
 
 /** A Node fs error as a SyscallError naming the call and the path; other errors as they are. */
 export function syscallError(error: unknown, syscall: string, path: string): unknown {
@@ -156,14 +157,11 @@ export async function setFrozen(dir: string, frozen: boolean, timeoutMs = 10_000
 /** The cgroup's own processes and those of its descendants. */
 export function allProcesses(dir: string): number[] {
   const pids = processesOf(dir);
-  let entries: string[] = [];
-  try {
-    entries = readdirSync(dir, { withFileTypes: true })
-      .filter((e) => e.isDirectory())
-      .map((e) => e.name);
-  } catch {
-    return pids;
-  }
+  // A cgroup removed meanwhile has no children; one that cannot be read throws.
+  const entries =
+    ifExists(() => readdirSync(dir, { withFileTypes: true }))
+      ?.filter((e) => e.isDirectory())
+      .map((e) => e.name) ?? [];
   for (const child of entries) pids.push(...allProcesses(join(dir, child)));
   return pids;
 }

@@ -50,6 +50,7 @@ import { splitDevice } from '../../image/layer/diff.js';
 import { native } from '../../native.js';
 import { cleanPath, locateInRoot, O_PATH, openInRoot } from '../../fs/in-root.js';
 import { readXattrs, setXattrs, withoutOverlayXattrs } from '../../fs/xattr.js';
+import { ifExists } from '../../fs/missing.js';
 
 export interface CopyOptions {
   /** -a: keep the uid and gid of what is copied. */
@@ -367,12 +368,7 @@ export function copyToContainer(hostSrc: string, rootfs: string, destPath: strin
   const form = sourceForm(hostSrc);
   const src = resolve(hostSrc);
   const follow = form.mustBeDir || options.followLink === true;
-  let stat: Stats | undefined;
-  try {
-    stat = follow ? statSync(src) : lstatSync(src);
-  } catch {
-    stat = undefined;
-  }
+  const stat = ifExists(() => (follow ? statSync(src) : lstatSync(src)));
   if (stat === undefined) throw notFound(hostSrc, 'on the host');
   if (form.mustBeDir && !stat.isDirectory()) throw new HutchError(`${hostSrc}: not a directory`);
   const located = locateInRoot(rootfs, destPath);
@@ -423,11 +419,7 @@ function place(
 }
 
 function statOrUndefined(path: string): Stats | undefined {
-  try {
-    return statSync(path);
-  } catch {
-    return undefined;
-  }
+  return ifExists(() => statSync(path));
 }
 
 function notFound(path: string, where: string): HutchError {

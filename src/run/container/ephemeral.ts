@@ -213,6 +213,7 @@ function readOwner(dir: string): Partial<Owner> {
   try {
     return JSON.parse(readFileSync(join(dir, 'owner.json'), 'utf8')) as Partial<Owner>;
   } catch {
+    // Not written yet (a build killed early) or torn: no owner is known.
     return {};
   }
 }
@@ -230,6 +231,7 @@ function monitorRunsIn(dir: string): boolean {
     const argv = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
     return liveProcessStartTime(pid) !== undefined && argv.includes('--dir') && argv.includes(dir);
   } catch {
+    // no pid file, or its process is gone
     return false;
   }
 }
@@ -248,6 +250,7 @@ export async function reapEphemeralLeftovers(runtimeRoot: string): Promise<strin
   try {
     names = readdirSync(runtimeRoot);
   } catch {
+    // Never throws (a reaper before a build): nothing readable, nothing to reap.
     return removed;
   }
   for (const name of names) {

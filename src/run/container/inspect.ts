@@ -23,6 +23,7 @@ import { DEFAULT_PATH, containerArgs, mergeEnv, readInRoot } from './spec-builde
 import type { Container } from './store.js';
 import { resolveUser } from './user.js';
 import { volumeUsers } from './users.js';
+import { ifExists } from '../../fs/missing.js';
 
 const ZERO_TIME = '0001-01-01T00:00:00Z';
 
@@ -134,11 +135,7 @@ function mountsOf(runtime: Runtime, container: Container) {
 function runningExecs(container: Container): string[] {
   if (container.state.status !== 'running') return [];
   const root = join(container.runtimeDir, 'exec');
-  try {
-    return readdirSync(root).filter((id) => !existsSync(join(root, id, 'exit')));
-  } catch {
-    return [];
-  }
+  return (ifExists(() => readdirSync(root)) ?? []).filter((id) => !existsSync(join(root, id, 'exit')));
 }
 
 /** podman's container inspect object. */
@@ -316,7 +313,9 @@ export function findObject(runtime: Runtime, name: string, type: InspectType): R
   }
   try {
     return inspectVolume(runtime.paths.storage, name, volumeUsers(runtime)) as unknown as Record<string, unknown>;
-  } catch {
+  } catch (error) {
+    // No such volume is a HutchError; a volume that cannot be read (EACCES) is not "no such object".
+    if (!(error instanceof HutchError)) throw error;
     return new HutchError(
       type === 'volume'
         ? `inspecting object: no such volume ${name}`

@@ -19,10 +19,11 @@
  */
 import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
-import { HutchError } from '../../errors.js';
+import { HutchError, withContext } from '../../errors.js';
 import { checkVolumeName, ensureVolume } from '../volumes.js';
 import { cleanPath } from '../../fs/in-root.js';
 import type { BindMount, MountSpec, TmpfsMount } from './spec.js';
+import { isMissing } from '../../fs/missing.js';
 
 export type Propagation =
   'private' | 'rprivate' | 'shared' | 'rshared' | 'slave' | 'rslave' | 'unbindable' | 'runbindable';
@@ -389,7 +390,8 @@ export async function resolveMounts(requests: readonly MountRequest[], storage: 
       case 'bind': {
         try {
           statSync(request.source);
-        } catch {
+        } catch (error) {
+          if (!isMissing(error)) throw withContext('bind', `bind source ${request.source}`, error);
           throw new HutchError(`bind source ${request.source} does not exist`, {
             hint: `create it first, or check the path given to ${request.flag.split(' ')[0]}`,
           });

@@ -14,6 +14,7 @@ import { O_PATH, openInRoot, pathOfFd } from '../../fs/in-root.js';
 import type { ContainerSpec, IdMapping, MountSpec } from './spec.js';
 import type { Container } from './store.js';
 import { resolveUser } from './user.js';
+import { isMissing } from '../../fs/missing.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
 
@@ -42,13 +43,15 @@ export function readInRoot(root: string, path: string): string | null {
   let fd: number;
   try {
     fd = openInRoot(root, path, O_PATH, 0);
-  } catch {
-    return null;
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
   }
   try {
     return readFileSync(pathOfFd(fd), 'utf8');
-  } catch {
-    return null;
+  } catch (error) {
+    if (isMissing(error)) return null;
+    throw error;
   } finally {
     closeSync(fd);
   }
@@ -87,6 +90,7 @@ function sessionIdCount(kind: 'uid' | 'gid'): number {
       .map((l) => Number(l.trim().split(/\s+/)[2]))
       .reduce((a, b) => a + b, 0);
   } catch {
+    // no /proc here: count the one id every session maps
     return 1;
   }
 }

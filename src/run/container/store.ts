@@ -26,6 +26,7 @@ import type { RootfsDriverName } from '../rootfs/index.js';
 import type { LogConfig } from './log-config.js';
 import type { MountSpec } from './spec.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { isMissing } from '../../fs/missing.js';
 
 export type ContainerStatus = 'created' | 'running' | 'exited' | 'stopped';
 
@@ -186,6 +187,7 @@ export class ContainerStore {
       mountinfo = readFileSync('/proc/self/mountinfo', 'utf8');
       names = readdirSync(this.root);
     } catch {
+      // A sweep is housekeeping before the command: what it cannot read it leaves.
       return swept;
     }
     // Removals and creates cut short. Creates hold lockAll until config.json is written (last).
@@ -327,8 +329,9 @@ export class ContainerStore {
       const container = { config, state, dir, runtimeDir: this.runtimeDir(id) };
       container.state = reconcile(container);
       return container;
-    } catch {
-      return undefined; // removed while we looked
+    } catch (error) {
+      if (isMissing(error)) return undefined; // removed while we looked
+      throw error;
     }
   }
 

@@ -41,6 +41,7 @@ import { resolvePorts, type PublishedPort } from './ports.js';
 import type { NetworkRequest } from './request.js';
 import { addForwards, DEFAULT_MTU, removeForwards, startSlirp } from './slirp4netns.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { ifExists } from '../../fs/missing.js';
 
 export const BRIDGE = 'hutch0';
 /** Members get addresses from the subnet's .10 on (.2 and .3 are slirp4netns's). */
@@ -82,11 +83,8 @@ function statePath(runtime: string, name: string): string {
 }
 
 export function readNetworkRuntime(runtime: string, name: string): NetworkRuntime | undefined {
-  try {
-    return JSON.parse(readFileSync(statePath(runtime, name), 'utf8')) as NetworkRuntime;
-  } catch {
-    return undefined;
-  }
+  const text = ifExists(() => readFileSync(statePath(runtime, name), 'utf8'));
+  return text === undefined ? undefined : (JSON.parse(text) as NetworkRuntime);
 }
 
 function writeState(runtime: string, state: NetworkRuntime): void {

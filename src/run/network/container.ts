@@ -8,6 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
+import { ifExists } from '../../fs/missing.js';
 import type { ContainerLookup, ModeDriver } from './contract.js';
 import { startTimeOf } from './helper.js';
 import { netnsOf } from './ip.js';
@@ -24,12 +25,9 @@ function targetOf(request: NetworkRequest, containers: ContainerLookup) {
   return target;
 }
 
+/** The other container's file; undefined when it has none (an unreadable one throws). */
 function read(path: string): string | undefined {
-  try {
-    return readFileSync(path, 'utf8');
-  } catch {
-    return undefined;
-  }
+  return ifExists(() => readFileSync(path, 'utf8'));
 }
 
 export const containerDriver: ModeDriver = {

@@ -47,6 +47,7 @@ export function logTail(path: string, lines = 3): string {
       .slice(-lines)
       .join('; ');
   } catch {
+    // The log only adds detail to an error being reported: without it, that error stands.
     return '';
   }
 }

@@ -17,6 +17,7 @@ import { HutchError } from '../../errors.js';
 import { acquireLock } from '../../fs/lock.js';
 import { addressAt, formatCidr, overlaps, parseCidr, type Cidr } from './cidr.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
+import { ifExists } from '../../fs/missing.js';
 
 export const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 /** Where subnets are taken from when none is given; members cannot reach any of it but their own subnet. */
@@ -62,20 +63,12 @@ export function networkFile(storage: string, name: string): string {
 
 export function readNetwork(storage: string, name: string): NetworkConfig | undefined {
   if (!NETWORK_NAME.test(name)) return undefined;
-  try {
-    return JSON.parse(readFileSync(networkFile(storage, name), 'utf8')) as NetworkConfig;
-  } catch {
-    return undefined;
-  }
+  const text = ifExists(() => readFileSync(networkFile(storage, name), 'utf8'));
+  return text === undefined ? undefined : (JSON.parse(text) as NetworkConfig);
 }
 
 export function listNetworks(storage: string): NetworkConfig[] {
-  let names: string[];
-  try {
-    names = readdirSync(networksDir(storage));
-  } catch {
-    return [];
-  }
+  const names = ifExists(() => readdirSync(networksDir(storage))) ?? [];
   return names
     .filter((n) => n.endsWith('.json'))
     .map((n) => readNetwork(storage, n.slice(0, -5)))

@@ -18,7 +18,7 @@
 import { closeSync, mkdirSync, rmSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { HutchError, messageOf } from '../../errors.js';
+import { HutchError, messageOf, withContext } from '../../errors.js';
 import { native } from '../../native.js';
 import { addressAt, parseCidr } from './cidr.js';
 import { etcFiles } from './dns.js';
@@ -141,12 +141,12 @@ export function slirpRequest(socket: string, request: object): Promise<ApiReply>
     client.setTimeout(5000, () => client.destroy(new Error('no answer within 5 s')));
     client.once('connect', () => client.end(JSON.stringify(request)));
     client.on('data', (chunk: Buffer) => (text += chunk.toString()));
-    client.once('error', (error) => reject(new Error(`slirp4netns API ${socket}: ${error.message}`)));
+    client.once('error', (error) => reject(withContext('slirp4netns', `slirp4netns API ${socket}`, error)));
     client.once('close', () => {
       try {
         resolve(JSON.parse(text) as ApiReply);
       } catch {
-        reject(new Error(`slirp4netns API ${socket}: unexpected answer ${JSON.stringify(text.slice(0, 200))}`));
+        reject(new HutchError(`slirp4netns API ${socket}: unexpected answer ${JSON.stringify(text.slice(0, 200))}`));
       }
     });
   });
