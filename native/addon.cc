@@ -41,7 +41,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mknod", Napi::Function::New(env, Mknod, "mknod"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount", Napi::Function::New(env, Umount, "umount"));
-  exports.Set("openat2", Napi::Function::New(env, Openat2, "openat2"));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
   exports.Set("mkdirInRoot", Napi::Function::New(env, MkdirInRoot, "mkdirInRoot"));
   exports.Set("renameat2", Napi::Function::New(env, Renameat2, "renameat2"));

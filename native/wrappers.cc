@@ -494,22 +494,6 @@ Napi::Value Umount(const Napi::CallbackInfo& info) {
   return env.Undefined();
 }
 
-// openat2(dirfd, path, flags, mode, resolve): openat2(2) with O_CLOEXEC always added.
-Napi::Value Openat2(const Napi::CallbackInfo& info) {
-  Napi::Env env = info.Env();
-  const char* signature =
-      "openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number)";
-  int dirfd = DirFdArg(info, 0, signature);
-  std::string path = StringArg(info, 1, signature);
-  int flags = FdArg(info, 2, signature);
-  int mode = FdArg(info, 3, signature);
-  int resolve = FdArg(info, 4, signature);
-  long fd = CallOpenat2(dirfd, path, static_cast<uint64_t>(flags) | O_CLOEXEC,
-                        static_cast<uint64_t>(mode), static_cast<uint64_t>(resolve));
-  if (fd < 0) ThrowSyscallError(env, errno, "openat2", path);
-  return Napi::Number::New(env, static_cast<double>(fd));
-}
-
 // openInRoot(root, path, flags, mode): path resolved as if root were "/" (symlinks and ".."
 // never leave it; RESOLVE_IN_ROOT), refusing /proc magic links (RESOLVE_NO_MAGICLINKS).
 Napi::Value OpenInRoot(const Napi::CallbackInfo& info) {

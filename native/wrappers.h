@@ -22,7 +22,6 @@ Napi::Value Listxattr(const Napi::CallbackInfo& info);
 Napi::Value Mknod(const Napi::CallbackInfo& info);
 Napi::Value Mount(const Napi::CallbackInfo& info);
 Napi::Value Umount(const Napi::CallbackInfo& info);
-Napi::Value Openat2(const Napi::CallbackInfo& info);
 Napi::Value OpenInRoot(const Napi::CallbackInfo& info);
 Napi::Value MkdirInRoot(const Napi::CallbackInfo& info);
 Napi::Value Renameat2(const Napi::CallbackInfo& info);

@@ -70,8 +70,6 @@ export interface Native {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2); flags: MNT_DETACH = 2. */
   umount(target: string, flags: number): void;
-  /** openat2(2), O_CLOEXEC always added; dirfd may be AT_FDCWD (-100); resolve: RESOLVE_* bits. */
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   /**
    * Opens path as if root were "/": absolute symlinks and ".." never leave root
    * (RESOLVE_IN_ROOT), /proc magic links are refused (RESOLVE_NO_MAGICLINKS).
@@ -83,15 +81,6 @@ export interface Native {
   /** renameat2(2); flags: RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2. Dirfds may be AT_FDCWD (-100). */
   renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
 }
-
-/** openat2(2) RESOLVE_* bits (include/uapi/linux/openat2.h). */
-export const Resolve = {
-  NO_XDEV: 0x01,
-  NO_MAGICLINKS: 0x02,
-  NO_SYMLINKS: 0x04,
-  BENEATH: 0x08,
-  IN_ROOT: 0x10,
-} as const;
 
 export const AT_FDCWD = -100;
 export const RENAME_NOREPLACE = 1;
