@@ -7,8 +7,7 @@
 // they are safe:
 //   - raw system calls through syscall(2) or their thin glibc wrappers: open,
 //     close, close_range, getcwd, read, write, send, recv, mount, umount2, mkdir,
-//     mknod, symlink, chdir, chroot, sethostname, setdomainname, setsid, prctl,
-//     ioctl, umask,
+//     mknod, symlink, chdir, sethostname, setsid, prctl, ioctl, umask,
 //     setrlimit, dup2, dup3, fcntl, execve, pause, _exit, sigaction,
 //     sigprocmask, socket;
 //   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
@@ -41,9 +40,6 @@
 
 #include <sched.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -61,9 +57,9 @@ void SendReport(int fd, int32_t kind, int32_t step, int32_t err, int32_t tag) {
   }
 }
 
-int CloseRange(unsigned first, unsigned last, unsigned flags) {
+int CloseRange(unsigned first, unsigned last) {
   if (first > last) return 0;
-  return syscall(SYS_close_range, first, last, flags) < 0 ? errno : 0;
+  return syscall(SYS_close_range, first, last, 0U) < 0 ? errno : 0;
 }
 
 // Closes [first, ~0U] except the sync socket (it must stay open until execve
@@ -72,7 +68,6 @@ int CloseRange(unsigned first, unsigned last, unsigned flags) {
 // files) is left for a path of the container to reach through /proc/self/fd.
 int CloseFrom(const ResolvedStep& step, int sync_fd) {
   unsigned first = static_cast<unsigned>(step.num[0]);
-  unsigned flags = (step.flags & kFlagCloexecOnly) ? CLOSE_RANGE_CLOEXEC : 0;
   int keep[2] = {sync_fd, step.num[1] >= 0 ? static_cast<int>(step.num[1]) : -1};
   if (keep[1] >= 0 && keep[1] < keep[0]) {
     keep[1] = keep[0];
@@ -81,12 +76,12 @@ int CloseFrom(const ResolvedStep& step, int sync_fd) {
   for (int fd : keep) {
     if (fd < 0 || static_cast<unsigned>(fd) < first) continue;
     if (static_cast<unsigned>(fd) > first) {
-      int err = CloseRange(first, static_cast<unsigned>(fd) - 1, flags);
+      int err = CloseRange(first, static_cast<unsigned>(fd) - 1);
       if (err != 0) return err;
     }
     first = static_cast<unsigned>(fd) + 1;
   }
-  return CloseRange(first, ~0U, flags);
+  return CloseRange(first, ~0U);
 }
 
 // runc's check after its chdir (CVE-2024-21626): the working directory must be
@@ -311,20 +306,13 @@ int Exec(const ResolvedStep& step) {
   return denied ? EACCES : last;
 }
 
-int RunStep(const ResolvedStep& step, int index, int sync_fd) {
+int RunStep(const ResolvedStep& step, int sync_fd) {
   const char* const* s = step.str;
   switch (step.op) {
     case kOpWaitParent:
       return WaitParent(sync_fd);
-    case kOpNotifyParent:
-      SendReport(sync_fd, kReportNotify, index, 0, static_cast<int32_t>(step.num[0]));
-      return 0;
     case kOpSetsid:
       return setsid() < 0 ? errno : 0;
-    case kOpParentDeathSignal:
-      return prctl(PR_SET_PDEATHSIG, step.num[0], 0, 0, 0) < 0 ? errno : 0;
-    case kOpSetName:
-      return prctl(PR_SET_NAME, s[0], 0, 0, 0) < 0 ? errno : 0;
     case kOpUnshare:
       return unshare(static_cast<int>(step.num[0])) < 0 ? errno : 0;
     case kOpSetns:
@@ -347,12 +335,8 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
       return chdir(s[0]) < 0 ? errno : 0;
     case kOpPivotRoot:
       return syscall(SYS_pivot_root, s[0], s[1]) < 0 ? errno : 0;
-    case kOpChroot:
-      return chroot(s[0]) < 0 ? errno : 0;
     case kOpSethostname:
       return sethostname(s[0], strlen(s[0])) < 0 ? errno : 0;
-    case kOpSetdomainname:
-      return setdomainname(s[0], strlen(s[0])) < 0 ? errno : 0;
     case kOpSetgroups:
       return syscall(SYS_setgroups, step.blob_len / sizeof(uint32_t), step.blob) < 0 ? errno : 0;
     case kOpSetresgid:
@@ -426,8 +410,8 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
 
   for (uint32_t i = 0; i < plan.count; i++) {
     const ResolvedStep& step = plan.steps[i];
-    int err = RunStep(step, static_cast<int>(i), plan.sync_fd);
-    if (err != 0 && !(step.flags & kFlagIgnoreErrors)) {
+    int err = RunStep(step, plan.sync_fd);
+    if (err != 0) {
       SendReport(plan.sync_fd, kReportFailed, static_cast<int32_t>(i), err, 0);
       _exit(kChildFailedStatus);
     }
