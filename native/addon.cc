@@ -24,7 +24,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("spawnPlan", Napi::Function::New(env, SpawnPlan, "spawnPlan"));
   exports.Set("pollReadable", Napi::Function::New(env, PollReadable, "pollReadable"));
-  exports.Set("recvReport", Napi::Function::New(env, RecvReport, "recvReport"));
+  exports.Set("syncSocketpair", Napi::Function::New(env, SyncSocketpair, "syncSocketpair"));
+  exports.Set("recvSyncRecord", Napi::Function::New(env, RecvSyncRecord, "recvSyncRecord"));
   exports.Set("sendByte", Napi::Function::New(env, SendByte, "sendByte"));
   exports.Set("waitPidfd", Napi::Function::New(env, WaitPidfd, "waitPidfd"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));

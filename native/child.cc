@@ -3,18 +3,19 @@
 //
 // Node is multi-threaded. The child of clone(2) has one thread, but it inherits
 // a copy of every other thread's locks (malloc's, stdio's, glibc's thread list),
-// so it may only call what signal-safety(7) allows. Calls used here, and why
-// they are safe:
-//   - raw system calls through syscall(2) or their thin glibc wrappers: open,
-//     close, close_range, getcwd, read, write, send, recv, mount, umount2, mkdir,
-//     mknod, symlink, chdir, sethostname, setsid, prctl, ioctl, umask,
-//     setrlimit, dup2, dup3, fcntl, execve, pause, _exit, sigaction,
-//     sigprocmask, socket;
+// so it may only call what signal-safety(7) allows, or what is a system call
+// and nothing more. Exactly these, and why each is safe:
+//   - listed in signal-safety(7): open, close, recv, write, socket, sendmsg
+//     (in SendSyncRecord, sync.cc, and SendFd, fd_passing.cc), setsid, mkdir,
+//     mknod, symlink, chdir, umask, fcntl, dup2, execve, _exit, sigaction,
+//     sigemptyset, sigprocmask;
+//   - not listed, but glibc's wrappers are the bare system call: close_range,
+//     getcwd, capset, seccomp, pivot_root (these four through syscall(2)),
+//     setns, unshare, mount, umount2, sethostname, setrlimit, prctl, ioctl;
 //   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
 //     wrappers broadcast the change to every thread it believes exists, and the
 //     other threads do not exist in the child, so the wrappers would hang;
-//   - strchr, strlen, memcpy, memset (pure functions, listed in signal-safety(7));
-//   - sendmsg with SCM_RIGHTS (OpenConsole), a system call like send.
+//   - strchr, strlen, memcpy, memset: pure functions, listed in signal-safety(7).
 // Nothing here allocates, takes a lock, or touches a JS value. Every failure
 // is sent to the parent as {step, errno} on the sync socket before _exit.
 #include "child.h"
@@ -40,6 +41,9 @@
 
 #include <sched.h>
 
+#include "fd_passing.h"
+#include "sync.h"
+
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -49,13 +53,6 @@
 namespace hutch {
 
 namespace {
-
-void SendReport(int fd, int32_t kind, int32_t step, int32_t err, int32_t tag) {
-  ChildReport report = {kind, step, err, tag};
-  // MSG_NOSIGNAL: a parent that went away must not kill us with SIGPIPE.
-  while (send(fd, &report, sizeof report, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
-}
 
 int CloseRange(unsigned first, unsigned last) {
   if (first > last) return 0;
@@ -177,10 +174,6 @@ int Seccomp(const ResolvedStep& step) {
              : 0;
 }
 
-// A terminal made in the container's own devpts (so `tty` names it there),
-// as runc's console socket does: the master goes to the monitor through the
-// socket, the slave becomes the container's stdio (fds 3-5, which the plan
-// then moves onto 0-2).
 // What `ip link set NAME up` does, without a program to exec: SIOCGIFFLAGS, then SIOCSIFFLAGS
 // with IFF_UP, on any socket of this network namespace (netdevice(7)).
 int LinkUp(const char* name) {
@@ -202,6 +195,10 @@ int LinkUp(const char* name) {
   return err;
 }
 
+// A terminal made in the container's own devpts (so `tty` names it there),
+// as runc's console socket does: the master goes to the monitor through the
+// socket, the slave becomes the container's stdio (fds 3-5, which the plan
+// then moves onto 0-2).
 int OpenConsole(int socket_fd) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return errno;
@@ -213,29 +210,7 @@ int OpenConsole(int socket_fd) {
     slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) err = errno;
   }
-  if (err == 0) {
-    char byte = 'M';
-    struct iovec iov = {&byte, 1};
-    char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    struct cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &master, sizeof(int));
-    while (sendmsg(socket_fd, &message, MSG_NOSIGNAL) < 0) {
-      if (errno != EINTR) {
-        err = errno;
-        break;
-      }
-    }
-  }
+  if (err == 0) err = SendFd(socket_fd, master);
   close(master);
   // Wait until the monitor holds the master (and set the window size): a
   // command that writes and exits at once must not race it.
@@ -412,7 +387,7 @@ int RunStep(const ResolvedStep& step, int sync_fd) {
     const ResolvedStep& step = plan.steps[i];
     int err = RunStep(step, plan.sync_fd);
     if (err != 0) {
-      SendReport(plan.sync_fd, kReportFailed, static_cast<int32_t>(i), err, 0);
+      SendSyncRecord(plan.sync_fd, kSyncFailed, static_cast<int32_t>(i), err, 0);
       _exit(kChildFailedStatus);
     }
   }

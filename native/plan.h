@@ -6,6 +6,9 @@
 //   data    strings (NUL terminated), string lists and blobs
 // Offsets into data are stored plus one, so 0 means "absent".
 //
+// A failing step ends the child: it reports {step, errno} on the sync fd
+// (sync.h) and exits 125.
+//
 // The parent validates the buffer and resolves every offset into pointers
 // (ResolvedStep) before clone, where it can still throw. The child only reads
 // ResolvedStep: no allocation, no parsing, no JS after clone.
@@ -67,18 +70,6 @@ enum PlanFlag : uint32_t {
   kFlagIgnoreExists = 1u << 0,
 };
 
-// What the child sends on the sync socket (SOCK_SEQPACKET, one record a message).
-enum ReportKind : int32_t {
-  kReportFailed = 1,  // step failed with err (errno)
-};
-
-struct ChildReport {
-  int32_t kind;
-  int32_t step;
-  int32_t err;
-  int32_t tag;
-};
-
 struct ResolvedStep {
   uint32_t op;
   uint32_t flags;
@@ -90,7 +81,7 @@ struct ResolvedStep {
 };
 
 struct ResolvedPlan {
-  ResolvedStep* steps;
+  const ResolvedStep* steps;
   uint32_t count;
   int sync_fd;
   int sync_peer_fd;  // the parent's end, closed first thing in the child

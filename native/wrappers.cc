@@ -26,7 +26,7 @@
 #include <vector>
 
 #include "errors.h"
-#include "plan.h"
+#include "sync.h"
 
 #ifndef P_PIDFD
 #define P_PIDFD 3
@@ -127,14 +127,28 @@ Napi::Value PollReadable(const Napi::CallbackInfo& info) {
   return waiter->Promise();
 }
 
-// recvReport(fd): the next child report, null on EOF, undefined if none yet.
-Napi::Value RecvReport(const Napi::CallbackInfo& info) {
+// syncSocketpair(): a plan's sync socket (sync.h) for a child hutch-monitor
+// clones: node keeps parentFd and hands childFd to the monitor.
+Napi::Value SyncSocketpair(const Napi::CallbackInfo& info) {
   Napi::Env env = info.Env();
-  int fd = FdArg(info, 0, "recvReport(fd: number)");
-  ChildReport report;
+  int parent_end, child_end;
+  int err = MakeSyncPair(&parent_end, &child_end);
+  if (err != 0) ThrowSyscallError(env, err, "socketpair");
+  Napi::Object result = Napi::Object::New(env);
+  result.Set("parentFd", parent_end);
+  result.Set("childFd", child_end);
+  return result;
+}
+
+// recvSyncRecord(fd): the next record on a sync socket, null on EOF,
+// undefined if none yet.
+Napi::Value RecvSyncRecord(const Napi::CallbackInfo& info) {
+  Napi::Env env = info.Env();
+  int fd = FdArg(info, 0, "recvSyncRecord(fd: number)");
+  char message[sizeof(SyncRecord) + kSyncTextMax];
   ssize_t n;
   do {
-    n = recv(fd, &report, sizeof report, MSG_DONTWAIT);
+    n = recv(fd, message, sizeof message, MSG_DONTWAIT | MSG_TRUNC);
   } while (n < 0 && errno == EINTR);
   if (n < 0) {
     if (errno == EAGAIN || errno == EWOULDBLOCK) return env.Undefined();
@@ -142,12 +156,27 @@ Napi::Value RecvReport(const Napi::CallbackInfo& info) {
     ThrowSyscallError(env, errno, "recv");
   }
   if (n == 0) return env.Null();
-  if (n != sizeof report) throw Napi::Error::New(env, "recvReport: short report from child");
+  if (static_cast<size_t>(n) < sizeof(SyncRecord) || static_cast<size_t>(n) > sizeof message) {
+    throw Napi::Error::New(env, "recvSyncRecord: malformed record of " + std::to_string(n) +
+                                    " bytes on the sync socket");
+  }
+  SyncRecord record;
+  memcpy(&record, message, sizeof record);
+  const char* kind = record.kind == kSyncFailed    ? "failed"
+                     : record.kind == kSyncStarted ? "started"
+                     : record.kind == kSyncRefused ? "refused"
+                                                   : nullptr;
+  if (kind == nullptr) {
+    throw Napi::Error::New(env,
+                           "recvSyncRecord: unknown record kind " + std::to_string(record.kind));
+  }
   Napi::Object result = Napi::Object::New(env);
-  result.Set("kind", report.kind == kReportFailed ? "failed" : "notify");
-  result.Set("step", report.step);
-  result.Set("errno", report.err);
-  result.Set("tag", report.tag);
+  result.Set("kind", kind);
+  result.Set("step", record.step);
+  result.Set("errno", record.err);
+  result.Set("value", record.value);
+  result.Set("text", Napi::String::New(env, message + sizeof record,
+                                       static_cast<size_t>(n) - sizeof record));
   return result;
 }
 

@@ -5,7 +5,8 @@
 namespace hutch {
 
 Napi::Value PollReadable(const Napi::CallbackInfo& info);
-Napi::Value RecvReport(const Napi::CallbackInfo& info);
+Napi::Value SyncSocketpair(const Napi::CallbackInfo& info);
+Napi::Value RecvSyncRecord(const Napi::CallbackInfo& info);
 Napi::Value SendByte(const Napi::CallbackInfo& info);
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info);

@@ -213,6 +213,16 @@ describe('hutch-monitor', () => {
     expect(await exitFile(dir)).toMatchObject({ exitCode: 125, signal: null });
   });
 
+  it('reports a failure of its own setup on the same sync socket, as the SyscallError of its call', async () => {
+    const dir = join(scratch(), 'missing');
+    const error = await startMonitor(monitorOptions(dir, commandPlan(['true']))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SyscallError);
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'open', path: dir });
+  });
+
   it('refuses a malformed plan or clone flags before any clone, as a TypeError', async () => {
     const dir = scratch();
     const plan = new Plan().chdir('/');
