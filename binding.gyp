@@ -9,6 +9,7 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/wrappers.cc",
+        "native/fs_wrappers.cc",
         "native/plan.cc",
         "native/plan_core.cc",
         "native/spawn.cc",
