@@ -105,10 +105,10 @@ export interface ResolveOptions {
 }
 
 /** A context that cannot be used at all (missing directory, unreadable ignore file, bad pattern). */
-export class ContextError extends HutchError {
+export class BuildContextError extends HutchError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
     super(message, options);
-    this.name = 'ContextError';
+    this.name = 'BuildContextError';
   }
 }
 
@@ -164,10 +164,10 @@ export class BuildContext {
     let root: string;
     try {
       root = await realpath(dir);
-      if (!(await stat(root)).isDirectory()) throw new ContextError(`build context ${dir} is not a directory`);
+      if (!(await stat(root)).isDirectory()) throw new BuildContextError(`build context ${dir} is not a directory`);
     } catch (error) {
-      if (error instanceof ContextError) throw error;
-      throw new ContextError(`build context ${dir}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof BuildContextError) throw error;
+      throw new BuildContextError(`build context ${dir}: ${(error as Error).message}`, { cause: error });
     }
     const candidates: string[] = [];
     if (options.ignoreFile !== undefined) candidates.push(resolve(options.ignoreFile));
@@ -183,12 +183,12 @@ export class BuildContext {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if ((code === 'ENOENT' || code === 'ENOTDIR') && options.ignoreFile === undefined) continue;
-        throw new ContextError(`read ignore file ${candidate}: ${(error as Error).message}`, { cause: error });
+        throw new BuildContextError(`read ignore file ${candidate}: ${(error as Error).message}`, { cause: error });
       }
       try {
         return new BuildContext(root, IgnoreRules.parse(text), candidate);
       } catch (error) {
-        throw new ContextError(`${candidate}: ${(error as Error).message}`, { cause: error });
+        throw new BuildContextError(`${candidate}: ${(error as Error).message}`, { cause: error });
       }
     }
     return new BuildContext(root, IgnoreRules.none(), undefined);

@@ -31,7 +31,7 @@ import { BuildContext } from './context.js';
 import { FileHashIndex } from './hash-index.js';
 import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
-import type { BuildSession, StageResult } from './session.js';
+import type { BuildSession, StageResult } from './build-session.js';
 import { readSecrets } from './secrets.js';
 import { squashState } from './squash.js';
 import { interrupted, StageBuilder } from './stage.js';

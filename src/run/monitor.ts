@@ -21,8 +21,8 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { withContext } from '../errors.js';
 import { native } from '../native.js';
 import { packageRoot } from '../package.js';
-import { PlanSync } from './child.js';
-import { Clone, type Plan } from './plan.js';
+import { PlanSync } from '../host/plan-child.js';
+import { Clone, type Plan } from '../host/plan.js';
 
 export interface MonitorOptions {
   /** The container id, for the monitor's messages. */

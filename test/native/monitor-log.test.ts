@@ -20,10 +20,10 @@ import { join } from 'node:path';
 import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { native } from '../../src/native.js';
-import { PlanSync } from '../../src/run/child.js';
+import { PlanSync } from '../../src/host/plan-child.js';
 import { LogParser } from '../../src/run/container/logs.js';
 import { AttachClient, monitorArgs, monitorPath, readExitFile, startMonitor } from '../../src/run/monitor.js';
-import { Plan } from '../../src/run/plan.js';
+import { Plan } from '../../src/host/plan.js';
 import { commandPlan, monitorOptions, until } from '../helpers/monitor.js';
 import { requires } from '../helpers/requires.js';
 

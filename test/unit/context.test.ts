@@ -6,7 +6,7 @@ import { BuildfileError } from '../../src/build/containerfile/parser.js';
 import {
   BuildContext,
   checkDestination,
-  ContextError,
+  BuildContextError,
   destinationFor,
   type CopySource,
   type SourceRef,
@@ -84,7 +84,7 @@ describe('opening a context', () => {
   });
 
   it('errors: no such directory, a bad pattern (with the line)', async () => {
-    await expect(BuildContext.open(join(dir, 'nope'))).rejects.toThrow(ContextError);
+    await expect(BuildContext.open(join(dir, 'nope'))).rejects.toThrow(BuildContextError);
     write('.dockerignore', 'ok\n[bad\n');
     await expect(BuildContext.open(dir)).rejects.toThrow(/\.dockerignore: syntax error in pattern "\[bad" on line 2/);
   });

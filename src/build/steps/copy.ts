@@ -23,7 +23,7 @@ import { join, posix } from 'node:path';
 import type { Position } from '../containerfile/ast.js';
 import { BuildfileError } from '../containerfile/parser.js';
 import type { CopyEntry } from '../context.js';
-import { ensureInRoot, hostJoin, locateInRoot, realRoot } from '../../run/container/paths.js';
+import { ensureInRoot, hostJoin, locateInRoot, realRoot } from '../../fs/in-root.js';
 
 export interface Owner {
   uid: number;

@@ -2,7 +2,9 @@ import { closeSync } from 'node:fs';
 import { constants } from 'node:os';
 import { SyscallError } from '../errors.js';
 import { native, type ChildStatus, type SyncRecord } from '../native.js';
-import type { Plan } from './plan.js';
+import type { Identity } from './identity.js';
+import { singleIdMapping, writeIdMaps } from './idmap.js';
+import { Clone, type Plan } from './plan.js';
 
 /** The byte that lets a child held in a WaitParent step go on (native/sync.h kSyncGo). */
 const SYNC_GO = 1;
@@ -162,5 +164,33 @@ export class PlanChild {
     this.kill(9);
     this.sync.close();
     await this.wait();
+  }
+}
+
+/**
+ * Runs plan in a child with cloneFlags; with CLONE_NEWUSER the plan must
+ * start with waitParent(): the parent maps our own ids first. Resolves when
+ * the child exited 0, rejects with the failing step's error.
+ */
+export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Identity): Promise<void> {
+  const child = PlanChild.start(plan, cloneFlags);
+  try {
+    if ((cloneFlags & Clone.NEWUSER) !== 0) {
+      if (identity === undefined) throw new Error('runPlanChild: a user namespace needs the identity to map');
+      await writeIdMaps(child.pid, singleIdMapping(identity), {});
+      child.go();
+    }
+    await child.done();
+    const status = await child.wait();
+    if (status.code !== 0) {
+      throw new Error(
+        status.signal !== null
+          ? `the child was killed by signal ${status.signal}`
+          : `the child exited with status ${status.code}`,
+      );
+    }
+  } catch (error) {
+    await child.abort();
+    throw error;
   }
 }
