@@ -11,7 +11,7 @@
  * or failure there, then the container's pid; it hands the fd to the child and
  * closes its own copy, so the child's failure records, "go" and the EOF at
  * execve travel between node and the child as they do for PlanChild. Both are
- * read by one class, PlanSync (./child.ts).
+ * read by one class, PlanSync (src/host/plan-child.ts).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync } from 'node:fs';
@@ -230,9 +230,10 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   // Not part of the protocol; the exit command may write there later: nobody reads it.
   stdout.resume();
 
+  // No race with spawnFailed: a monitor that did not start holds no copy of the socket, so started() sees EOF.
   let containerPid: number | null;
   try {
-    containerPid = await Promise.race([sync.started(), spawnFailed]);
+    containerPid = await sync.started();
   } catch (error) {
     sync.close();
     clientSocket?.destroy();
