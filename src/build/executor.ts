@@ -25,8 +25,10 @@ import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js
 import { currentLimits, resolveUlimits } from '../run/rlimits.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
-import { GlobalScope } from './containerfile/expand.js';
-import { loadContainerfile, planStages, type Containerfile } from './containerfile/instructions.js';
+import { loadContainerfile } from './containerfile/instruction-parser.js';
+import type { Containerfile } from './containerfile/instructions.js';
+import { GlobalScope } from './containerfile/scope.js';
+import { planStages } from './containerfile/stages.js';
 import { BuildContext } from './context.js';
 import { FileHashIndex } from './hash-index.js';
 import type { BuildOptions } from './options.js';
@@ -34,7 +36,8 @@ import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './build-session.js';
 import { readSecrets } from './secrets.js';
 import { squashState } from './squash.js';
-import { interrupted, StageBuilder } from './stage.js';
+import { StageBuilder } from './stage.js';
+import { interrupted } from './steps/step.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
 
 /** The Containerfile's text and the name errors give it. */
@@ -106,12 +109,16 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
 
   const runtime = await openRuntime(env);
-  const driver = await selectRootfsDriver({
-    identity: runtime.identity,
-    storage: runtime.paths.storage,
-    pathVar: env.PATH,
-    runtime: runtime.paths.runtime,
-  });
+  const driver = await selectRootfsDriver(
+    {
+      identity: runtime.identity,
+      storage: runtime.paths.storage,
+      pathVar: env.PATH,
+      runtime: runtime.paths.runtime,
+    },
+    // Before the build's output starts: a plain line on the caller's stderr.
+    { onWarning: (message) => options.stderr.write(`warning: ${message}\n`) },
+  );
   if (driver.name === 'copy') {
     throw new HutchError(
       'hutch build needs overlayfs or fuse-overlayfs: the copy driver keeps no upper directory to make layers from',
@@ -138,7 +145,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
   mkdirSync(runtimeRoot, { recursive: true, mode: 0o700 });
   // What the RUN containers of killed builds left (their processes died with those builds).
   await reapEphemeralLeftovers(runtimeRoot);
-  const mode = progressMode(process.stdout, options.quiet, env);
+  const mode = progressMode(options.stdout, options.quiet, env);
   const output = new BuildOutput(options.stdout, options.stderr, mode);
   const fixed = options.timestamp?.toISOString();
   const pulled = new Map<string, Promise<ResolvedImage>>();
@@ -275,7 +282,7 @@ async function baseImage(
       // Under the build's live view a pull prints plain lines, which scroll above it.
       progress: output.live
         ? createProgress('plain', output.progressStream)
-        : createProgress(options.quiet ? 'quiet' : progressMode(process.stderr, false, env), process.stderr),
+        : createProgress(options.quiet ? 'quiet' : progressMode(options.stderr, false, env), options.stderr),
     },
     env,
   );

@@ -46,7 +46,12 @@ export interface BuildOptions {
   squash: 'none' | 'new' | 'all';
   /** --secret specs (id=…,src=… or env=…), read when the build starts. */
   secrets: string[];
-  /** Step lines and RUN output go here (podman build writes both to stdout). */
-  stdout: Writable;
-  stderr: Writable;
+  /**
+   * Step lines and RUN output go here (podman build writes both to stdout);
+   * a terminal (isTTY) gets the live view. The caller's streams: the build
+   * itself names no process stream.
+   */
+  stdout: Writable & { isTTY?: boolean; columns?: number };
+  /** Warnings, and the progress of pulls outside the live view. */
+  stderr: Writable & { isTTY?: boolean };
 }

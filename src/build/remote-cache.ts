@@ -18,7 +18,7 @@ import { digestOf } from '../image/digest.js';
 import { parseImageConfig, parseManifestDocument } from '../image/manifest.js';
 import { layerCompression, MediaType } from '../image/media.js';
 import type { Descriptor, ImageConfig, Manifest, Platform } from '../image/oci.js';
-import { createProgress } from '../image/progress.js';
+import type { Progress } from '../image/progress.js';
 import { pullLayer, registryClientFor, type RegistryAccess } from '../image/pull.js';
 import { pushBlob } from '../image/push.js';
 import {
@@ -32,7 +32,8 @@ import type { RegistryClient } from '../image/registry/client.js';
 import type { ImageStore } from '../image/store/store.js';
 import type { CacheEntry } from './cache.js';
 
-const QUIET = createProgress('quiet', process.stderr);
+// Cache layers move without progress lines: the build's own output says what happens.
+const QUIET: Progress = { blob: () => ({ advance() {}, finish() {} }), note() {}, close() {} };
 const MAX_CACHE_CONFIG = 64 * 1024;
 
 /** A cache repository: `REGISTRY/REPO`, no tag or digest (the tags are the cache keys). */

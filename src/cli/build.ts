@@ -1,5 +1,5 @@
 // `hutch build` (and `hutch image build`), as podman build spells its flags:
-// they become BuildOptions for src/build/executor.ts and nothing more.
+// they become BuildOptions for src/verbs/build.ts and nothing more.
 import { Option, type Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
@@ -139,8 +139,8 @@ function addBuild(parent: Command, name: string): void {
         const eq = label.indexOf('=');
         labels[eq < 0 ? label : label.slice(0, eq)] = eq < 0 ? '' : label.slice(eq + 1);
       }
-      const { buildImage } = await import('../build/executor.js');
-      const id = await buildImage(
+      const { build } = await import('../verbs/build.js');
+      const id = await build(
         {
           contextDir: context,
           file: flags.file,

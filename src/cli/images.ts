@@ -1,7 +1,7 @@
 // The image verbs, as podman spells them: images, tag, rmi, inspect, save,
 // load, import, the `image` group (ls, rm, tag, inspect, prune, save, load,
-// import) and `system check`. Flags become typed options; the work is in
-// src/image (images.ts, import.ts, archive/).
+// import) and `system check`. Flags become typed options for src/verbs; what
+// comes back is printed here (images-view.ts renders it).
 import { createInterface } from 'node:readline';
 import { Option, type Command } from 'commander';
 import { ExitCode, HutchError } from '../errors.js';
@@ -23,11 +23,15 @@ function addImages(parent: Command, name: string, aliases: string[] = []): void 
         reference: string | undefined,
         options: { all?: boolean; quiet?: boolean; trunc: boolean; format?: string },
       ) => {
-        const { listImages, formatImages } = await import('../image/images.js');
-        const images = await listImages({
+        const { listImages } = await import('../verbs/images.js');
+        const { formatImages } = await import('./images-view.js');
+        const { images, damaged } = await listImages({
           all: options.all === true,
           ...(reference === undefined ? {} : { reference }),
         });
+        if (damaged > 0) {
+          process.stderr.write(`warning: ${damaged} damaged image(s) not listed; run hutch system check --repair\n`);
+        }
         process.stdout.write(
           formatImages(images, {
             quiet: options.quiet === true,
@@ -46,7 +50,7 @@ function addTag(parent: Command): void {
     .argument('<image>', 'the image (name or id)')
     .argument('<names...>', 'the new names, [REGISTRY/]NAME[:TAG]')
     .action(async (image: string, names: string[]) => {
-      const { tagImage } = await import('../image/images.js');
+      const { tagImage } = await import('../verbs/tag.js');
       await tagImage(image, names);
     });
 }
@@ -61,14 +65,12 @@ function addRmi(parent: Command, name: string, aliases: string[] = []): void {
     .option('-f, --force', 'remove an image given by id even when it has several names, and the containers using it')
     .option('-i, --ignore', 'ignore images that do not exist')
     .action(async (images: string[], options: { all?: boolean; force?: boolean; ignore?: boolean }) => {
-      const { removeImages } = await import('../image/images.js');
-      const { imageUsers } = await import('../run/container/prune.js');
-      const result = await removeImages({
+      const { rmi } = await import('../verbs/rmi.js');
+      const result = await rmi({
         images,
         all: options.all === true,
         force: options.force === true,
         ignore: options.ignore === true,
-        inUse: await imageUsers(),
       });
       for (const line of result.lines) process.stdout.write(`${line}\n`);
       const last = result.errors.at(-1);
@@ -86,7 +88,8 @@ function addInspect(parent: Command, name: string, description: string): void {
     .argument('<images...>', 'images, by name or id')
     .option('-f, --format <format>', 'json (default), or a Go template such as {{.Id}} or {{.Config.Cmd}}')
     .action(async (images: string[], options: { format?: string }) => {
-      const { inspectImages, formatInspect } = await import('../image/images.js');
+      const { inspectImages } = await import('../verbs/image-inspect.js');
+      const { formatInspect } = await import('../image/images.js');
       process.stdout.write(formatInspect(await inspectImages(images), options.format));
     });
 }
@@ -134,10 +137,9 @@ function addPrune(parent: Command): void {
         const ok = await confirm(`WARNING! This command removes ${what}.\nAre you sure you want to continue? [y/N] `);
         if (!ok) return;
       }
-      const { pruneImages } = await import('../image/images.js');
+      const { imagePrune } = await import('../verbs/image-prune.js');
       const { hexOf } = await import('../image/digest.js');
-      const { imageUsers } = await import('../run/container/prune.js');
-      const removed = await pruneImages({ all: options.all === true, inUse: await imageUsers() });
+      const removed = await imagePrune({ all: options.all === true });
       for (const id of removed) process.stdout.write(`${hexOf(id)}\n`);
     });
 }
@@ -156,8 +158,8 @@ function addSave(parent: Command): void {
     .option('-m, --multi-image-archive', 'accepted for podman compatibility: archives always hold every image given')
     .option('-q, --quiet', 'print nothing')
     .action(async (images: string[], options: { output: string; format: 'docker-archive' | 'oci-archive' }) => {
-      const { saveImages } = await import('../image/archive/save.js');
-      await saveImages({ images, output: options.output, format: options.format });
+      const { save } = await import('../verbs/save.js');
+      await save({ images, output: options.output, format: options.format });
     });
 }
 
@@ -171,8 +173,8 @@ function addLoad(parent: Command): void {
       if (options.input === undefined && process.stdin.isTTY) {
         throw new HutchError('cannot read from terminal, use command-line redirection or the --input flag');
       }
-      const { loadImages } = await import('../image/archive/load.js');
-      const loaded = await loadImages(options.input === undefined ? { stdin: process.stdin } : { file: options.input });
+      const { load } = await import('../verbs/load.js');
+      const loaded = await load(options.input === undefined ? { stdin: process.stdin } : { file: options.input });
       if (options.quiet !== true) for (const name of loaded) process.stdout.write(`Loaded image: ${name}\n`);
     });
 }
@@ -192,10 +194,11 @@ function addImport(parent: Command): void {
     )
     .option('-q, --quiet', 'accepted for podman compatibility')
     .action(async (file: string, reference: string | undefined, options: { message?: string; change: string[] }) => {
-      const { importImage } = await import('../image/import.js');
-      const id = await importImage({
+      const { importTar } = await import('../verbs/import.js');
+      const id = await importTar({
         file,
         changes: options.change,
+        onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
         ...(reference === undefined ? {} : { reference }),
         ...(options.message === undefined ? {} : { message: options.message }),
       });
@@ -228,7 +231,8 @@ export function registerImages(program: Command): void {
     .description('verify the image store; with --repair, remove what is broken')
     .option('-r, --repair', 'remove what is broken (images whose content is missing, corrupt blobs, leftovers)')
     .action(async (options: { repair?: boolean }) => {
-      const { checkImages, formatCheck } = await import('../image/images.js');
+      const { checkImages } = await import('../verbs/system-check.js');
+      const { formatCheck } = await import('./images-view.js');
       const report = await checkImages({ repair: options.repair === true });
       process.stdout.write(formatCheck(report));
       if (!report.consistent) {

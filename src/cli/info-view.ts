@@ -1,8 +1,8 @@
-// `hutch info`: formats what src/run/hostinfo.ts collected, as JSON or as
+// `hutch info`: formats what src/verbs/info.ts collected, as JSON or as
 // YAML-like text where every failing check is followed by its fix.
 import { HutchError } from '../errors.js';
 import { describeReserve } from '../image/store/reserve.js';
-import { collectHostInfo, type Check, type HostInfo } from '../run/hostinfo.js';
+import { collectHostInfo, type Check, type HostInfo } from '../verbs/info.js';
 import { formatLogSize } from '../run/container/log-config.js';
 
 export interface InfoOptions {

@@ -1,10 +1,19 @@
 import { InvalidArgumentError, Option, type Command } from 'commander';
+import type { Terminal } from '../verbs/login.js';
 
 function parseBoolean(value: string): boolean {
   if (value === 'true') return true;
   if (value === 'false') return false;
   throw new InvalidArgumentError('write --tls-verify=true or --tls-verify=false');
 }
+
+/** login prompts and reports on this process's terminal. */
+const terminal = (): Terminal => ({
+  stdin: process.stdin,
+  stdout: process.stdout,
+  stderr: process.stderr,
+  env: process.env,
+});
 
 const authFileOption = () =>
   new Option('--authfile <path>', "the auth file to use (default: $REGISTRY_AUTH_FILE, else podman's auth.json)");
@@ -36,16 +45,19 @@ export function registerLogin(program: Command): void {
           authfile?: string;
         },
       ) => {
-        const { login } = await import('../image/login.js');
-        await login({
-          registry,
-          username: options.username,
-          password: options.password,
-          passwordStdin: options.passwordStdin,
-          tlsVerify: options.tlsVerify,
-          getLogin: options.getLogin,
-          authFile: options.authfile,
-        });
+        const { login } = await import('../verbs/login.js');
+        await login(
+          {
+            registry,
+            username: options.username,
+            password: options.password,
+            passwordStdin: options.passwordStdin,
+            tlsVerify: options.tlsVerify,
+            getLogin: options.getLogin,
+            authFile: options.authfile,
+          },
+          terminal(),
+        );
       },
     );
 
@@ -56,7 +68,7 @@ export function registerLogin(program: Command): void {
     .option('-a, --all', 'remove the logins of all registries')
     .addOption(authFileOption())
     .action(async (registry: string | undefined, options: { all?: boolean; authfile?: string }) => {
-      const { logout } = await import('../image/login.js');
-      await logout({ registry, all: options.all, authFile: options.authfile });
+      const { logout } = await import('../verbs/login.js');
+      await logout({ registry, all: options.all, authFile: options.authfile }, terminal());
     });
 }

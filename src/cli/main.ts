@@ -15,6 +15,7 @@ import { registerResources } from './resources.js';
 import { registerUnshare } from './unshare.js';
 import { registerVolumes } from './volume.js';
 import { version } from '../package.js';
+import { takeSessionWarnings } from '../host/session-warnings.js';
 
 export function buildProgram(): Command {
   const program = new Command('hutch')
@@ -39,6 +40,8 @@ export function buildProgram(): Command {
 }
 
 async function main(argv: string[]): Promise<void> {
+  // Said once, when the session starts (the command that started it exec'd this one): every later command shares it.
+  for (const warning of takeSessionWarnings()) process.stderr.write(`warning: ${warning}\n`);
   const program = buildProgram();
   if (argv.length <= 2) {
     program.outputHelp({ error: true });

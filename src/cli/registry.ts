@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import type { ProgressMode } from '../image/progress.js';
-import type { RegistryAccess } from '../image/pull.js';
+import type { RegistryAccess } from '../verbs/pull.js';
 
 /** podman spells it --tls-verify=false; a bare --tls-verify means true. */
 export function parseBool(flag: string): (value: string | boolean | undefined) => boolean {
@@ -64,9 +64,9 @@ export function registerRegistryVerbs(program: Command): void {
     .option('--platform <os/arch[/variant]>', 'the platform to pull from an image index')
     .option('-q, --quiet', 'print only the image id')
     .action(async (image: string, options: AccessFlags & { platform?: string; quiet?: boolean }) => {
-      const { pullImage } = await import('../image/pull.js');
+      const { pull } = await import('../verbs/pull.js');
       const progress = await progressFor(options.quiet === true);
-      const result = await pullImage({
+      const result = await pull({
         reference: image,
         ...access(options),
         platform: options.platform,
@@ -104,9 +104,9 @@ export function registerRegistryVerbs(program: Command): void {
         if (format !== undefined && !['oci', 'v2s2', 'docker'].includes(format)) {
           throw new HutchError(`unsupported --format ${format}`, { hint: 'use oci or v2s2' });
         }
-        const { pushImage, writeDigestFile } = await import('../image/push.js');
+        const { push } = await import('../verbs/push.js');
         const progress = await progressFor(options.quiet === true);
-        const result = await pushImage({
+        await push({
           source: image,
           destination,
           ...access(options),
@@ -114,8 +114,8 @@ export function registerRegistryVerbs(program: Command): void {
           format: format === undefined ? undefined : format === 'oci' ? 'oci' : 'docker',
           chunkSize: options.chunkSize === undefined ? undefined : parseSize(options.chunkSize),
           progress: progress.make(),
+          digestFile: options.digestfile,
         });
-        if (options.digestfile !== undefined) writeDigestFile(options.digestfile, result.digest);
       },
     );
 
@@ -141,7 +141,7 @@ export function registerRegistryVerbs(program: Command): void {
             throw new HutchError(`invalid --annotation ${JSON.stringify(pair)}`, { hint: 'write KEY=VALUE' });
           annotations[pair.slice(0, eq)] = pair.slice(eq + 1);
         }
-        const { pushArtifact } = await import('../image/artifact.js');
+        const { pushArtifact } = await import('../verbs/artifact.js');
         const progress = await progressFor(options.quiet === true);
         const digest = await pushArtifact({
           reference,
@@ -166,7 +166,7 @@ export function registerRegistryVerbs(program: Command): void {
     .option('-o, --output <dir>', 'the directory to write the files to', '.')
     .option('-q, --quiet', 'no progress output')
     .action(async (reference: string, options: AccessFlags & { output: string; quiet?: boolean }) => {
-      const { pullArtifact } = await import('../image/artifact.js');
+      const { pullArtifact } = await import('../verbs/artifact.js');
       const progress = await progressFor(options.quiet === true);
       const files = await pullArtifact({
         reference,
@@ -185,7 +185,7 @@ export function registerRegistryVerbs(program: Command): void {
       if (options.format !== undefined && options.format !== 'json') {
         throw new HutchError(`unsupported --format ${options.format}`, { hint: 'use json' });
       }
-      const { listReferrers } = await import('../image/artifact.js');
+      const { listReferrers } = await import('../verbs/artifact.js');
       const referrers = await listReferrers({
         reference,
         artifactType: options.artifactType,

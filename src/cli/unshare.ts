@@ -7,7 +7,7 @@ export function registerUnshare(program: Command): void {
     .argument('[command...]', 'the command and its arguments (default: $SHELL)')
     .passThroughOptions()
     .action(async (command: string[]) => {
-      const { runUnshare } = await import('../run/unshare.js');
+      const { runUnshare } = await import('../verbs/unshare.js');
       await runUnshare({ command });
     });
 }

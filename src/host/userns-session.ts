@@ -14,6 +14,7 @@ import { PlanChild } from './plan-child.js';
 import type { Identity } from './identity.js';
 import { planIdMappings, readSubidFiles, requireIdmapHelpers, writeIdMaps } from './idmap.js';
 import { Clone, Mount, Plan } from './plan.js';
+import { SESSION_WARNINGS } from './session-warnings.js';
 
 export const SESSION_NAME = 'hutch-session';
 
@@ -43,19 +44,27 @@ export function readSessionPid(runtime: string): number | undefined {
   }
 }
 
+/** The session a command started: its holder, and what the user should hear about its id mappings. */
+export interface StartedSession {
+  pid: number;
+  /** Empty when the session was there already: they are said once, when it starts. */
+  warnings: string[];
+}
+
 /**
  * Starts the holder in a new user and mount namespace, maps the user's ids
  * into it, and records its pid. Serialized by a lock so that two commands
- * started together share one session. Returns the holder's pid.
+ * started together share one session. Returns the holder's pid, and the
+ * warnings of the id mappings when this call started it.
  */
-export async function createSession(identity: Identity, env: NodeJS.ProcessEnv): Promise<number> {
+export async function createSession(identity: Identity, env: NodeJS.ProcessEnv): Promise<StartedSession> {
   const paths = resolvePaths(env, identity.uid);
   const runtime = ensureRuntimeDir(paths.runtime, identity.uid);
   const lock = openSync(join(runtime, 'session.lock'), 'a', 0o600);
   try {
     native.flock(lock, true, true);
     const existing = readSessionPid(runtime);
-    if (existing !== undefined) return existing;
+    if (existing !== undefined) return { pid: existing, warnings: [] };
 
     const mappings = planIdMappings(identity, readSubidFiles());
     const helpers = requireIdmapHelpers(mappings, env.PATH);
@@ -84,9 +93,7 @@ export async function createSession(identity: Identity, env: NodeJS.ProcessEnv):
     const pidFile = join(runtime, 'session.pid');
     writeFileSync(`${pidFile}.tmp`, `${child.pid}\n`, { mode: 0o600 });
     renameSync(`${pidFile}.tmp`, pidFile);
-    // Said once, when the session starts: every later command shares it.
-    for (const warning of mappings.warnings) process.stderr.write(`warning: ${warning}\n`);
-    return child.pid;
+    return { pid: child.pid, warnings: mappings.warnings };
   } finally {
     closeSync(lock);
   }
@@ -104,8 +111,12 @@ export async function enterSession(identity: Identity, env: NodeJS.ProcessEnv = 
       hint: 'check that XDG_RUNTIME_DIR is the same for every hutch command, then retry',
     });
   }
-  await createSession(identity, env);
+  const { warnings } = await createSession(identity, env);
   const paths = resolvePaths(env, identity.uid);
-  const childEnv = Object.entries({ ...env, HUTCH_SESSION_REEXEC: '1' }).map(([k, v]) => `${k}=${v ?? ''}`);
+  // This process is replaced: the command that runs in the session says the warnings.
+  const handOver = warnings.length === 0 ? {} : { [SESSION_WARNINGS]: JSON.stringify(warnings) };
+  const childEnv = Object.entries({ ...env, HUTCH_SESSION_REEXEC: '1', ...handOver }).map(
+    ([k, v]) => `${k}=${v ?? ''}`,
+  );
   native.execve(paths.launcher, ['hutch', ...process.argv.slice(2)], childEnv);
 }

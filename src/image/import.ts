@@ -31,6 +31,8 @@ export interface ImportOptions {
   message?: string;
   /** Dockerfile instructions applied to the config: CMD, ENTRYPOINT, ENV, EXPOSE, LABEL, USER, VOLUME, WORKDIR, STOPSIGNAL. */
   changes?: string[];
+  /** What unpacking the layer has to say (a file it could not restore as it was); the caller prints it. */
+  onWarning: (message: string) => void;
 }
 
 /** Imports the tar; returns the image id. */
@@ -72,7 +74,7 @@ export async function importImage(options: ImportOptions, env: NodeJS.ProcessEnv
     const diffId = diff.digest();
     await unpackLayer(store, diffId, verifiedFile(staged.path, staged.digest), 'gzip', {
       userXattrs: !identity.root,
-      onWarning: (message) => process.stderr.write(`warning: ${message}\n`),
+      onWarning: options.onWarning,
       space,
     });
     staged.commit();

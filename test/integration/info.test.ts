@@ -5,7 +5,7 @@ import { arch, cpus, release, totalmem, userInfo } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Check, HostInfo } from '../../src/run/hostinfo.js';
+import type { Check, HostInfo } from '../../src/verbs/info.js';
 import { errorLines, sandbox, sessionPid, type Sandbox } from '../helpers/hutch.js';
 import { requires } from '../helpers/requires.js';
 

@@ -6,7 +6,7 @@ import {
   summarizeProblems,
   type Check,
   type HostInfo,
-} from '../../src/run/hostinfo.js';
+} from '../../src/verbs/info.js';
 
 const ok = (detail = 'fine'): Check => ({ ok: true, detail });
 const no = (detail: string, fix?: string): Check =>

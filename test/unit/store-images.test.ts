@@ -1,17 +1,16 @@
 import { describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import { digestOf } from '../../src/image/digest.js';
+import { formatImages, imageJson } from '../../src/cli/images-view.js';
 import {
-  formatImages,
   formatInspect,
   humanDuration,
   humanSize,
-  imageJson,
   inspectJson,
-  referenceFilter,
   renderTemplate,
   tabulate,
 } from '../../src/image/images.js';
+import { referenceFilter } from '../../src/verbs/images.js';
 import { applyChange } from '../../src/image/import.js';
 import { MediaType } from '../../src/image/media.js';
 import type { ContainerConfig } from '../../src/image/oci.js';

@@ -51,7 +51,7 @@ export async function removeVolumeUsers(runtime: Runtime, name: string): Promise
   }
 }
 
-/** What rmi asks the container store (see RemoveOptions.inUse in src/image/images.ts). */
+/** What rmi asks the container store (see RemoveOptions.inUse in src/verbs/rmi.ts). */
 export interface ImageUsers {
   /** Ids of the containers made from the image. */
   usersOf(imageId: Digest): string[];

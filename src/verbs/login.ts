@@ -1,13 +1,14 @@
 /**
  * `hutch login` and `hutch logout`, as podman does them: credentials are
  * checked against the registry (GET /v2/ with them) before they are saved in
- * the auth file podman uses (registry/credentials.ts says which).
+ * the auth file podman uses (src/image/registry/credentials.ts says which).
+ * Prompts and messages go to the Terminal the caller gives.
  */
 import type { Readable, Writable } from 'node:stream';
 import { HutchError } from '../errors.js';
 import { currentIdentity } from '../host/identity.js';
-import { defaultRegistry } from './reference.js';
-import { RegistryClient } from './registry/client.js';
+import { defaultRegistry } from '../image/reference.js';
+import { RegistryClient } from '../image/registry/client.js';
 import {
   authLocations,
   credentialsIn,
@@ -20,8 +21,8 @@ import {
   storeCredentials,
   type AuthLocations,
   type Credentials,
-} from './registry/credentials.js';
-import { RegistryError } from './registry/errors.js';
+} from '../image/registry/credentials.js';
+import { RegistryError } from '../image/registry/errors.js';
 
 export interface LoginOptions {
   /** `registry[:port]` or `registry/path`; default: the first unqualified-search registry. */
@@ -42,20 +43,13 @@ export interface LogoutOptions {
   authFile?: string;
 }
 
-/** Where login talks to the user; process.stdin/stdout/stderr unless a test says otherwise. */
+/** Where login talks to the user: the caller's terminal (src/cli gives the process's). */
 export interface Terminal {
   stdin: Readable & { isTTY?: boolean; setRawMode?: (raw: boolean) => unknown };
   stdout: Writable;
   stderr: Writable;
   env: NodeJS.ProcessEnv;
 }
-
-const processTerminal = (): Terminal => ({
-  stdin: process.stdin,
-  stdout: process.stdout,
-  stderr: process.stderr,
-  env: process.env,
-});
 
 const REGISTRY =
   /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)*|\[[0-9A-Fa-f:]+\])(?::\d{1,5})?$/;
@@ -181,7 +175,7 @@ async function verify(registry: string, credentials: Credentials, tlsVerify: boo
  * prompts on a terminal, checks them with the registry and saves them. Writes
  * podman's messages to the terminal.
  */
-export async function login(options: LoginOptions, term: Terminal = processTerminal()): Promise<void> {
+export async function login(options: LoginOptions, term: Terminal): Promise<void> {
   const { env } = term;
   const key = targetKey(options.registry, env);
   const registry = registryOfKey(key);
@@ -256,7 +250,7 @@ export async function login(options: LoginOptions, term: Terminal = processTermi
 }
 
 /** Removes the stored login of a registry (or of all). */
-export async function logout(options: LogoutOptions, term: Terminal = processTerminal()): Promise<void> {
+export async function logout(options: LogoutOptions, term: Terminal): Promise<void> {
   const { env } = term;
   const where = locations(env, options.authFile);
   if (options.all === true) {

@@ -12,8 +12,8 @@ import { diskReserve, type DiskReserve } from '../image/store/reserve.js';
 import { native } from '../native.js';
 import { version } from '../package.js';
 import { resolvePaths } from '../host/dirs.js';
-import { DEFAULT_PIDS_LIMIT, pidsControllerDelegated } from './cgroups/index.js';
-import { DELEGATE_FIX, probeCgroups, type CgroupsReport } from './cgroups/probe.js';
+import { DEFAULT_PIDS_LIMIT, pidsControllerDelegated } from '../run/cgroups/index.js';
+import { DELEGATE_FIX, probeCgroups, type CgroupsReport } from '../run/cgroups/probe.js';
 import { PlanChild } from '../host/plan-child.js';
 import { currentIdentity, type Identity } from '../host/identity.js';
 import {
@@ -24,14 +24,14 @@ import {
   type MappingPlan,
   type SubidFiles,
 } from '../host/idmap.js';
-import { probeNetwork, type NetworkReport } from './network/probe.js';
+import { probeNetwork, type NetworkReport } from '../run/network/probe.js';
 import { Clone, Plan } from '../host/plan.js';
-import { probeRootfs, type RootfsReport } from './rootfs/probe.js';
+import { probeRootfs, type RootfsReport } from '../run/rootfs/probe.js';
 import { deviceAccess } from '../host/tools.js';
 import { readSessionPid } from '../host/userns-session.js';
 import { parseSubids, rangesFor, type IdRange } from '../host/subid.js';
-import { DEFAULT_LOG } from './container/log-config.js';
-import { currentLimits, UNLIMITED } from './rlimits.js';
+import { DEFAULT_LOG } from '../run/container/log-config.js';
+import { currentLimits, UNLIMITED } from '../run/rlimits.js';
 import { readUsernsFacts, type UsernsFacts } from '../host/userns.js';
 
 /** One thing hutch needs: whether it is there, what was found, and how to get it when it is not. */

@@ -1,3 +1,4 @@
+// `hutch unshare`: a command in hutch's user namespace, in hutch's place (execve).
 import { accessSync, constants, statSync } from 'node:fs';
 import { ExitCode, HutchError, SyscallError } from '../errors.js';
 import { native } from '../native.js';
