@@ -9,9 +9,13 @@
         "native/addon.cc",
         "native/errors.cc",
         "native/wrappers.cc",
+        "native/fs_wrappers.cc",
         "native/plan.cc",
         "native/plan_core.cc",
         "native/spawn.cc",
+        "native/clone.cc",
+        "native/sync.cc",
+        "native/fd_passing.cc",
         "native/child.cc"
       ],
       "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
@@ -33,8 +37,14 @@
       "type": "executable",
       "sources": [
         "native/monitor.cc",
+        "native/monitor_options.cc",
+        "native/monitor_loop.cc",
+        "native/monitor_attach.cc",
         "native/monitor_io.cc",
         "native/plan_core.cc",
+        "native/clone.cc",
+        "native/sync.cc",
+        "native/fd_passing.cc",
         "native/child.cc"
       ],
       "cflags": ["<@(hutch_warnings)"],

@@ -24,7 +24,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setErrorClass", Napi::Function::New(env, SetErrorClass, "setErrorClass"));
   exports.Set("spawnPlan", Napi::Function::New(env, SpawnPlan, "spawnPlan"));
   exports.Set("pollReadable", Napi::Function::New(env, PollReadable, "pollReadable"));
-  exports.Set("recvReport", Napi::Function::New(env, RecvReport, "recvReport"));
+  exports.Set("syncSocketpair", Napi::Function::New(env, SyncSocketpair, "syncSocketpair"));
+  exports.Set("recvSyncRecord", Napi::Function::New(env, RecvSyncRecord, "recvSyncRecord"));
   exports.Set("sendByte", Napi::Function::New(env, SendByte, "sendByte"));
   exports.Set("waitPidfd", Napi::Function::New(env, WaitPidfd, "waitPidfd"));
   exports.Set("pidfdSendSignal", Napi::Function::New(env, PidfdSendSignal, "pidfdSendSignal"));
@@ -41,7 +42,6 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("mknod", Napi::Function::New(env, Mknod, "mknod"));
   exports.Set("mount", Napi::Function::New(env, Mount, "mount"));
   exports.Set("umount", Napi::Function::New(env, Umount, "umount"));
-  exports.Set("openat2", Napi::Function::New(env, Openat2, "openat2"));
   exports.Set("openInRoot", Napi::Function::New(env, OpenInRoot, "openInRoot"));
   exports.Set("mkdirInRoot", Napi::Function::New(env, MkdirInRoot, "mkdirInRoot"));
   exports.Set("renameat2", Napi::Function::New(env, Renameat2, "renameat2"));

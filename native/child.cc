@@ -3,19 +3,19 @@
 //
 // Node is multi-threaded. The child of clone(2) has one thread, but it inherits
 // a copy of every other thread's locks (malloc's, stdio's, glibc's thread list),
-// so it may only call what signal-safety(7) allows. Calls used here, and why
-// they are safe:
-//   - raw system calls through syscall(2) or their thin glibc wrappers: open,
-//     close, close_range, getcwd, read, write, send, recv, mount, umount2, mkdir,
-//     mknod, symlink, chdir, chroot, sethostname, setdomainname, setsid, prctl,
-//     ioctl, umask,
-//     setrlimit, dup2, dup3, fcntl, execve, pause, _exit, sigaction,
-//     sigprocmask, socket;
+// so it may only call what signal-safety(7) allows, or what is a system call
+// and nothing more. Exactly these, and why each is safe:
+//   - listed in signal-safety(7): open, close, recv, write, socket, sendmsg
+//     (in SendSyncRecord, sync.cc, and SendFd, fd_passing.cc), setsid, mkdir,
+//     mknod, symlink, chdir, umask, fcntl, dup2, execve, _exit, sigaction,
+//     sigemptyset, sigprocmask;
+//   - not listed, but glibc's wrappers are the bare system call: close_range,
+//     getcwd, capset, seccomp, pivot_root (these four through syscall(2)),
+//     setns, unshare, mount, umount2, sethostname, setrlimit, prctl, ioctl;
 //   - setresuid, setresgid and setgroups through syscall(2) only: glibc's
 //     wrappers broadcast the change to every thread it believes exists, and the
 //     other threads do not exist in the child, so the wrappers would hang;
-//   - strchr, strlen, memcpy, memset (pure functions, listed in signal-safety(7));
-//   - sendmsg with SCM_RIGHTS (OpenConsole), a system call like send.
+//   - strchr, strlen, memcpy, memset: pure functions, listed in signal-safety(7).
 // Nothing here allocates, takes a lock, or touches a JS value. Every failure
 // is sent to the parent as {step, errno} on the sync socket before _exit.
 #include "child.h"
@@ -41,9 +41,9 @@
 
 #include <sched.h>
 
-#ifndef CLOSE_RANGE_CLOEXEC
-#define CLOSE_RANGE_CLOEXEC (1U << 2)
-#endif
+#include "fd_passing.h"
+#include "sync.h"
+
 #ifndef PR_CAP_AMBIENT
 #define PR_CAP_AMBIENT 47
 #define PR_CAP_AMBIENT_RAISE 2
@@ -54,16 +54,9 @@ namespace hutch {
 
 namespace {
 
-void SendReport(int fd, int32_t kind, int32_t step, int32_t err, int32_t tag) {
-  ChildReport report = {kind, step, err, tag};
-  // MSG_NOSIGNAL: a parent that went away must not kill us with SIGPIPE.
-  while (send(fd, &report, sizeof report, MSG_NOSIGNAL) < 0 && errno == EINTR) {
-  }
-}
-
-int CloseRange(unsigned first, unsigned last, unsigned flags) {
+int CloseRange(unsigned first, unsigned last) {
   if (first > last) return 0;
-  return syscall(SYS_close_range, first, last, flags) < 0 ? errno : 0;
+  return syscall(SYS_close_range, first, last, 0U) < 0 ? errno : 0;
 }
 
 // Closes [first, ~0U] except the sync socket (it must stay open until execve
@@ -72,7 +65,6 @@ int CloseRange(unsigned first, unsigned last, unsigned flags) {
 // files) is left for a path of the container to reach through /proc/self/fd.
 int CloseFrom(const ResolvedStep& step, int sync_fd) {
   unsigned first = static_cast<unsigned>(step.num[0]);
-  unsigned flags = (step.flags & kFlagCloexecOnly) ? CLOSE_RANGE_CLOEXEC : 0;
   int keep[2] = {sync_fd, step.num[1] >= 0 ? static_cast<int>(step.num[1]) : -1};
   if (keep[1] >= 0 && keep[1] < keep[0]) {
     keep[1] = keep[0];
@@ -81,12 +73,12 @@ int CloseFrom(const ResolvedStep& step, int sync_fd) {
   for (int fd : keep) {
     if (fd < 0 || static_cast<unsigned>(fd) < first) continue;
     if (static_cast<unsigned>(fd) > first) {
-      int err = CloseRange(first, static_cast<unsigned>(fd) - 1, flags);
+      int err = CloseRange(first, static_cast<unsigned>(fd) - 1);
       if (err != 0) return err;
     }
     first = static_cast<unsigned>(fd) + 1;
   }
-  return CloseRange(first, ~0U, flags);
+  return CloseRange(first, ~0U);
 }
 
 // runc's check after its chdir (CVE-2024-21626): the working directory must be
@@ -182,10 +174,6 @@ int Seccomp(const ResolvedStep& step) {
              : 0;
 }
 
-// A terminal made in the container's own devpts (so `tty` names it there),
-// as runc's console socket does: the master goes to the monitor through the
-// socket, the slave becomes the container's stdio (fds 3-5, which the plan
-// then moves onto 0-2).
 // What `ip link set NAME up` does, without a program to exec: SIOCGIFFLAGS, then SIOCSIFFLAGS
 // with IFF_UP, on any socket of this network namespace (netdevice(7)).
 int LinkUp(const char* name) {
@@ -207,6 +195,10 @@ int LinkUp(const char* name) {
   return err;
 }
 
+// A terminal made in the container's own devpts (so `tty` names it there),
+// as runc's console socket does: the master goes to the monitor through the
+// socket, the slave becomes the container's stdio (fds 3-5, which the plan
+// then moves onto 0-2).
 int OpenConsole(int socket_fd) {
   int master = open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC);
   if (master < 0) return errno;
@@ -218,29 +210,7 @@ int OpenConsole(int socket_fd) {
     slave = ioctl(master, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC);
     if (slave < 0) err = errno;
   }
-  if (err == 0) {
-    char byte = 'M';
-    struct iovec iov = {&byte, 1};
-    char control[CMSG_SPACE(sizeof(int))];
-    memset(control, 0, sizeof control);
-    struct msghdr message;
-    memset(&message, 0, sizeof message);
-    message.msg_iov = &iov;
-    message.msg_iovlen = 1;
-    message.msg_control = control;
-    message.msg_controllen = sizeof control;
-    struct cmsghdr* header = CMSG_FIRSTHDR(&message);
-    header->cmsg_level = SOL_SOCKET;
-    header->cmsg_type = SCM_RIGHTS;
-    header->cmsg_len = CMSG_LEN(sizeof(int));
-    memcpy(CMSG_DATA(header), &master, sizeof(int));
-    while (sendmsg(socket_fd, &message, MSG_NOSIGNAL) < 0) {
-      if (errno != EINTR) {
-        err = errno;
-        break;
-      }
-    }
-  }
+  if (err == 0) err = SendFd(socket_fd, master);
   close(master);
   // Wait until the monitor holds the master (and set the window size): a
   // command that writes and exits at once must not race it.
@@ -311,20 +281,13 @@ int Exec(const ResolvedStep& step) {
   return denied ? EACCES : last;
 }
 
-int RunStep(const ResolvedStep& step, int index, int sync_fd) {
+int RunStep(const ResolvedStep& step, int sync_fd) {
   const char* const* s = step.str;
   switch (step.op) {
     case kOpWaitParent:
       return WaitParent(sync_fd);
-    case kOpNotifyParent:
-      SendReport(sync_fd, kReportNotify, index, 0, static_cast<int32_t>(step.num[0]));
-      return 0;
     case kOpSetsid:
       return setsid() < 0 ? errno : 0;
-    case kOpParentDeathSignal:
-      return prctl(PR_SET_PDEATHSIG, step.num[0], 0, 0, 0) < 0 ? errno : 0;
-    case kOpSetName:
-      return prctl(PR_SET_NAME, s[0], 0, 0, 0) < 0 ? errno : 0;
     case kOpUnshare:
       return unshare(static_cast<int>(step.num[0])) < 0 ? errno : 0;
     case kOpSetns:
@@ -347,12 +310,8 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
       return chdir(s[0]) < 0 ? errno : 0;
     case kOpPivotRoot:
       return syscall(SYS_pivot_root, s[0], s[1]) < 0 ? errno : 0;
-    case kOpChroot:
-      return chroot(s[0]) < 0 ? errno : 0;
     case kOpSethostname:
       return sethostname(s[0], strlen(s[0])) < 0 ? errno : 0;
-    case kOpSetdomainname:
-      return setdomainname(s[0], strlen(s[0])) < 0 ? errno : 0;
     case kOpSetgroups:
       return syscall(SYS_setgroups, step.blob_len / sizeof(uint32_t), step.blob) < 0 ? errno : 0;
     case kOpSetresgid:
@@ -426,9 +385,9 @@ int RunStep(const ResolvedStep& step, int index, int sync_fd) {
 
   for (uint32_t i = 0; i < plan.count; i++) {
     const ResolvedStep& step = plan.steps[i];
-    int err = RunStep(step, static_cast<int>(i), plan.sync_fd);
-    if (err != 0 && !(step.flags & kFlagIgnoreErrors)) {
-      SendReport(plan.sync_fd, kReportFailed, static_cast<int32_t>(i), err, 0);
+    int err = RunStep(step, plan.sync_fd);
+    if (err != 0) {
+      SendSyncRecord(plan.sync_fd, kSyncFailed, static_cast<int32_t>(i), err, 0);
       _exit(kChildFailedStatus);
     }
   }

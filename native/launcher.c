@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -34,10 +35,23 @@
 #define EXIT_HUTCH_ERROR 125
 #define EXIT_NOT_FOUND 127
 
+// Every fd, 0-2 included: the holder keeps nothing of the command that made
+// the session open. close_range(2) needs Linux 5.9; before, they are closed
+// one by one up to the limit on open fds.
+static void close_all_fds(void) {
+  if (syscall(SYS_close_range, 0U, ~0U, 0U) == 0) return;
+  struct rlimit limit;
+  long max = 65536;
+  if (getrlimit(RLIMIT_NOFILE, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
+    max = (long)limit.rlim_cur;
+  }
+  for (long fd = 0; fd < max; fd++) close((int)fd);
+}
+
 static int hold_session(void) {
   prctl(PR_SET_NAME, "hutch-session", 0, 0, 0);
   if (chdir("/") < 0) return EXIT_HUTCH_ERROR;
-  syscall(SYS_close_range, 0U, ~0U, 0U);
+  close_all_fds();
   signal(SIGHUP, SIG_IGN);
   signal(SIGINT, SIG_IGN);
   for (;;) pause();

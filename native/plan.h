@@ -6,6 +6,9 @@
 //   data    strings (NUL terminated), string lists and blobs
 // Offsets into data are stored plus one, so 0 means "absent".
 //
+// A failing step ends the child: it reports {step, errno} on the sync fd
+// (sync.h) and exits 125.
+//
 // The parent validates the buffer and resolves every offset into pointers
 // (ResolvedStep) before clone, where it can still throw. The child only reads
 // ResolvedStep: no allocation, no parsing, no JS after clone.
@@ -17,7 +20,7 @@
 namespace hutch {
 
 constexpr uint32_t kPlanMagic = 0x4e4c5048;  // "HPLN"
-constexpr uint32_t kPlanVersion = 1;
+constexpr uint32_t kPlanVersion = 2;
 constexpr size_t kPlanHeaderSize = 16;
 constexpr size_t kPlanRecordSize = 64;
 constexpr uint32_t kPlanMaxSteps = 4096;
@@ -25,66 +28,46 @@ constexpr uint32_t kPlanMaxList = 65536;
 
 // Keep in sync with PlanOp in src/host/plan.ts (a unit test compares them).
 enum PlanOp : uint32_t {
-  kOpWaitParent = 1,    // read one byte from the sync fd (the parent's "go")
-  kOpNotifyParent = 2,  // a = tag: send a notify report
-  kOpSetsid = 3,
-  kOpParentDeathSignal = 4,  // a = signal
-  kOpSetName = 5,            // s0 = comm name
-  kOpUnshare = 6,            // a = CLONE_* flags
-  kOpSetns = 7,              // s0 = /proc/PID/ns/X path, a = nstype
-  kOpMount = 8,              // s0 source, s1 target, s2 fstype, s3 data, a = flags
-  kOpUmount = 9,             // s0 target, a = flags
-  kOpMkdir = 10,             // s0 path, a = mode; flag kFlagIgnoreExists
-  kOpMknod = 11,             // s0 path, a = mode, b = dev
-  kOpSymlink = 12,           // s0 target, s1 link path; flag kFlagIgnoreExists
-  kOpChdir = 13,             // s0 path
-  kOpPivotRoot = 14,         // s0 new root, s1 put old
-  kOpChroot = 15,            // s0 path
-  kOpSethostname = 16,       // s0 name
-  kOpSetdomainname = 17,     // s0 name
-  kOpSetgroups = 18,         // blob = u32 gids
-  kOpSetresgid = 19,         // a, b, c
-  kOpSetresuid = 20,         // a, b, c
-  kOpCapBounding = 21,       // a = mask of capabilities to keep in the bounding set
-  kOpCapSet = 22,            // a = effective, b = permitted, c = inheritable
-  kOpCapAmbient = 23,        // a = mask to raise (the ambient set is cleared first)
-  kOpKeepCaps = 24,          // a = 0 or 1 (PR_SET_KEEPCAPS)
-  kOpNoNewPrivs = 25,
-  kOpSeccomp = 26,      // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
-  kOpDup2 = 27,         // a = old fd, b = new fd (close-on-exec cleared)
-  kOpCloseFrom = 28,    // a = lowest fd, b = one fd above it to keep (-1: none), the sync
-                        // fd is always kept; flag kFlagCloexecOnly marks instead of closing
-  kOpWriteFile = 29,    // s0 path, blob = content
-  kOpExec = 30,         // s0 file, s1 PATH for lookup (if s0 has no '/'), list0 argv, list1 envp
-  kOpUmask = 31,        // a = mask
-  kOpSetrlimit = 32,    // a = resource, b = soft, c = hard (-1 = infinity)
-  kOpSetCtty = 33,      // a = fd (TIOCSCTTY)
-  kOpExit = 34,         // a = status: the plan ends here without exec
-  kOpOpenConsole = 35,  // a = unix socket fd: open a pty in this /dev/pts, send
+  kOpWaitParent = 1,  // read one byte from the sync fd (the parent's "go", sync.h)
+  kOpSetsid = 2,
+  kOpUnshare = 3,       // a = CLONE_* flags
+  kOpSetns = 4,         // s0 = /proc/PID/ns/X path, a = nstype
+  kOpMount = 5,         // s0 source, s1 target, s2 fstype, s3 data, a = flags
+  kOpUmount = 6,        // s0 target, a = flags
+  kOpMkdir = 7,         // s0 path, a = mode; flag kFlagIgnoreExists
+  kOpMknod = 8,         // s0 path, a = mode, b = dev; flag kFlagIgnoreExists
+  kOpSymlink = 9,       // s0 target, s1 link path; flag kFlagIgnoreExists
+  kOpChdir = 10,        // s0 path
+  kOpPivotRoot = 11,    // s0 new root, s1 put old
+  kOpSethostname = 12,  // s0 name
+  kOpSetgroups = 13,    // blob = u32 gids
+  kOpSetresgid = 14,    // a, b, c
+  kOpSetresuid = 15,    // a, b, c
+  kOpCapBounding = 16,  // a = mask of capabilities to keep in the bounding set
+  kOpCapSet = 17,       // a = effective, b = permitted, c = inheritable
+  kOpCapAmbient = 18,   // a = mask to raise (the ambient set is cleared first)
+  kOpKeepCaps = 19,     // a = 0 or 1 (PR_SET_KEEPCAPS)
+  kOpNoNewPrivs = 20,
+  kOpSeccomp = 21,      // blob = struct sock_filter[], a = SECCOMP_FILTER_FLAG_*
+  kOpDup2 = 22,         // a = old fd, b = new fd (close-on-exec cleared)
+  kOpCloseFrom = 23,    // a = lowest fd, b = one fd above it to keep (-1: none); the sync
+                        // fd is always kept
+  kOpWriteFile = 24,    // s0 path, blob = content
+  kOpExec = 25,         // s0 file, s1 PATH for lookup (if s0 has no '/'), list0 argv, list1 envp
+  kOpUmask = 26,        // a = mask
+  kOpSetrlimit = 27,    // a = resource, b = soft, c = hard (-1 = infinity)
+  kOpSetCtty = 28,      // a = fd (TIOCSCTTY)
+  kOpExit = 29,         // a = status: the plan ends here without exec
+  kOpOpenConsole = 30,  // a = unix socket fd: open a pty in this /dev/pts, send
                         // its master there (SCM_RIGHTS), put the slave on fds 3-5
-  kOpLinkUp = 36,       // s0 = interface name: set IFF_UP on it in this network namespace
-  kOpVerifyCwd = 37,    // getcwd(2) must name a path under this root (not "(unreachable)…"),
+  kOpLinkUp = 31,       // s0 = interface name: set IFF_UP on it in this network namespace
+  kOpVerifyCwd = 32,    // getcwd(2) must name a path under this root (not "(unreachable)…"),
                         // else EXDEV: the working directory escaped the container
-  kOpMax = 38,
+  kOpMax = 33,
 };
 
 enum PlanFlag : uint32_t {
   kFlagIgnoreExists = 1u << 0,
-  kFlagCloexecOnly = 1u << 1,
-  kFlagIgnoreErrors = 1u << 2,
-};
-
-// What the child sends on the sync socket (SOCK_SEQPACKET, one record a message).
-enum ReportKind : int32_t {
-  kReportFailed = 1,  // step failed with err (errno)
-  kReportNotify = 2,  // NotifyParent reached, tag in tag
-};
-
-struct ChildReport {
-  int32_t kind;
-  int32_t step;
-  int32_t err;
-  int32_t tag;
 };
 
 struct ResolvedStep {
@@ -98,7 +81,7 @@ struct ResolvedStep {
 };
 
 struct ResolvedPlan {
-  ResolvedStep* steps;
+  const ResolvedStep* steps;
   uint32_t count;
   int sync_fd;
   int sync_peer_fd;  // the parent's end, closed first thing in the child

@@ -14,15 +14,12 @@ constexpr uint32_t S0 = 1, S1 = 2, S2 = 4, S3 = 8, L0 = 16, L1 = 32, BLOB = 64;
 
 uint32_t Required(uint32_t op) {
   switch (op) {
-    case kOpSetName:
     case kOpSetns:
     case kOpUmount:
     case kOpMkdir:
     case kOpMknod:
     case kOpChdir:
-    case kOpChroot:
     case kOpSethostname:
-    case kOpSetdomainname:
     case kOpLinkUp:
       return S0;
     case kOpMount:

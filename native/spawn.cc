@@ -1,27 +1,18 @@
-// spawnPlan(plan, cloneFlags): clone a child that runs the plan (child.cc).
-//
-// Parent/child handshake (drawn in docs/architecture.md):
-//   - a SOCK_SEQPACKET socketpair, both ends close-on-exec; the child's end is
-//     moved to fd >= 100 so plans may dup2 onto the low fds;
-//   - the child sends {failed, step, errno} or {notify, step, tag} records; a
-//     WaitParent step blocks until the parent sends one "go" byte;
-//   - EOF on the parent's end without a failure record means the child reached
-//     execve (the socket closed on exec), or exited through an Exit step.
+// spawnPlan(plan, cloneFlags): clone a child that runs the plan (child.cc),
+// reporting on a sync socket of its own (sync.h, drawn in
+// docs/architecture.md): node gets the parent's end, the child closes it
+// first thing; node's copy of the child's end is closed here, so that node
+// sees EOF once the child execs or exits.
 #include "spawn.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <linux/sched.h>
-#include <pthread.h>
-#include <signal.h>
-#include <string.h>
-#include <sys/socket.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
-#include "child.h"
+#include "clone.h"
 #include "errors.h"
 #include "plan_storage.h"
+#include "sync.h"
 
 namespace hutch {
 
@@ -38,50 +29,23 @@ Napi::Value SpawnPlan(const Napi::CallbackInfo& info) {
   }
   std::unique_ptr<PlanStorage> storage = ResolvePlan(env, buffer.Data(), buffer.Length());
 
-  int pair[2];
-  if (socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, pair) < 0) {
-    ThrowSyscallError(env, errno, "socketpair");
-  }
-  int child_end = fcntl(pair[1], F_DUPFD_CLOEXEC, static_cast<int>(kPlanMaxTargetFd));
-  int dup_errno = errno;
-  close(pair[1]);
-  if (child_end < 0) {
-    close(pair[0]);
-    ThrowSyscallError(env, dup_errno, "fcntl");
-  }
-
-  ResolvedPlan plan;
-  plan.steps = storage->steps.data();
-  plan.count = static_cast<uint32_t>(storage->steps.size());
-  plan.sync_fd = child_end;
-  plan.sync_peer_fd = pair[0];
-
-  // No signal handler of node's may run in the child before it resets them.
-  sigset_t all, saved;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &saved);
+  int parent_end, child_end;
+  int err = MakeSyncPair(&parent_end, &child_end);
+  if (err != 0) ThrowSyscallError(env, err, "socketpair");
 
   int pidfd = -1;
-  struct clone_args args;
-  memset(&args, 0, sizeof args);
-  args.flags = static_cast<uint64_t>(flags) | CLONE_PIDFD;
-  args.pidfd = reinterpret_cast<uint64_t>(&pidfd);
-  args.exit_signal = SIGCHLD;
-  long pid = syscall(SYS_clone3, &args, sizeof args);
-  if (pid == 0) RunPlanInChild(plan);
+  long pid = ClonePlanChild(*storage, static_cast<uint64_t>(flags), child_end, parent_end, &pidfd);
   int clone_errno = errno;
-
-  pthread_sigmask(SIG_SETMASK, &saved, nullptr);
   close(child_end);
   if (pid < 0) {
-    close(pair[0]);
+    close(parent_end);
     ThrowSyscallError(env, clone_errno, "clone3");
   }
 
   Napi::Object result = Napi::Object::New(env);
   result.Set("pid", Napi::Number::New(env, static_cast<double>(pid)));
   result.Set("pidfd", Napi::Number::New(env, pidfd));
-  result.Set("syncFd", Napi::Number::New(env, pair[0]));
+  result.Set("syncFd", Napi::Number::New(env, parent_end));
   return result;
 }
 

@@ -5,7 +5,8 @@
 namespace hutch {
 
 Napi::Value PollReadable(const Napi::CallbackInfo& info);
-Napi::Value RecvReport(const Napi::CallbackInfo& info);
+Napi::Value SyncSocketpair(const Napi::CallbackInfo& info);
+Napi::Value RecvSyncRecord(const Napi::CallbackInfo& info);
 Napi::Value SendByte(const Napi::CallbackInfo& info);
 Napi::Value WaitPidfd(const Napi::CallbackInfo& info);
 Napi::Value PidfdSendSignal(const Napi::CallbackInfo& info);
@@ -22,7 +23,6 @@ Napi::Value Listxattr(const Napi::CallbackInfo& info);
 Napi::Value Mknod(const Napi::CallbackInfo& info);
 Napi::Value Mount(const Napi::CallbackInfo& info);
 Napi::Value Umount(const Napi::CallbackInfo& info);
-Napi::Value Openat2(const Napi::CallbackInfo& info);
 Napi::Value OpenInRoot(const Napi::CallbackInfo& info);
 Napi::Value MkdirInRoot(const Napi::CallbackInfo& info);
 Napi::Value Renameat2(const Napi::CallbackInfo& info);

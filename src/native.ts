@@ -4,11 +4,19 @@ import { join } from 'node:path';
 import { SyscallError, useStrerror } from './errors.js';
 import { packageRoot } from './package.js';
 
-export interface ChildReport {
-  kind: 'failed' | 'notify';
+/** One record on a plan's sync socket (native/sync.h). */
+export interface SyncRecord {
+  /**
+   * failed: a step of the plan (step >= 0) or hutch-monitor's own setup (step -1) failed with errno;
+   * started: hutch-monitor cloned the child, whose pid is value; refused: hutch-monitor refused its
+   * arguments or the plan, text says why.
+   */
+  kind: 'failed' | 'started' | 'refused';
   step: number;
   errno: number;
-  tag: number;
+  value: number;
+  /** failed at step -1: "SYSCALL" or "SYSCALL\0PATH"; refused: the reason; else empty. */
+  text: string;
 }
 
 export interface SpawnedChild {
@@ -40,8 +48,10 @@ export interface Native {
   spawnPlan(plan: Buffer, cloneFlags: number): SpawnedChild;
   /** Resolves when fd is readable or hung up (for a pidfd: the process exited). */
   pollReadable(fd: number): Promise<void>;
-  /** The next report on a sync socket: null at EOF, undefined when none is pending. */
-  recvReport(fd: number): ChildReport | null | undefined;
+  /** A plan's sync socket for hutch-monitor's child: node keeps parentFd, the monitor gets childFd. */
+  syncSocketpair(): { parentFd: number; childFd: number };
+  /** The next record on a sync socket: null at EOF, undefined when none is pending. */
+  recvSyncRecord(fd: number): SyncRecord | null | undefined;
   sendByte(fd: number, byte: number): void;
   /** Reaps the process behind pidfd; null while it runs (when block is false). */
   waitPidfd(pidfd: number, block: boolean): ChildStatus | null;
@@ -70,8 +80,6 @@ export interface Native {
   mount(source: string | null, target: string, fstype: string | null, flags: number, data: string | null): void;
   /** umount2(2); flags: MNT_DETACH = 2. */
   umount(target: string, flags: number): void;
-  /** openat2(2), O_CLOEXEC always added; dirfd may be AT_FDCWD (-100); resolve: RESOLVE_* bits. */
-  openat2(dirfd: number, path: string, flags: number, mode: number, resolve: number): number;
   /**
    * Opens path as if root were "/": absolute symlinks and ".." never leave root
    * (RESOLVE_IN_ROOT), /proc magic links are refused (RESOLVE_NO_MAGICLINKS).
@@ -83,15 +91,6 @@ export interface Native {
   /** renameat2(2); flags: RENAME_NOREPLACE = 1, RENAME_EXCHANGE = 2. Dirfds may be AT_FDCWD (-100). */
   renameat2(olddirfd: number, oldpath: string, newdirfd: number, newpath: string, flags: number): void;
 }
-
-/** openat2(2) RESOLVE_* bits (include/uapi/linux/openat2.h). */
-export const Resolve = {
-  NO_XDEV: 0x01,
-  NO_MAGICLINKS: 0x02,
-  NO_SYMLINKS: 0x04,
-  BENEATH: 0x08,
-  IN_ROOT: 0x10,
-} as const;
 
 export const AT_FDCWD = -100;
 export const RENAME_NOREPLACE = 1;

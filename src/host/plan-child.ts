@@ -1,44 +1,124 @@
 import { closeSync } from 'node:fs';
+import { constants } from 'node:os';
 import { SyscallError } from '../errors.js';
-import { native, type ChildReport, type ChildStatus } from '../native.js';
+import { native, type ChildStatus, type SyncRecord } from '../native.js';
 import type { Identity } from './identity.js';
 import { singleIdMapping, writeIdMaps } from './idmap.js';
 import { Clone, type Plan } from './plan.js';
 
-/** The parent's side of a plan's sync socket, whoever cloned the child (the addon or hutch-monitor). */
-export interface PlanChildLike {
-  /** Lets a child blocked in a WaitParent step go on. */
-  go(): void;
-  /** Waits for NotifyParent(tag); throws the failing step's error instead. */
-  reached(tag: number): Promise<void>;
-  /** Waits until the child has exec'd (or left through an exit step). */
-  done(): Promise<void>;
-}
+/** The byte that lets a child held in a WaitParent step go on (native/sync.h kSyncGo). */
+const SYNC_GO = 1;
 
-/** A failure report as the error of the step it names: `EPERM: operation not permitted, mount '/'`. */
-export function planFailure(plan: Plan, report: ChildReport): SyscallError {
-  const { syscall, path } = plan.describe(report.step);
-  return new SyscallError(report.errno, syscall, path);
+/**
+ * Node's end of a plan's sync socket (native/sync.h), whoever cloned the child:
+ * the addon (PlanChild) or hutch-monitor (startMonitor). Everything that fails
+ * before the child's execve arrives here as one record; EOF without a failure
+ * means the child reached execve or an exit step. Holds node's event loop only
+ * while someone waits, and closes the fd once the conversation is over.
+ */
+export class PlanSync {
+  /** Records read ahead by started(), for done(). */
+  private readonly held: SyncRecord[] = [];
+
+  constructor(
+    private readonly plan: Plan,
+    private fd: number,
+  ) {}
+
+  /**
+   * Lets a child blocked in a WaitParent step go on. Returns false when the
+   * child is gone already (done() and its exit status say why).
+   */
+  go(): boolean {
+    if (this.fd < 0) return false;
+    try {
+      native.sendByte(this.fd, SYNC_GO);
+      return true;
+    } catch (error) {
+      if (error instanceof SyscallError && (error.code === 'EPIPE' || error.code === 'ECONNRESET')) return false;
+      throw error;
+    }
+  }
+
+  /**
+   * hutch-monitor's word: the pid of the child it cloned, or null when it
+   * ended without one. Throws its refusal (TypeError) or the failure of its
+   * setup (SyscallError). A failure of the child that came first is kept for done().
+   */
+  async started(): Promise<number | null> {
+    for (;;) {
+      const record = await this.receive();
+      if (record === null) return null;
+      if (record.kind === 'started') return record.value;
+      if (record.kind === 'failed' && record.step >= 0) {
+        this.held.push(record);
+        continue;
+      }
+      this.close();
+      throw this.failure(record);
+    }
+  }
+
+  /** Waits until the child has exec'd (or left through an exit step); throws the failing step's error. */
+  async done(): Promise<void> {
+    for (;;) {
+      const record = this.held.shift() ?? (await this.receive());
+      if (record === null) return;
+      if (record.kind === 'started') continue;
+      this.close();
+      throw this.failure(record);
+    }
+  }
+
+  close(): void {
+    if (this.fd >= 0) {
+      closeSync(this.fd);
+      this.fd = -1;
+    }
+  }
+
+  /** The next record from the socket, or null once the child closed it (exec or exit). */
+  private async receive(): Promise<SyncRecord | null> {
+    while (this.fd >= 0) {
+      const record = native.recvSyncRecord(this.fd);
+      if (record === null) break;
+      if (record !== undefined) return record;
+      await native.pollReadable(this.fd);
+    }
+    this.close();
+    return null;
+  }
+
+  /**
+   * A record as an error: a failed step as the SyscallError of its system call
+   * (`EPERM: operation not permitted, mount '/'`), one of hutch-monitor's as
+   * the call it names, a refusal as a TypeError.
+   */
+  private failure(record: SyncRecord): Error {
+    if (record.kind === 'refused') return new TypeError(record.text);
+    if (record.step >= 0) {
+      const { syscall, path } = this.plan.describe(record.step);
+      return new SyscallError(record.errno, syscall, path);
+    }
+    const [syscall, path] = record.text.split('\0', 2);
+    return new SyscallError(record.errno, syscall === undefined || syscall === '' ? 'monitor' : syscall, path);
+  }
 }
 
 /**
- * A child cloned to run a plan, seen from the parent (runs in node's
- * namespaces). The sync socket carries the child's reports; EOF without a
- * failure report means it reached execve or an exit step.
+ * A child cloned by the addon to run a plan, seen from the parent (runs in
+ * node's namespaces): its process (pid, pidfd) and its sync socket.
  */
-export class PlanChild implements PlanChildLike {
+export class PlanChild {
   readonly pid: number;
   private readonly pidfd: number;
-  private syncFd: number;
+  private readonly sync: PlanSync;
   private status: ChildStatus | undefined;
 
-  private constructor(
-    private readonly plan: Plan,
-    spawned: { pid: number; pidfd: number; syncFd: number },
-  ) {
+  private constructor(plan: Plan, spawned: { pid: number; pidfd: number; syncFd: number }) {
     this.pid = spawned.pid;
     this.pidfd = spawned.pidfd;
-    this.syncFd = spawned.syncFd;
+    this.sync = new PlanSync(plan, spawned.syncFd);
   }
 
   /** Clones the child with cloneFlags (CLONE_NEW* only) and starts the plan. */
@@ -46,39 +126,14 @@ export class PlanChild implements PlanChildLike {
     return new PlanChild(plan, native.spawnPlan(plan.encode(), cloneFlags));
   }
 
-  /** Lets a child blocked in a WaitParent step go on. */
+  /** Lets a child blocked in a WaitParent step go on; throws EPIPE when it is gone. */
   go(): void {
-    native.sendByte(this.syncFd, 1);
+    if (!this.sync.go()) throw new SyscallError(constants.errno.EPIPE, 'send');
   }
 
-  /** The next report, or null when the child closed the socket (exec or exit). */
-  async nextReport(): Promise<ChildReport | null> {
-    if (this.syncFd < 0) return null;
-    for (;;) {
-      const report = native.recvReport(this.syncFd);
-      if (report !== undefined) {
-        if (report === null) this.closeSync();
-        return report;
-      }
-      await native.pollReadable(this.syncFd);
-    }
-  }
-
-  /** Waits for NotifyParent(tag); throws the failing step's error instead. */
-  async reached(tag: number): Promise<void> {
-    const report = await this.nextReport();
-    if (report === null) throw await this.vanished();
-    if (report.kind === 'failed') throw this.failure(report);
-    if (report.tag !== tag) throw new Error(`plan child: expected notify ${tag}, got ${report.tag}`);
-  }
-
-  /** Waits until the child has exec'd (or left through an exit step). */
-  async done(): Promise<void> {
-    for (;;) {
-      const report = await this.nextReport();
-      if (report === null) return;
-      if (report.kind === 'failed') throw this.failure(report);
-    }
+  /** Waits until the child has exec'd (or left through an exit step); throws the failing step's error. */
+  done(): Promise<void> {
+    return this.sync.done();
   }
 
   /** Waits for the child to exit and reaps it. */
@@ -107,25 +162,8 @@ export class PlanChild implements PlanChildLike {
   /** Kills and reaps the child, for cleanup after a failed setup. */
   async abort(): Promise<void> {
     this.kill(9);
-    this.closeSync();
+    this.sync.close();
     await this.wait();
-  }
-
-  private closeSync(): void {
-    if (this.syncFd >= 0) {
-      closeSync(this.syncFd);
-      this.syncFd = -1;
-    }
-  }
-
-  private failure(report: ChildReport): SyscallError {
-    return planFailure(this.plan, report);
-  }
-
-  private async vanished(): Promise<Error> {
-    const status = await this.wait();
-    const how = status.signal !== null ? `was killed by signal ${status.signal}` : `exited with status ${status.code}`;
-    return new Error(`the child process ${how} before it was ready`);
   }
 }
 

@@ -2,62 +2,53 @@
  * A plan: the steps a cloned child runs between clone(2) and execve(2), built
  * here as data and run by native/child.cc with raw system calls only. The
  * encoding is described in native/plan.h; PlanOp must match its enum (a unit
- * test compares them).
+ * test compares them). A failing step ends the child, reported on the sync
+ * socket (native/sync.h) as the step's index and errno: describe() names it.
  */
 
 export enum PlanOp {
   WaitParent = 1,
-  NotifyParent = 2,
-  Setsid = 3,
-  ParentDeathSignal = 4,
-  SetName = 5,
-  Unshare = 6,
-  Setns = 7,
-  Mount = 8,
-  Umount = 9,
-  Mkdir = 10,
-  Mknod = 11,
-  Symlink = 12,
-  Chdir = 13,
-  PivotRoot = 14,
-  Chroot = 15,
-  Sethostname = 16,
-  Setdomainname = 17,
-  Setgroups = 18,
-  Setresgid = 19,
-  Setresuid = 20,
-  CapBounding = 21,
-  CapSet = 22,
-  CapAmbient = 23,
-  KeepCaps = 24,
-  NoNewPrivs = 25,
-  Seccomp = 26,
-  Dup2 = 27,
-  CloseFrom = 28,
-  WriteFile = 29,
-  Exec = 30,
-  Umask = 31,
-  Setrlimit = 32,
-  SetCtty = 33,
-  Exit = 34,
-  OpenConsole = 35,
-  LinkUp = 36,
-  VerifyCwd = 37,
+  Setsid = 2,
+  Unshare = 3,
+  Setns = 4,
+  Mount = 5,
+  Umount = 6,
+  Mkdir = 7,
+  Mknod = 8,
+  Symlink = 9,
+  Chdir = 10,
+  PivotRoot = 11,
+  Sethostname = 12,
+  Setgroups = 13,
+  Setresgid = 14,
+  Setresuid = 15,
+  CapBounding = 16,
+  CapSet = 17,
+  CapAmbient = 18,
+  KeepCaps = 19,
+  NoNewPrivs = 20,
+  Seccomp = 21,
+  Dup2 = 22,
+  CloseFrom = 23,
+  WriteFile = 24,
+  Exec = 25,
+  Umask = 26,
+  Setrlimit = 27,
+  SetCtty = 28,
+  Exit = 29,
+  OpenConsole = 30,
+  LinkUp = 31,
+  VerifyCwd = 32,
 }
 
 export const PlanFlag = {
   IgnoreExists: 1 << 0,
-  CloexecOnly: 1 << 1,
-  IgnoreErrors: 1 << 2,
 } as const;
 
 /** The system call each op makes, for errors (`EPERM: …, mount '/proc'`). */
 const syscallOf: Record<PlanOp, string> = {
   [PlanOp.WaitParent]: 'recv',
-  [PlanOp.NotifyParent]: 'send',
   [PlanOp.Setsid]: 'setsid',
-  [PlanOp.ParentDeathSignal]: 'prctl',
-  [PlanOp.SetName]: 'prctl',
   [PlanOp.Unshare]: 'unshare',
   [PlanOp.Setns]: 'setns',
   [PlanOp.Mount]: 'mount',
@@ -67,9 +58,7 @@ const syscallOf: Record<PlanOp, string> = {
   [PlanOp.Symlink]: 'symlink',
   [PlanOp.Chdir]: 'chdir',
   [PlanOp.PivotRoot]: 'pivot_root',
-  [PlanOp.Chroot]: 'chroot',
   [PlanOp.Sethostname]: 'sethostname',
-  [PlanOp.Setdomainname]: 'setdomainname',
   [PlanOp.Setgroups]: 'setgroups',
   [PlanOp.Setresgid]: 'setresgid',
   [PlanOp.Setresuid]: 'setresuid',
@@ -132,7 +121,7 @@ export const MNT_DETACH = 2;
 const HEADER_SIZE = 16;
 const RECORD_SIZE = 64;
 const MAGIC = 0x4e4c5048;
-const VERSION = 1;
+const VERSION = 2;
 export const MAX_TARGET_FD = 100;
 
 type Num = number | bigint;
@@ -171,17 +160,8 @@ export class Plan {
   waitParent(): this {
     return this.add(PlanOp.WaitParent);
   }
-  notifyParent(tag: number): this {
-    return this.add(PlanOp.NotifyParent, { num: [tag] });
-  }
   setsid(): this {
     return this.add(PlanOp.Setsid);
-  }
-  parentDeathSignal(signal: number): this {
-    return this.add(PlanOp.ParentDeathSignal, { num: [signal] });
-  }
-  setName(name: string): this {
-    return this.add(PlanOp.SetName, { str: [name] });
   }
   unshare(flags: number): this {
     return this.add(PlanOp.Unshare, { num: [flags] });
@@ -224,9 +204,6 @@ export class Plan {
   pivotRoot(newRoot: string, putOld: string): this {
     return this.add(PlanOp.PivotRoot, { str: [newRoot, putOld], path: newRoot });
   }
-  chroot(path: string): this {
-    return this.add(PlanOp.Chroot, { str: [path], path });
-  }
   sethostname(name: string): this {
     return this.add(PlanOp.Sethostname, { str: [name] });
   }
@@ -237,9 +214,6 @@ export class Plan {
       throw new TypeError(`invalid network interface name ${JSON.stringify(name)}`);
     }
     return this.add(PlanOp.LinkUp, { str: [name], path: name });
-  }
-  setdomainname(name: string): this {
-    return this.add(PlanOp.Setdomainname, { str: [name] });
   }
   setgroups(gids: number[]): this {
     const blob = Buffer.alloc(gids.length * 4);
@@ -276,12 +250,9 @@ export class Plan {
     if (to >= MAX_TARGET_FD) throw new RangeError(`dup2 target fd ${to} must be below ${MAX_TARGET_FD}`);
     return this.add(PlanOp.Dup2, { num: [from, to] });
   }
-  /** Closes fds >= first (the sync socket and keep excepted), or only marks them close-on-exec. */
-  closeFrom(first: number, options: { cloexecOnly?: boolean; keep?: number | undefined } = {}): this {
-    return this.add(PlanOp.CloseFrom, {
-      num: [first, options.keep ?? -1],
-      flags: options.cloexecOnly ? PlanFlag.CloexecOnly : 0,
-    });
+  /** Closes fds >= first, the sync socket and keep excepted. */
+  closeFrom(first: number, options: { keep?: number | undefined } = {}): this {
+    return this.add(PlanOp.CloseFrom, { num: [first, options.keep ?? -1] });
   }
   /**
    * Fails with EXDEV unless the working directory is reachable from the

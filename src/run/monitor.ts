@@ -5,21 +5,23 @@
  * exit status in DIR/exit and runs a cleanup command. The protocol is in
  * docs/monitor.md.
  *
- * Node talks to the container's plan directly: the monitor is spawned with a
- * socketpair on fd 4 (libuv makes every 'pipe' stdio a SOCK_STREAM unix
- * socketpair), hands that fd to the child as its sync fd and closes its own
- * copy, so failure records, notify reports, "go" and the EOF at execve travel
- * between node and the child as they do for PlanChild.
+ * One channel carries everything node learns before the container runs: the
+ * plan's sync socket (native/sync.h), a SOCK_SEQPACKET socketpair made here
+ * whose child end is the monitor's fd 4. The monitor reports its own refusal
+ * or failure there, then the container's pid; it hands the fd to the child and
+ * closes its own copy, so the child's failure records, "go" and the EOF at
+ * execve travel between node and the child as they do for PlanChild. Both are
+ * read by one class, PlanSync (src/host/plan-child.ts).
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, constants, openSync, readFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { join } from 'node:path';
 import { PassThrough, type Readable, type Writable } from 'node:stream';
-import { SyscallError, withContext } from '../errors.js';
-import type { ChildReport } from '../native.js';
+import { withContext } from '../errors.js';
+import { native } from '../native.js';
 import { packageRoot } from '../package.js';
-import { planFailure, type PlanChildLike } from '../host/plan-child.js';
+import { PlanSync } from '../host/plan-child.js';
 import { Clone, type Plan } from '../host/plan.js';
 
 export interface MonitorOptions {
@@ -63,8 +65,8 @@ export interface ExitStatus {
 export interface StartedMonitor {
   monitorPid: number;
   containerPid: number;
-  /** The container's plan: go(), reached(tag), done(), as with PlanChild. */
-  sync: PlanChildLike;
+  /** The container's plan: go(), done(), as with PlanChild. */
+  sync: PlanSync;
   /** The monitor process (and its exit command, which replaces it) ended; only seen while we live. */
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   /** With dieWithClient: closes our end of that socket (call once the container has exited). */
@@ -96,9 +98,6 @@ const CLIENT_FD = 5;
 const FRAME_HEADER = 5;
 /** The monitor refuses frames above 1 MiB; stdin goes in smaller ones. */
 const MAX_STDIN_FRAME = 64 * 1024;
-/** struct ChildReport (native/plan.h): kind, step, err, tag as i32, little endian. */
-const REPORT_SIZE = 16;
-const REPORT_FAILED = 1;
 /** sun_path holds 108 bytes with its NUL. */
 const MAX_SOCKET_PATH = 107;
 const CLONE_NEWTIME = 0x80;
@@ -178,21 +177,32 @@ export function monitorArgs(options: MonitorOptions): string[] {
 }
 
 /**
- * Spawns hutch-monitor and waits for its report: the container is cloned and
- * runs its plan (held at its first WaitParent step, if any, until sync.go()).
- * Throws the SyscallError of a failed setup step (`error <errno> <syscall>`),
- * a TypeError for a plan the monitor refused. Neither the monitor nor its
- * pipes keep node's event loop alive; the attach socket does, while open.
+ * Spawns hutch-monitor and waits for its word on the sync socket: the
+ * container is cloned and runs its plan (held at its first WaitParent step,
+ * if any, until sync.go()). Throws the SyscallError of a failed setup step, a
+ * TypeError for arguments or a plan the monitor refused. Neither the monitor
+ * nor its pipes keep node's event loop alive; the attach socket does, while open.
  */
 export async function startMonitor(options: MonitorOptions): Promise<StartedMonitor> {
   const args = monitorArgs(options);
   const encoded = options.plan.encode();
   const path = monitorPath();
-  // fd 5: the socket of --die-with-client; 6-8: our 0-2 with passthrough.
-  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', 'pipe'];
+  const { parentFd, childFd } = native.syncSocketpair();
+  const sync = new PlanSync(options.plan, parentFd);
+  // fd 4: the sync socket; 5: the socket of --die-with-client; 6-8: our 0-2 with passthrough.
+  const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', childFd];
   stdio.push(options.dieWithClient === true ? 'pipe' : 'ignore');
   if (options.passthrough === true) stdio.push(0, 1, 2);
-  const child = spawn(path, args, { stdio });
+  let child: ChildProcess;
+  try {
+    child = spawn(path, args, { stdio });
+  } catch (error) {
+    sync.close();
+    throw error;
+  } finally {
+    // The monitor has its copy: EOF comes once it and the container let go of theirs.
+    closeSync(childFd);
+  }
   // Never written to nor read: its EOF at our death is the message. Unref'd, not destroyed.
   const clientSocket = options.dieWithClient === true ? ((child.stdio as unknown[])[CLIENT_FD] as Socket) : undefined;
   clientSocket?.unref();
@@ -200,7 +210,6 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   const stdout = child.stdio[1] as Readable;
   const stderr = child.stdio[2] as Readable;
   const planPipe = child.stdio[PLAN_FD] as Writable;
-  const syncSocket = child.stdio[SYNC_FD] as Socket;
 
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
     child.once('exit', (code, signal) => resolve({ code, signal }));
@@ -209,147 +218,49 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
     child.once('error', (error) => reject(withContext('monitor', `start ${path}`, error)));
   });
   spawnFailed.catch(() => undefined);
-  // EPIPE here means the monitor quit before reading: its report or status says why.
+  // EPIPE here means the monitor quit before reading: its record or status says why.
   planPipe.on('error', () => undefined);
   planPipe.end(encoded);
+  // For a person, and for the message when the monitor ends without a record (it crashed).
   let diagnostics = '';
   stderr.setEncoding('utf8');
   stderr.on('data', (text: string) => {
     if (diagnostics.length < 64 * 1024) diagnostics += text;
   });
+  // Not part of the protocol; the exit command may write there later: nobody reads it.
+  stdout.resume();
 
-  const line = await Promise.race([firstLine(stdout), spawnFailed]);
-  stdout.resume(); // the exit command may write there later: nobody reads it
-  if (line === null || !line.startsWith('pid ')) {
-    syncSocket.destroy();
+  // No race with spawnFailed: a monitor that did not start holds no copy of the socket, so started() sees EOF.
+  let containerPid: number | null;
+  try {
+    containerPid = await sync.started();
+  } catch (error) {
+    sync.close();
+    clientSocket?.destroy();
+    // It exits right after its record: let it be gone, as when it ends without one.
+    await Promise.race([exited, spawnFailed]).catch(() => undefined);
+    throw error;
+  }
+  if (containerPid === null) {
     clientSocket?.destroy();
     const status = await Promise.race([exited, spawnFailed]);
-    throw startFailure(line, status.code, diagnostics.trim());
+    const message = diagnostics.trim().replace(/^hutch-monitor: /, '');
+    throw new Error(`hutch-monitor exited with status ${status.code}${message === '' ? '' : `: ${message}`}`);
   }
-  const containerPid = Number(line.slice(4));
   if (child.pid === undefined || !Number.isInteger(containerPid) || containerPid <= 0) {
-    syncSocket.destroy();
+    sync.close();
     clientSocket?.destroy();
-    throw new Error(`hutch-monitor: unexpected report ${JSON.stringify(line)}`);
+    throw new Error(`hutch-monitor: unexpected container pid ${containerPid}`);
   }
   child.unref();
   for (const stream of [stdout, stderr] as Socket[]) stream.unref();
   return {
     monitorPid: child.pid,
     containerPid,
-    sync: new MonitorSync(options.plan, syncSocket),
+    sync,
     exited,
     release: () => clientSocket?.destroy(),
   };
-}
-
-function startFailure(line: string | null, code: number | null, diagnostics: string): Error {
-  const report = line?.match(/^error (\d+) (\S+)(?: (.*))?$/);
-  if (report) return new SyscallError(Number(report[1]), report[2] as string, report[3]);
-  const message = diagnostics.replace(/^hutch-monitor: /, '');
-  if (message.startsWith('invalid plan')) return new TypeError(message);
-  return new Error(`hutch-monitor exited with status ${code}${message === '' ? '' : `: ${message}`}`);
-}
-
-/** The first line of stream, or null when it ends without one. */
-function firstLine(stream: Readable): Promise<string | null> {
-  return new Promise((resolve) => {
-    let text = '';
-    const onData = (chunk: Buffer) => {
-      text += chunk.toString('utf8');
-      const end = text.indexOf('\n');
-      if (end >= 0) {
-        stream.off('data', onData);
-        stream.off('end', onEnd);
-        stream.pause();
-        resolve(text.slice(0, end));
-      }
-    };
-    const onEnd = () => resolve(null);
-    stream.on('data', onData);
-    stream.once('end', onEnd);
-    stream.once('error', onEnd);
-  });
-}
-
-/**
- * Node's end of the container's sync socket (a stream socket, so reports are
- * read as 16-byte records). It holds the event loop only while someone waits.
- */
-class MonitorSync implements PlanChildLike {
-  private pending: Buffer = Buffer.alloc(0);
-  private readonly reports: ChildReport[] = [];
-  private readonly waiters: ((report: ChildReport | null) => void)[] = [];
-  private ended = false;
-
-  constructor(
-    private readonly plan: Plan,
-    private readonly socket: Socket,
-  ) {
-    socket.unref();
-    socket.on('data', (chunk: Buffer) => this.received(chunk));
-    socket.on('end', () => this.end());
-    socket.on('close', () => this.end());
-    // ECONNRESET and the like: the child is gone, as with EOF.
-    socket.on('error', () => this.end());
-  }
-
-  go(): void {
-    // A child that went away already says so through done() or reached().
-    if (!this.ended) this.socket.write(Buffer.of(1));
-  }
-
-  async reached(tag: number): Promise<void> {
-    const report = await this.nextReport();
-    if (report === null) throw new Error('the container process exited before it was ready');
-    if (report.kind === 'failed') throw planFailure(this.plan, report);
-    if (report.tag !== tag) throw new Error(`plan child: expected notify ${tag}, got ${report.tag}`);
-  }
-
-  async done(): Promise<void> {
-    for (;;) {
-      const report = await this.nextReport();
-      if (report === null) return;
-      if (report.kind === 'failed') throw planFailure(this.plan, report);
-    }
-  }
-
-  /** The next report, or null once the child closed its end (exec or exit). */
-  private nextReport(): Promise<ChildReport | null> {
-    const report = this.reports.shift();
-    if (report !== undefined) return Promise.resolve(report);
-    if (this.ended) return Promise.resolve(null);
-    this.socket.ref();
-    return new Promise((resolve) => this.waiters.push(resolve));
-  }
-
-  private deliver(report: ChildReport | null): void {
-    const waiter = this.waiters.shift();
-    if (this.waiters.length === 0) this.socket.unref();
-    if (waiter !== undefined) waiter(report);
-    else if (report !== null) this.reports.push(report);
-  }
-
-  private received(chunk: Buffer): void {
-    this.pending = Buffer.concat([this.pending, chunk]);
-    while (this.pending.length >= REPORT_SIZE) {
-      const record = this.pending.subarray(0, REPORT_SIZE);
-      this.pending = this.pending.subarray(REPORT_SIZE);
-      this.deliver({
-        kind: record.readInt32LE(0) === REPORT_FAILED ? 'failed' : 'notify',
-        step: record.readInt32LE(4),
-        errno: record.readInt32LE(8),
-        tag: record.readInt32LE(12),
-      });
-    }
-  }
-
-  private end(): void {
-    if (this.ended) return;
-    this.ended = true;
-    this.socket.destroy();
-    while (this.waiters.length > 0) this.deliver(null);
-  }
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The file system wrappers of the addon (mount, umount, openat2, openInRoot,
+ * The file system wrappers of the addon (mount, umount, openInRoot,
  * mkdirInRoot, renameat2) and the secure path helpers built on them, as
  * whoever runs the tests. Mounting needs root or a namespace: as root it is
  * tried here directly; as the unprivileged user inside the session through
@@ -25,7 +25,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
 import { encodeHeader } from '../../src/image/layer/tar-writer.js';
 import { extractLayer } from '../../src/image/layer/extract.js';
-import { AT_FDCWD, native, RENAME_NOREPLACE, Resolve } from '../../src/native.js';
+import { AT_FDCWD, native, RENAME_NOREPLACE } from '../../src/native.js';
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from '../../src/run/container/mount-defaults.js';
 import { prepareRootfs } from '../../src/run/container/mount-prepare.js';
 import { mountSteps } from '../../src/run/container/mount-steps.js';
@@ -114,9 +114,7 @@ describe('openInRoot', () => {
     const error = thrown(() => native.openInRoot('/', '/proc/self/root/etc/passwd', O_RDONLY, 0));
     expect(error.code).toBe('ELOOP');
     const dirfd = openInRoot(root, '/', O_PATH | O_DIRECTORY);
-    expect(
-      thrown(() => native.openat2(AT_FDCWD, `/proc/self/fd/${dirfd}`, O_PATH, 0, Resolve.NO_MAGICLINKS)).code,
-    ).toBe('ELOOP');
+    expect(thrown(() => native.openInRoot('/', `/proc/self/fd/${dirfd}`, O_PATH, 0)).code).toBe('ELOOP');
     closeSync(dirfd);
   });
 
@@ -129,7 +127,7 @@ describe('openInRoot', () => {
 
   it('validates arguments before any system call', () => {
     expect(() => native.openInRoot(root, 'a\0b', 0, 0)).toThrow(TypeError);
-    expect(() => native.openat2(-5, 'x', 0, 0, 0)).toThrow(RangeError);
+    expect(() => native.openInRoot(root, 'x', -5, 0)).toThrow(RangeError);
     expect(() => native.mkdirInRoot(root, '/', 0o755)).toThrow(TypeError);
     expect(() => native.mkdirInRoot(root, 'a/..', 0o755)).toThrow(TypeError);
     expect(() => native.mount(null, 5 as unknown as string, null, 0, null)).toThrow(TypeError);

@@ -17,8 +17,10 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
+import { native } from '../../src/native.js';
+import { PlanSync } from '../../src/host/plan-child.js';
 import { LogParser } from '../../src/run/container/logs.js';
 import { AttachClient, monitorArgs, monitorPath, readExitFile, startMonitor } from '../../src/run/monitor.js';
 import { Plan } from '../../src/host/plan.js';
@@ -68,19 +70,22 @@ async function runMonitor(
   plan: Plan,
   extraFds: ('ignore' | number)[] = [],
   onStarted?: (pid: number) => void,
-): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(monitorPath(), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', 'pipe', ...extraFds] });
+): Promise<{ code: number | null; stderr: string }> {
+  const { parentFd, childFd } = native.syncSocketpair();
+  const child = spawn(monitorPath(), args, { stdio: ['ignore', 'pipe', 'pipe', 'pipe', childFd, ...extraFds] });
+  closeSync(childFd);
   (child.stdio[3] as Writable).end(plan.encode());
-  (child.stdio[4] as Readable).resume();
-  let stdout = '';
-  let stderr = '';
-  child.stdout?.on('data', (d: Buffer) => {
-    stdout += d.toString();
-    if (stdout.startsWith('pid ') && stdout.includes('\n')) onStarted?.(Number(stdout.slice(4)));
+  child.stdout?.resume();
+  const sync = new PlanSync(plan, parentFd);
+  const started = sync.started().then(async (pid) => {
+    if (pid !== null) onStarted?.(pid);
+    await sync.done();
   });
+  let stderr = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const code = await new Promise<number | null>((resolve) => child.on('close', (c) => resolve(c)));
-  return { code, stdout, stderr };
+  await started;
+  return { code, stderr };
 }
 
 describe('hutch-monitor log rotation', () => {

@@ -42,6 +42,12 @@ function logEntries(path: string): [string, string, string, string][] {
     });
 }
 
+/** The state letter of /proc/PID/stat (R, S, Z…): readable even for a process that is not dumpable. */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
+
 function alive(pid: number): boolean {
   try {
     process.kill(pid, 0);
@@ -165,11 +171,14 @@ describe('hutch-monitor', () => {
 
   it('runs from a sealed copy of itself, and neither it nor its child before execve can be inspected', async () => {
     const dir = scratch();
-    const plan = new Plan().notifyParent(1).waitParent();
+    const plan = new Plan().waitParent();
     addContainerStdio(plan, { terminal: false }).exec('sleep', ['sleep', '30'], TEST_ENV, SEARCH);
     const started = await startMonitor(monitorOptions(dir, plan));
     try {
-      await started.sync.reached(1); // the child runs its plan
+      // The child runs its plan: nothing before its WaitParent step sleeps, so a sleeping child is there.
+      await until('the child to block in WaitParent', () =>
+        processState(started.containerPid) === 'S' ? true : undefined,
+      );
       expect(readFileSync(`/proc/${started.monitorPid}/comm`, 'utf8')).toBe('hutch-monitor\n');
       for (const pid of [started.monitorPid, started.containerPid]) {
         for (const link of ['exe', 'cwd', 'root', 'fd/0']) {
@@ -202,6 +211,16 @@ describe('hutch-monitor', () => {
     expect((error as Error).message).toBe("ENOENT: no such file or directory, execve '/nonexistent/binary'");
     expect(await client.exit).toEqual({ exitCode: 125, signal: null });
     expect(await exitFile(dir)).toMatchObject({ exitCode: 125, signal: null });
+  });
+
+  it('reports a failure of its own setup on the same sync socket, as the SyscallError of its call', async () => {
+    const dir = join(scratch(), 'missing');
+    const error = await startMonitor(monitorOptions(dir, commandPlan(['true']))).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error).toBeInstanceOf(SyscallError);
+    expect(error).toMatchObject({ code: 'ENOENT', syscall: 'open', path: dir });
   });
 
   it('refuses a malformed plan or clone flags before any clone, as a TypeError', async () => {

@@ -8,8 +8,15 @@ import { SyscallError } from '../../src/errors.js';
 import { native } from '../../src/native.js';
 import { PlanChild } from '../../src/host/plan-child.js';
 import { Plan } from '../../src/host/plan.js';
+import { until } from '../helpers/monitor.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'hutch-plan-'));
+
+/** The state letter of /proc/PID/stat (R, S, Z…). */
+function processState(pid: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3);
+}
 
 async function failureOf(plan: Plan): Promise<SyscallError> {
   const child = PlanChild.start(plan, 0);
@@ -90,10 +97,13 @@ describe('plan child', () => {
     expect(readFileSync(out, 'utf8')).toBe('sh hello\n');
   });
 
-  it('holds a WaitParent step until the parent says go, and reports notify tags', async () => {
+  it('holds a WaitParent step until the parent says go', async () => {
     const dir = scratch();
-    const child = PlanChild.start(new Plan().notifyParent(41).waitParent().mkdir(join(dir, 'after'), 0o700).exit(0), 0);
-    await child.reached(41);
+    const child = PlanChild.start(new Plan().waitParent().mkdir(join(dir, 'after'), 0o700).exit(0), 0);
+    // Nothing before the step sleeps: a sleeping child is blocked in its recv().
+    await until('the child to block in WaitParent', () => (processState(child.pid) === 'S' ? true : undefined));
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    expect(processState(child.pid)).toBe('S');
     expect(() => readFileSync(join(dir, 'after'))).toThrow();
     child.go();
     await child.done();

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
 import { PlanChild } from '../../src/host/plan-child.js';
-import { Clone, Plan, PlanOp } from '../../src/host/plan.js';
+import { Clone, MNT_DETACH, Mount, Plan, PlanOp } from '../../src/host/plan.js';
 import { requires } from '../helpers/requires.js';
 
 const scratchDirs: string[] = [];
@@ -78,10 +78,18 @@ describe('VerifyCwd', () => {
     const dir = scratch();
     const root = join(dir, 'root');
     mkdirSync(join(root, 'inside'), { recursive: true });
-    // chroot(2) leaves the cwd where it was: outside the new root, as an inherited directory fd would.
+    mkdirSync(join(root, 'old'));
+    // pivot_root(2) moves the cwd only when it is the old root: from dir (outside the new root) it
+    // stays behind, unreachable once the old root is detached, as an inherited directory fd would be.
+    const pivot = (plan: Plan): Plan =>
+      plan
+        .mount(null, '/', null, Mount.REC | Mount.PRIVATE)
+        .mount(root, root, null, Mount.BIND | Mount.REC)
+        .pivotRoot(root, join(root, 'old'))
+        .umount('/old', MNT_DETACH);
     const escaped = await outcome(
-      new Plan().waitParent().chdir(dir).chroot(root).verifyCwd('/work').exit(0),
-      Clone.NEWUSER,
+      pivot(new Plan().waitParent().chdir(dir)).verifyCwd('/work').exit(0),
+      Clone.NEWUSER | Clone.NEWNS,
       mapSelf,
     );
     expect(escaped).toBeInstanceOf(SyscallError);
@@ -89,8 +97,8 @@ describe('VerifyCwd', () => {
     expect((escaped as SyscallError).syscall).toBe('getcwd');
     expect((escaped as SyscallError).path).toBe('/work');
     const inside = await outcome(
-      new Plan().waitParent().chroot(root).chdir('/inside').verifyCwd('/inside').exit(0),
-      Clone.NEWUSER,
+      pivot(new Plan().waitParent()).chdir('/inside').verifyCwd('/inside').exit(0),
+      Clone.NEWUSER | Clone.NEWNS,
       mapSelf,
     );
     expect(inside).toBe(0);

@@ -22,7 +22,7 @@ describe('plan encoding', () => {
   it('writes the header and one 64-byte record per step', () => {
     const buffer = new Plan().waitParent().mkdir('/x', 0o755).encode();
     expect(buffer.readUInt32LE(0)).toBe(0x4e4c5048);
-    expect(buffer.readUInt32LE(4)).toBe(1);
+    expect(buffer.readUInt32LE(4)).toBe(2);
     expect(buffer.readUInt32LE(8)).toBe(2);
     const dataSize = buffer.readUInt32LE(12);
     expect(buffer.length).toBe(16 + 2 * 64 + dataSize);
