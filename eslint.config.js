@@ -21,6 +21,28 @@ export default tseslint.config(
     rules: { '@typescript-eslint/no-require-imports': 'off' },
   },
   {
+    // The library returns data; only src/cli writes to the terminal. Progress and
+    // warnings go through a callback or a stream the caller passes (src/verbs/README.md).
+    files: ['src/**/*.ts'],
+    ignores: ['src/cli/**'],
+    rules: {
+      'no-console': ['error'],
+      'no-restricted-properties': [
+        'error',
+        {
+          object: 'process',
+          property: 'stdout',
+          message: 'only src/cli writes to the terminal: take a Writable or a callback from the caller',
+        },
+        {
+          object: 'process',
+          property: 'stderr',
+          message: 'only src/cli writes to the terminal: take a Writable or a callback from the caller',
+        },
+      ],
+    },
+  },
+  {
     // The CLI stays thin: no file system and no system calls there (docs/architecture.md).
     files: ['src/cli/**/*.ts'],
     rules: {
