@@ -3,7 +3,7 @@
 // ranks or its own: cli > verbs > build > run > image > host > fs > the files
 // at the top of src/ (errors, native, units, package, explain), which import
 // only each other.
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -18,6 +18,13 @@ function walk(dir) {
 }
 
 const files = walk(src);
+
+// Every folder says what lives there and what it may import.
+const dirs = (dir) =>
+  readdirSync(dir, { withFileTypes: true })
+    .filter((e) => e.isDirectory())
+    .flatMap((e) => [join(dir, e.name), ...dirs(join(dir, e.name))]);
+const unexplained = dirs(src).filter((dir) => !existsSync(join(dir, 'README.md')));
 const graph = new Map();
 for (const file of files) {
   const text = readFileSync(file, 'utf8');
@@ -38,7 +45,9 @@ const rank = (file) => {
   return rank;
 };
 
-const problems = [];
+const problems = unexplained.map(
+  (dir) => `${relative(src, dir)}/ has no README.md saying what lives there and what it may import`,
+);
 for (const [file, targets] of graph) {
   for (const target of targets) {
     if (!graph.has(target))
