@@ -26,7 +26,7 @@ const node = process.env.HUTCH_NODE || 'node';
 const uid = process.getuid?.() ?? -1;
 
 /**
- * The runtime directory of a hutch started with env: the rule of src/paths.ts
+ * The runtime directory of a hutch started with env: the rule of src/host/dirs.ts
  * and native/launcher.c ($XDG_RUNTIME_DIR/hutch when that is a directory we
  * own, else /tmp/hutch-UID).
  */

@@ -7,7 +7,7 @@
 // podman's pause process), it joins both namespaces and then execs node on
 // hutch's CLI, so node starts once per command, already inside. Without a
 // session it execs node outside; the CLI creates the session when a command
-// needs one and execs this program again (src/run/session.ts).
+// needs one and execs this program again (src/host/userns-session.ts).
 //
 // The same binary, started with argv[0] "hutch-session", is the session
 // holder: it closes every fd and sleeps until killed. Started as "hutch-init"
@@ -15,7 +15,7 @@
 // minimal pid 1: it runs the command, forwards signals to it, reaps zombies,
 // and exits with the command's status.
 //
-// The runtime directory rule here must match src/paths.ts (a test checks that
+// The runtime directory rule here must match src/host/dirs.ts (a test checks that
 // the CLI and this program find the same session).
 #include <errno.h>
 #include <fcntl.h>

@@ -1,6 +1,6 @@
 // The plan: a list of steps that the child runs after clone(2), as data.
 //
-// TypeScript encodes it (src/run/plan.ts) as one buffer:
+// TypeScript encodes it (src/host/plan.ts) as one buffer:
 //   header  "HPLN" u32 version, u32 step count, u32 data size
 //   steps   count x 64-byte records (layout below, little endian)
 //   data    strings (NUL terminated), string lists and blobs
@@ -23,7 +23,7 @@ constexpr size_t kPlanRecordSize = 64;
 constexpr uint32_t kPlanMaxSteps = 4096;
 constexpr uint32_t kPlanMaxList = 65536;
 
-// Keep in sync with PlanOp in src/run/plan.ts (a unit test compares them).
+// Keep in sync with PlanOp in src/host/plan.ts (a unit test compares them).
 enum PlanOp : uint32_t {
   kOpWaitParent = 1,    // read one byte from the sync fd (the parent's "go")
   kOpNotifyParent = 2,  // a = tag: send a notify report

@@ -10,7 +10,7 @@ export interface Explained {
   exitCode: number;
 }
 
-/** What explain() needs to know of the host (read by src/run/userns.ts). */
+/** What explain() needs to know of the host (read by src/host/userns.ts). */
 export interface HostFacts {
   /** user.max_user_namespaces: 0 disables user namespaces. */
   maxUserNamespaces: number | undefined;

@@ -36,7 +36,7 @@ export interface FsStats {
 
 export interface Native {
   setErrorClass(errorClass: typeof SyscallError): void;
-  /** Clones a child that runs the encoded plan (src/run/plan.ts). */
+  /** Clones a child that runs the encoded plan (src/host/plan.ts). */
   spawnPlan(plan: Buffer, cloneFlags: number): SpawnedChild;
   /** Resolves when fd is readable or hung up (for a pidfd: the process exited). */
   pollReadable(fd: number): Promise<void>;

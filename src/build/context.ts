@@ -25,66 +25,10 @@ import type { FileHashIndex } from './hash-index.js';
 import { createReadStream, type Stats } from 'node:fs';
 import { lstat, readdir, readFile, readlink, realpath, stat } from 'node:fs/promises';
 import { basename, isAbsolute, join, posix, relative, resolve } from 'node:path';
-import type { Position } from './containerfile/ast.js';
-import type { AddInstruction, CopyInstruction } from './containerfile/instructions.js';
 import { BuildfileError } from './containerfile/parser.js';
 import { cleanPath, goMatch, hasGlobMeta, IgnoreRules, type MatchInfo } from './ignore.js';
 import { HutchError } from '../errors.js';
-
-export type EntryType = 'file' | 'directory' | 'symlink' | 'fifo' | 'socket' | 'char' | 'block';
-
-/** One file system object of the context. */
-export interface ContextEntry {
-  /** Relative to the context root, `/`-separated; `.` is the root. */
-  path: string;
-  /** Where it is on disk. */
-  absolute: string;
-  type: EntryType;
-  /** Permission bits with setuid, setgid and sticky (07777). */
-  mode: number;
-  size: number;
-  uid: number;
-  gid: number;
-  mtimeMs: number;
-  /** When the inode last changed: with the mtime, what lets a rebuild trust a file's recorded hash. */
-  ctimeMs?: number;
-  /** A symlink's target, as stored. */
-  linkTarget?: string;
-  /** `dev:ino`, and how many names it has: lets a copy keep hard links. */
-  inode: string;
-  nlink: number;
-}
-
-/** An entry as it lands under the destination. */
-export interface CopyEntry extends ContextEntry {
-  /**
-   * The path below the destination: `.` for a file source itself (it takes
-   * the destination name, or the source's name inside a destination
-   * directory) and for a directory source's own directory; `a/b` for what a
-   * directory source contains.
-   */
-  rel: string;
-}
-
-/** A COPY/ADD source as written and where, for errors. */
-export interface SourceRef {
-  source: string;
-  position: Position;
-}
-
-/** One thing a source matched. */
-export interface CopySource {
-  /** The source as written (expanded). */
-  source: string;
-  /** The matched path, relative to the context. */
-  path: string;
-  /** The name a file takes inside a destination directory (the matched name, not a link target's). */
-  name: string;
-  /** file or directory (a named symlink is followed), or a special file. */
-  type: EntryType;
-  /** What to copy, in path order; a directory's own entry first (rel `.`). */
-  entries: CopyEntry[];
-}
+import type { ContextEntry, CopyEntry, CopySource, EntryType, SourceRef } from './sources.js';
 
 export interface OpenOptions {
   /** The Containerfile's path, for `<Containerfile>.dockerignore` (BuildKit's per-file ignore). */
@@ -105,10 +49,10 @@ export interface ResolveOptions {
 }
 
 /** A context that cannot be used at all (missing directory, unreadable ignore file, bad pattern). */
-export class ContextError extends HutchError {
+export class BuildContextError extends HutchError {
   constructor(message: string, options: { hint?: string; cause?: unknown } = {}) {
     super(message, options);
-    this.name = 'ContextError';
+    this.name = 'BuildContextError';
   }
 }
 
@@ -164,10 +108,10 @@ export class BuildContext {
     let root: string;
     try {
       root = await realpath(dir);
-      if (!(await stat(root)).isDirectory()) throw new ContextError(`build context ${dir} is not a directory`);
+      if (!(await stat(root)).isDirectory()) throw new BuildContextError(`build context ${dir} is not a directory`);
     } catch (error) {
-      if (error instanceof ContextError) throw error;
-      throw new ContextError(`build context ${dir}: ${(error as Error).message}`, { cause: error });
+      if (error instanceof BuildContextError) throw error;
+      throw new BuildContextError(`build context ${dir}: ${(error as Error).message}`, { cause: error });
     }
     const candidates: string[] = [];
     if (options.ignoreFile !== undefined) candidates.push(resolve(options.ignoreFile));
@@ -183,12 +127,12 @@ export class BuildContext {
       } catch (error) {
         const code = (error as NodeJS.ErrnoException).code;
         if ((code === 'ENOENT' || code === 'ENOTDIR') && options.ignoreFile === undefined) continue;
-        throw new ContextError(`read ignore file ${candidate}: ${(error as Error).message}`, { cause: error });
+        throw new BuildContextError(`read ignore file ${candidate}: ${(error as Error).message}`, { cause: error });
       }
       try {
         return new BuildContext(root, IgnoreRules.parse(text), candidate);
       } catch (error) {
-        throw new ContextError(`${candidate}: ${(error as Error).message}`, { cause: error });
+        throw new BuildContextError(`${candidate}: ${(error as Error).message}`, { cause: error });
       }
     }
     return new BuildContext(root, IgnoreRules.none(), undefined);
@@ -525,48 +469,3 @@ export class BuildContext {
 
 class Outside extends Error {}
 class Missing extends Error {}
-
-/** Pairs a COPY/ADD's parsed sources (positions) with their expanded values. */
-export function sourceRefs(
-  instruction: Pick<CopyInstruction | AddInstruction, 'sources' | 'node'>,
-  expanded: readonly string[],
-): SourceRef[] {
-  return expanded.map((source, i) => ({
-    source,
-    position: instruction.sources[i]?.position ?? instruction.node.position,
-  }));
-}
-
-/**
- * Where a file source lands: inside `dest` when dest ends with `/` (or is
- * known to be a directory, or there are several sources), else at `dest`
- * itself. Paths are cleaned; relative ones join `workdir`.
- */
-export function destinationFor(
-  source: Pick<CopySource, 'name' | 'type'>,
-  dest: string,
-  options: { workdir?: string; destIsDir?: boolean; multiple?: boolean } = {},
-): string {
-  const base = posix.resolve('/', options.workdir ?? '/', dest);
-  const intoDir = dest.endsWith('/') || dest === '.' || options.destIsDir === true || options.multiple === true;
-  if (source.type === 'directory') return base;
-  return intoDir ? posix.join(base, source.name) : base;
-}
-
-/** Docker's rule: several sources (or a wildcard) need a destination directory ending in `/`. */
-export function checkDestination(
-  file: string,
-  instruction: 'COPY' | 'ADD',
-  sources: readonly CopySource[],
-  dest: { text: string; position: Position },
-  options: { destIsDir?: boolean; inlineCount?: number } = {},
-): void {
-  const count = sources.length + (options.inlineCount ?? 0);
-  if (count > 1 && !dest.text.endsWith('/') && options.destIsDir !== true) {
-    throw new BuildfileError(
-      file,
-      dest.position,
-      `When using ${instruction} with more than one source file, the destination must be a directory and end with a /`,
-    );
-  }
-}

@@ -25,16 +25,19 @@ import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js
 import { currentLimits, resolveUlimits } from '../run/rlimits.js';
 import { selectRootfsDriver } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
-import { GlobalScope } from './containerfile/expand.js';
-import { loadContainerfile, planStages, type Containerfile } from './containerfile/instructions.js';
+import { loadContainerfile } from './containerfile/instruction-parser.js';
+import type { Containerfile } from './containerfile/instructions.js';
+import { GlobalScope } from './containerfile/scope.js';
+import { planStages } from './containerfile/stages.js';
 import { BuildContext } from './context.js';
 import { FileHashIndex } from './hash-index.js';
 import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
-import type { BuildSession, StageResult } from './session.js';
+import type { BuildSession, StageResult } from './build-session.js';
 import { readSecrets } from './secrets.js';
 import { squashState } from './squash.js';
-import { interrupted, StageBuilder } from './stage.js';
+import { StageBuilder } from './stage.js';
+import { interrupted } from './steps/step.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
 
 /** The Containerfile's text and the name errors give it. */

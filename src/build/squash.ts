@@ -27,7 +27,7 @@ import { join } from 'node:path';
 import { HutchError } from '../errors.js';
 import { markOpaque, opaqueXattr, writeWhiteout } from '../image/layer/whiteout.js';
 import { native } from '../native.js';
-import type { BuildSession } from './session.js';
+import type { BuildSession } from './build-session.js';
 import type { ImageState } from './state.js';
 import { layerPaths, StepWorkspace } from './workspace.js';
 

@@ -9,10 +9,10 @@ import { lstatSync, lutimesSync, readdirSync, readFileSync, rmdirSync, unlinkSyn
 import { join } from 'node:path';
 import type { Digest } from '../image/digest.js';
 import type { ImageStore } from '../image/store/store.js';
-import { removeTree } from '../image/store/layers.js';
-import { createTempDir, type TempEntry } from '../image/store/lock.js';
+import { createTempDir, type TempEntry } from '../fs/lock.js';
 import type { RootfsDriver, RootfsLayout } from '../run/rootfs/index.js';
 import { commitUpper, type CommittedLayer } from './layer.js';
+import { removeTree } from '../fs/remove-tree.js';
 
 /**
  * Paths a RUN's container gets as mount points (prepareRootfs makes them in

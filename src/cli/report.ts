@@ -1,5 +1,5 @@
 import { explain } from '../explain.js';
-import { readUsernsFacts } from '../run/userns.js';
+import { readUsernsFacts } from '../host/userns.js';
 
 /** Prints an error as podman does (`Error: …`), plus a hint; returns the exit status. */
 export function reportError(error: unknown): number {

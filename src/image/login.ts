@@ -5,7 +5,7 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { HutchError } from '../errors.js';
-import { currentIdentity } from '../run/identity.js';
+import { currentIdentity } from '../host/identity.js';
 import { defaultRegistry } from './reference.js';
 import { RegistryClient } from './registry/client.js';
 import {

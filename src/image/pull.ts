@@ -6,9 +6,9 @@
  * layers that the next pull reuses.
  */
 import { causeChain, HutchError, withContext } from '../errors.js';
-import { resolvePaths } from '../paths.js';
-import { currentIdentity } from '../run/identity.js';
-import { enterSession } from '../run/session.js';
+import { resolvePaths } from '../host/dirs.js';
+import { currentIdentity } from '../host/identity.js';
+import { enterSession } from '../host/userns-session.js';
 import { recordBlobSources } from './blob-sources.js';
 import type { Digest } from './digest.js';
 import { shortId } from './digest.js';

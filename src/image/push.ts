@@ -8,9 +8,9 @@
 import { createReadStream, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, withContext } from '../errors.js';
-import { resolvePaths } from '../paths.js';
-import { currentIdentity } from '../run/identity.js';
-import { enterSession } from '../run/session.js';
+import { resolvePaths } from '../host/dirs.js';
+import { currentIdentity } from '../host/identity.js';
+import { enterSession } from '../host/userns-session.js';
 import { blobSources, recordBlobSources } from './blob-sources.js';
 import { digestOf, shortId, type Digest } from './digest.js';
 import { compressStream, decompressStream } from './layer/compression.js';

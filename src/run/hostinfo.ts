@@ -11,11 +11,11 @@ import { explain } from '../explain.js';
 import { diskReserve, type DiskReserve } from '../image/store/reserve.js';
 import { native } from '../native.js';
 import { version } from '../package.js';
-import { resolvePaths } from '../paths.js';
+import { resolvePaths } from '../host/dirs.js';
 import { DEFAULT_PIDS_LIMIT, pidsControllerDelegated } from './cgroups/index.js';
 import { DELEGATE_FIX, probeCgroups, type CgroupsReport } from './cgroups/probe.js';
-import { PlanChild } from './child.js';
-import { currentIdentity, type Identity } from './identity.js';
+import { PlanChild } from '../host/plan-child.js';
+import { currentIdentity, type Identity } from '../host/identity.js';
 import {
   inspectHelper,
   planIdMappings,
@@ -23,16 +23,16 @@ import {
   type IdMapping,
   type MappingPlan,
   type SubidFiles,
-} from './idmap.js';
+} from '../host/idmap.js';
 import { probeNetwork, type NetworkReport } from './network/probe.js';
-import { Clone, Plan } from './plan.js';
+import { Clone, Plan } from '../host/plan.js';
 import { probeRootfs, type RootfsReport } from './rootfs/probe.js';
-import { deviceAccess } from './tools.js';
-import { readSessionPid } from './session.js';
-import { parseSubids, rangesFor, type IdRange } from './subid.js';
+import { deviceAccess } from '../host/tools.js';
+import { readSessionPid } from '../host/userns-session.js';
+import { parseSubids, rangesFor, type IdRange } from '../host/subid.js';
 import { DEFAULT_LOG } from './container/log-config.js';
 import { currentLimits, UNLIMITED } from './rlimits.js';
-import { readUsernsFacts, type UsernsFacts } from './userns.js';
+import { readUsernsFacts, type UsernsFacts } from '../host/userns.js';
 
 /** One thing hutch needs: whether it is there, what was found, and how to get it when it is not. */
 export interface Check {

@@ -19,8 +19,8 @@ import { PassThrough, type Readable, type Writable } from 'node:stream';
 import { SyscallError, withContext } from '../errors.js';
 import type { ChildReport } from '../native.js';
 import { packageRoot } from '../package.js';
-import { planFailure, type PlanChildLike } from './child.js';
-import { Clone, type Plan } from './plan.js';
+import { planFailure, type PlanChildLike } from '../host/plan-child.js';
+import { Clone, type Plan } from '../host/plan.js';
 
 export interface MonitorOptions {
   /** The container id, for the monitor's messages. */

@@ -1,10 +1,10 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { ExitCode, HutchError, SyscallError } from '../errors.js';
 import { native } from '../native.js';
-import { resolvePaths } from '../paths.js';
-import { currentIdentity } from './identity.js';
-import { findOnPath } from './idmap.js';
-import { enterSession } from './session.js';
+import { resolvePaths } from '../host/dirs.js';
+import { currentIdentity } from '../host/identity.js';
+import { findOnPath } from '../host/idmap.js';
+import { enterSession } from '../host/userns-session.js';
 
 export interface UnshareOptions {
   /** The command and its arguments; empty runs $SHELL. */

@@ -23,9 +23,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../errors.js';
-import { acquireLock } from '../image/store/lock.js';
-import { removeTree } from '../image/store/layers.js';
+import { acquireLock } from '../fs/lock.js';
 import { AT_FDCWD, native, RENAME_NOREPLACE } from '../native.js';
+import { removeTree } from '../fs/remove-tree.js';
 
 const NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;
 

@@ -12,17 +12,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import fc from 'fast-check';
-import { GlobalScope, ExpansionError, StageScope, type PlatformPair } from '../../src/build/containerfile/expand.js';
-import {
-  commandArgs,
-  INSTRUCTION_NAMES,
-  loadContainerfile,
-  parseTrigger,
-  planStages,
-  resolveInstruction,
-  resolveWorkdir,
-  runArgs,
-} from '../../src/build/containerfile/instructions.js';
+import { ExpansionError } from '../../src/build/containerfile/expand.js';
+import { loadContainerfile, parseTrigger } from '../../src/build/containerfile/instruction-parser.js';
+import { INSTRUCTION_NAMES } from '../../src/build/containerfile/instructions.js';
+import { commandArgs, resolveInstruction, resolveWorkdir, runArgs } from '../../src/build/containerfile/resolve.js';
+import { GlobalScope, StageScope, type PlatformPair } from '../../src/build/containerfile/scope.js';
+import { planStages } from '../../src/build/containerfile/stages.js';
 import { HutchError } from '../../src/errors.js';
 import { extractLayer } from '../../src/image/layer/extract.js';
 import { manifestMediaType, parseImageConfig, parseManifestDocument } from '../../src/image/manifest.js';

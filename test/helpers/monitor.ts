@@ -1,7 +1,7 @@
 /** What the tests of hutch-monitor share: plans of a plain command, the options, waiting. */
 import { join } from 'node:path';
 import { addContainerStdio, type MonitorOptions } from '../../src/run/monitor.js';
-import { Plan } from '../../src/run/plan.js';
+import { Plan } from '../../src/host/plan.js';
 
 export const TEST_ENV = ['PATH=/usr/sbin:/usr/bin:/sbin:/bin', 'TERM=xterm'];
 export const SEARCH = '/usr/bin:/bin';

@@ -41,9 +41,9 @@ import {
   openInRoot,
   pathOfFd,
   UnsafePathError,
-} from '../../src/run/container/paths.js';
+} from '../../src/fs/in-root.js';
 import type { ContainerSpec, MountSpec } from '../../src/run/container/spec.js';
-import { Mount, Plan, PlanOp } from '../../src/run/plan.js';
+import { Mount, Plan, PlanOp } from '../../src/host/plan.js';
 import { overlayOptions } from '../../src/run/rootfs/overlay.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { requires } from '../helpers/requires.js';
@@ -172,7 +172,7 @@ describe('mkdirInRoot and renameat2', () => {
   });
 });
 
-describe('secure paths (src/run/container/paths.ts)', () => {
+describe('secure paths (src/fs/in-root.ts)', () => {
   it('cleans container paths lexically', () => {
     expect(cleanPath('a//b/./c/../d/')).toBe('/a/b/d');
     expect(cleanPath('../../x')).toBe('/x');

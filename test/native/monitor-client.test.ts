@@ -8,7 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { AttachClient, monitorArgs, readExitFile, startMonitor } from '../../src/run/monitor.js';
-import { Plan } from '../../src/run/plan.js';
+import { Plan } from '../../src/host/plan.js';
 import { repoRoot } from '../helpers/requires.js';
 import { bundleForNode } from '../helpers/bundle.js';
 import { commandPlan, monitorOptions, SEARCH, TEST_ENV, until } from '../helpers/monitor.js';
@@ -68,7 +68,7 @@ describe('hutch-monitor --die-with-client', () => {
       {
         code: `
           import { addContainerStdio, startMonitor } from '../../src/run/monitor.js';
-          import { Plan } from '../../src/run/plan.js';
+          import { Plan } from '../../src/host/plan.js';
           const [dir] = process.argv.slice(2);
           const plan = addContainerStdio(new Plan().waitParent(), { terminal: false }).exec(
             'sleep', ['sleep', '60'], ${JSON.stringify(TEST_ENV)}, '${SEARCH}');

@@ -21,7 +21,7 @@ import type { Readable, Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { LogParser } from '../../src/run/container/logs.js';
 import { AttachClient, monitorArgs, monitorPath, readExitFile, startMonitor } from '../../src/run/monitor.js';
-import { Plan } from '../../src/run/plan.js';
+import { Plan } from '../../src/host/plan.js';
 import { commandPlan, monitorOptions, until } from '../helpers/monitor.js';
 import { requires } from '../helpers/requires.js';
 

@@ -10,7 +10,7 @@ import type { Readable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
 import { AttachClient, addContainerStdio, readExitFile, startMonitor } from '../../src/run/monitor.js';
-import { Plan, type PlanOp } from '../../src/run/plan.js';
+import { Plan, type PlanOp } from '../../src/host/plan.js';
 import { repoRoot, requires } from '../helpers/requires.js';
 import { bundleForNode } from '../helpers/bundle.js';
 import { commandPlan, monitorOptions, SEARCH, TEST_ENV, until } from '../helpers/monitor.js';
@@ -124,7 +124,7 @@ describe('hutch-monitor', () => {
       {
         code: `
           import { addContainerStdio, startMonitor } from '../../src/run/monitor.js';
-          import { Plan } from '../../src/run/plan.js';
+          import { Plan } from '../../src/host/plan.js';
           const [dir, log] = process.argv.slice(2);
           const plan = addContainerStdio(new Plan().waitParent(), { terminal: false }).exec(
             'sh', ['sh', '-c', 'echo started; sleep 2; echo finished; exit 7'], ${JSON.stringify(TEST_ENV)}, '${SEARCH}');

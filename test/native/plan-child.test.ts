@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
 import { native } from '../../src/native.js';
-import { PlanChild } from '../../src/run/child.js';
-import { Plan } from '../../src/run/plan.js';
+import { PlanChild } from '../../src/host/plan-child.js';
+import { Plan } from '../../src/host/plan.js';
 
 const scratch = () => mkdtempSync(join(tmpdir(), 'hutch-plan-'));
 

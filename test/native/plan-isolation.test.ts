@@ -8,8 +8,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
-import { PlanChild } from '../../src/run/child.js';
-import { Clone, Plan, PlanOp } from '../../src/run/plan.js';
+import { PlanChild } from '../../src/host/plan-child.js';
+import { Clone, Plan, PlanOp } from '../../src/host/plan.js';
 import { requires } from '../helpers/requires.js';
 
 const scratchDirs: string[] = [];

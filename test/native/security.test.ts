@@ -7,16 +7,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { SyscallError } from '../../src/errors.js';
-import { PlanChild } from '../../src/run/child.js';
+import { PlanChild } from '../../src/host/plan-child.js';
 import type { Capabilities, ProcessSpec } from '../../src/run/container/spec.js';
-import { Clone, Plan } from '../../src/run/plan.js';
+import { Clone, Plan } from '../../src/host/plan.js';
 import {
   capabilitiesUpTo,
   containerCapabilities,
   defaultCapabilities,
   ownBoundingSet,
 } from '../../src/run/security/capabilities.js';
-import { credentialSteps } from '../../src/run/security/credentials.js';
+import { credentialSteps } from '../../src/run/security/process-privileges.js';
 import { seccompFor } from '../../src/run/security/seccomp/default.js';
 import { syscallNumber } from '../../src/run/security/seccomp/syscalls.js';
 import { requires } from '../helpers/requires.js';

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import type { ProcessSpec } from '../../src/run/container/spec.js';
-import { Plan, PlanOp } from '../../src/run/plan.js';
+import { Plan, PlanOp } from '../../src/host/plan.js';
 import {
   capabilitiesUpTo,
   capabilityNames,
@@ -16,7 +16,7 @@ import {
   ownBoundingSet,
   parseCapabilityList,
 } from '../../src/run/security/capabilities.js';
-import { credentialSteps, seccompPlacement } from '../../src/run/security/credentials.js';
+import { credentialSteps, seccompPlacement } from '../../src/run/security/process-privileges.js';
 
 const ALL_40 = capabilitiesUpTo(40);
 const base = { lastCap: 40, available: ALL_40 };

@@ -9,15 +9,14 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GlobalScope, StageScope, type PlatformPair } from '../../src/build/containerfile/expand.js';
-import {
-  isHttpUrl,
-  loadContainerfile,
-  planStages,
-  resolveInstruction,
-} from '../../src/build/containerfile/instructions.js';
+import { loadContainerfile } from '../../src/build/containerfile/instruction-parser.js';
+import { resolveInstruction } from '../../src/build/containerfile/resolve.js';
+import { GlobalScope, StageScope, type PlatformPair } from '../../src/build/containerfile/scope.js';
+import { planStages } from '../../src/build/containerfile/stages.js';
+import { isHttpUrl } from '../../src/build/containerfile/values.js';
 import { BuildfileError } from '../../src/build/containerfile/parser.js';
-import { BuildContext, checkDestination, sourceRefs } from '../../src/build/context.js';
+import { BuildContext } from '../../src/build/context.js';
+import { checkDestination, sourceRefs } from '../../src/build/sources.js';
 import { HutchError } from '../../src/errors.js';
 import { entryBuildArgs, loadCorpus, prepareContext, type CorpusEntry } from '../helpers/differential.js';
 

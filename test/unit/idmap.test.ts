@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
-import type { Identity } from '../../src/run/identity.js';
-import { formatIdMap, helperArgs, inspectHelper, planIdMappings } from '../../src/run/idmap.js';
+import type { Identity } from '../../src/host/identity.js';
+import { formatIdMap, helperArgs, inspectHelper, planIdMappings } from '../../src/host/idmap.js';
 
 const alice: Identity = { uid: 1000, gid: 1000, name: 'alice', root: false, session: undefined };
 

@@ -10,7 +10,7 @@ import {
   MalformedLayerError,
   parentOf,
   UnsafeLayerError,
-} from '../../src/image/layer/paths.js';
+} from '../../src/image/layer/layer-tree.js';
 import { classifyWhiteout, opaqueXattr } from '../../src/image/layer/whiteout.js';
 
 describe('cleanEntryName', () => {

@@ -19,7 +19,7 @@ import {
 } from '../../src/run/container/log-config.js';
 import { fileId, logFiles, LogReader } from '../../src/run/container/logs.js';
 import { monitorArgs, type MonitorOptions } from '../../src/run/monitor.js';
-import { Plan } from '../../src/run/plan.js';
+import { Plan } from '../../src/host/plan.js';
 
 describe('parseLogSize', () => {
   // What `podman create --log-opt max-size=X` gave on the development host (podman 4.3.1):

@@ -2,9 +2,9 @@ import { chmodSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseIdMap } from '../../src/run/identity.js';
+import { parseIdMap } from '../../src/host/identity.js';
 import { HutchError } from '../../src/errors.js';
-import { ensurePrivateDir, notPrivate, notPrivateText, resolvePaths, runtimeDir } from '../../src/paths.js';
+import { ensurePrivateDir, notPrivate, notPrivateText, resolvePaths, runtimeDir } from '../../src/host/dirs.js';
 
 const uid = process.getuid?.() ?? 0;
 

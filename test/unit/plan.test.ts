@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { Plan, PlanOp } from '../../src/run/plan.js';
+import { Plan, PlanOp } from '../../src/host/plan.js';
 
 const header = readFileSync(new URL('../../native/plan.h', import.meta.url), 'utf8');
 

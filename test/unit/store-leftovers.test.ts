@@ -8,9 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { abandonedEntries, leftoverError, reapLeftovers } from '../../src/image/store/leftovers.js';
-import { claimIfAbandoned, createTempDir, createTempFile, moveIntoTemp, tryLock } from '../../src/image/store/lock.js';
+import { claimIfAbandoned, createTempDir, createTempFile, moveIntoTemp, tryLock } from '../../src/fs/lock.js';
 import { ContainerStore } from '../../src/run/container/store.js';
-import { mountsUnder } from '../../src/run/rootfs/detach.js';
+import { mountsUnder } from '../../src/host/detach-mounts.js';
 
 let dir: string;
 beforeEach(() => {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
-import { acquireLock, claimIfAbandoned, createTempDir, createTempFile, tryLock } from '../../src/image/store/lock.js';
+import { acquireLock, claimIfAbandoned, createTempDir, createTempFile, tryLock } from '../../src/fs/lock.js';
 
 let dir: string;
 beforeEach(() => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findOverlaps, formatRange, parseSubids, rangesFor } from '../../src/run/subid.js';
+import { findOverlaps, formatRange, parseSubids, rangesFor } from '../../src/host/subid.js';
 
 const file = `# comment
 alice:100000:65536

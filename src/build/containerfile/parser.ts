@@ -7,7 +7,7 @@
  * read from the lines after the instruction.
  *
  * Only the shape is checked here; what each instruction means and accepts is
- * instructions.ts. Every error is a BuildfileError naming file, line and column.
+ * instruction-parser.ts. Every error is a BuildfileError naming file, line and column.
  */
 import { HutchError } from '../../errors.js';
 import type { ContainerfileAst, FlagNode, HeredocNode, InstructionNode, ParseWarning, Position } from './ast.js';

@@ -21,7 +21,7 @@ import type { Position } from '../containerfile/ast.js';
 import type { Mount } from '../containerfile/instructions.js';
 import { BuildfileError } from '../containerfile/parser.js';
 import type { BuildContext } from '../context.js';
-import { acquireLock } from '../../image/store/lock.js';
+import { acquireLock } from '../../fs/lock.js';
 import type { MountSpec } from '../../run/container/spec.js';
 import { sha256 } from '../state.js';
 

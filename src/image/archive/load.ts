@@ -33,10 +33,11 @@ import { isIndexType, layerCompression, layerMediaType, MediaType, type Compress
 import { hostPlatform, RefNameAnnotation, type Descriptor, type Manifest } from '../oci.js';
 import { selectManifest } from '../platform.js';
 import { DOCKER_HUB, formatReference, parseReference } from '../reference.js';
-import { unpackLayer, removeTree } from '../store/layers.js';
-import { createTempDir } from '../store/lock.js';
+import { unpackLayer } from '../store/layers.js';
+import { createTempDir } from '../../fs/lock.js';
 import { ENTRY_COST, meterStream, SpaceGuard, type SpaceMeter } from '../store/reserve.js';
 import { openUserStore, storageError, type ImageStore } from '../store/store.js';
+import { removeTree } from '../../fs/remove-tree.js';
 
 export type LoadSource = { file: string } | { stdin: Readable };
 

@@ -19,7 +19,7 @@ import { closeSync, constants, lstatSync, readdirSync, readlinkSync, readSync, t
 import { Readable } from 'node:stream';
 import { HutchError } from '../../errors.js';
 import { native } from '../../native.js';
-import { openInRoot, O_PATH } from '../../run/container/paths.js';
+import { openInRoot, O_PATH } from '../../fs/in-root.js';
 import { WHITEOUT_OPAQUE, WHITEOUT_PREFIX } from './whiteout.js';
 
 // ---------------------------------------------------------------------------

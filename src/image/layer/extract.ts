@@ -40,7 +40,7 @@ import { Writable, type Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { HutchError, SyscallError } from '../../errors.js';
 import { native } from '../../native.js';
-import { parseIdMap } from '../../run/identity.js';
+import { parseIdMap } from '../../host/identity.js';
 import { ENTRY_COST, type SpaceMeter } from '../store/reserve.js';
 import {
   cleanEntryName,
@@ -49,7 +49,7 @@ import {
   MalformedLayerError,
   parentOf,
   UnsafeLayerError,
-} from './paths.js';
+} from './layer-tree.js';
 import { classifyWhiteout, markOpaque, writeWhiteout } from './whiteout.js';
 
 export interface ExtractOptions {

@@ -13,7 +13,7 @@
  *   made podman-run-UID first could replace the file and have you push with
  *   their account. So each fallback is used only when every directory from it
  *   down to containers/ is ours and no one else may write to it (notPrivate in
- *   src/paths.ts, the check the session's /tmp/hutch-UID gets), looked at on
+ *   src/host/dirs.ts, the check the session's /tmp/hutch-UID gets), looked at on
  *   every read and again after creating them on write; with neither usable,
  *   hutch refuses (exit 125) and says what to set instead.
  * Where hutch looks, in order, the first file with an entry winning: that file,
@@ -38,7 +38,7 @@ import {
 import { homedir, tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { HutchError } from '../../errors.js';
-import { ensurePrivateDir, notPrivate, notPrivateText } from '../../paths.js';
+import { ensurePrivateDir, notPrivate, notPrivateText } from '../../host/dirs.js';
 import type { Credentials } from './auth.js';
 
 export type { Credentials } from './auth.js';

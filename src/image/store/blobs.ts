@@ -33,7 +33,7 @@ import {
   VerifyingStream,
   type Digest,
 } from '../digest.js';
-import { createTempFile } from './lock.js';
+import { createTempFile } from '../../fs/lock.js';
 
 const HEX = { sha256: /^[a-f0-9]{64}$/, sha512: /^[a-f0-9]{128}$/ } as const;
 

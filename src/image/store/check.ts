@@ -9,11 +9,12 @@ import { pipeline } from 'node:stream/promises';
 import { HutchError } from '../../errors.js';
 import { algorithmOf, HashingStream, shortId, type Digest } from '../digest.js';
 import { layerCompression } from '../media.js';
-import { removeTree, unpackLayer } from './layers.js';
+import { unpackLayer } from './layers.js';
 import { abandonedEntries, removeLeftover } from './leftovers.js';
-import { acquireLock } from './lock.js';
+import { acquireLock } from '../../fs/lock.js';
 import { readIndex } from './refs.js';
 import type { ImageStore } from './store.js';
+import { removeTree } from '../../fs/remove-tree.js';
 
 export interface Finding {
   /** One line: what is wrong. */

@@ -5,7 +5,7 @@
  * presence means it is whole; `info.json` beside `diff/` records what the
  * unpacker measured (the uncompressed tar size: an image's size).
  */
-import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -14,8 +14,9 @@ import { algorithmOf, DigestMismatchError, HashingStream, hexOf, isDigest, short
 import { extractLayer, type ExtractStats } from '../layer/extract.js';
 import { decompressStream } from '../layer/compression.js';
 import type { Compression } from '../media.js';
+import { removeTree } from '../../fs/remove-tree.js';
 import { discardStream, fsyncDir } from './blobs.js';
-import { acquireLock, createTempDir, moveIntoTemp } from './lock.js';
+import { acquireLock, createTempDir, moveIntoTemp } from '../../fs/lock.js';
 import { SpaceGuard } from './reserve.js';
 
 /** What `ensure`'s fill may report; kept in info.json. */
@@ -155,39 +156,6 @@ export class LayerStore {
       return [];
     }
   }
-}
-
-/**
- * Deletes a tree that may hold unwritable directories (a layer's `dr-x------`):
- * inside the session node is root of the user namespace and may override
- * permissions of mapped files, but give directories write permission first in
- * case it runs without that capability.
- */
-export function removeTree(path: string): void {
-  try {
-    rmSync(path, { recursive: true, force: true });
-  } catch (error) {
-    const code = (error as NodeJS.ErrnoException).code;
-    if (code !== 'EACCES' && code !== 'EPERM') throw error;
-    makeWritable(path);
-    rmSync(path, { recursive: true, force: true });
-  }
-}
-
-function makeWritable(path: string): void {
-  let st;
-  try {
-    st = statSync(path, { throwIfNoEntry: false });
-  } catch {
-    return;
-  }
-  if (st === undefined || !st.isDirectory()) return;
-  try {
-    chmodSync(path, 0o700);
-  } catch {
-    return;
-  }
-  for (const name of readdirSync(path)) makeWritable(join(path, name));
 }
 
 export interface UnpackOptions {

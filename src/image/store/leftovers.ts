@@ -17,9 +17,9 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, messageOf } from '../../errors.js';
-import { detachMountsUnder, mountsUnder } from '../../run/rootfs/detach.js';
-import { removeTree } from './layers.js';
-import { claimIfAbandoned } from './lock.js';
+import { detachMountsUnder, mountsUnder } from '../../host/detach-mounts.js';
+import { claimIfAbandoned } from '../../fs/lock.js';
+import { removeTree } from '../../fs/remove-tree.js';
 
 export interface ReapReport {
   /** Leftovers removed. */

@@ -16,7 +16,7 @@ import { MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
 import { defaultRegistry, DOCKER_HUB, formatReference, parseReference, repositoryName } from '../reference.js';
 import { fsyncDir } from './blobs.js';
-import { acquireLock, createTempFile } from './lock.js';
+import { acquireLock, createTempFile } from '../../fs/lock.js';
 
 export function emptyIndex(): Index {
   return { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };

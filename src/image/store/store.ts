@@ -17,18 +17,18 @@
 import { linkSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { causeChain, HutchError } from '../../errors.js';
-import { resolvePaths } from '../../paths.js';
-import { currentIdentity, type Identity } from '../../run/identity.js';
-import { enterSession } from '../../run/session.js';
+import { resolvePaths } from '../../host/dirs.js';
+import { currentIdentity, type Identity } from '../../host/identity.js';
+import { enterSession } from '../../host/userns-session.js';
 import { algorithmOf, digestOf, hexOf, isDigest, type Digest } from '../digest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseImageConfig, parseManifestDocument } from '../manifest.js';
 import { isManifestType } from '../media.js';
 import type { Descriptor, ImageConfig, Index, Manifest } from '../oci.js';
 import { defaultRegistry } from '../reference.js';
 import { BlobStore } from './blobs.js';
-import { LayerStore, removeTree } from './layers.js';
+import { LayerStore } from './layers.js';
 import { reapLeftovers } from './leftovers.js';
-import { acquireLock, createTempFile, moveIntoTemp, tryLock, type Release, type TempEntry } from './lock.js';
+import { acquireLock, createTempFile, moveIntoTemp, tryLock, type Release, type TempEntry } from '../../fs/lock.js';
 import {
   addNameless,
   emptyIndex,
@@ -42,6 +42,7 @@ import {
   updateIndex,
   writeIndex,
 } from './refs.js';
+import { removeTree } from '../../fs/remove-tree.js';
 
 /** An image of the store, as every verb sees it. */
 export interface ResolvedImage {

@@ -48,7 +48,7 @@ import { basename, dirname, resolve } from 'node:path';
 import { HutchError, SyscallError } from '../../errors.js';
 import { OVERLAY_XATTR, splitDevice } from '../../image/layer/diff.js';
 import { native } from '../../native.js';
-import { cleanPath, locateInRoot, O_PATH, openInRoot } from './paths.js';
+import { cleanPath, locateInRoot, O_PATH, openInRoot } from '../../fs/in-root.js';
 
 export interface CopyOptions {
   /** -a: keep the uid and gid of what is copied. */

@@ -17,8 +17,8 @@ import { HutchError } from '../../errors.js';
 import { rootfsDriver } from '../rootfs/probe.js';
 import { copyFromContainer, copyToContainer } from './copy.js';
 import { imageLowers, openRuntime, type Runtime } from './lifecycle.js';
-import { parseMountinfo } from './mounts.js';
 import type { Container } from './store.js';
+import { parseMountinfo } from '../../host/mountinfo.js';
 
 export interface CpFlags {
   source: string;

@@ -25,7 +25,7 @@ import {
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Writable } from 'node:stream';
-import { claimIfAbandoned, createTempDir } from '../../image/store/lock.js';
+import { claimIfAbandoned, createTempDir } from '../../fs/lock.js';
 import { AttachClient, startMonitor, type StartedMonitor } from '../monitor.js';
 import {
   attachWaitingContainer,
@@ -36,13 +36,13 @@ import {
   type NetworkRequest,
   type NetworkState,
 } from '../network/index.js';
-import { liveProcessStartTime } from '../proc.js';
+import { liveProcessStartTime } from '../../host/proc.js';
 import type { RootfsDriver, RootfsLayout } from '../rootfs/index.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
 import { containerPlan, setgroupsAllowed, writeEtcFilesIn } from './lifecycle.js';
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
-import { ensureInRoot } from './paths.js';
+import { ensureInRoot } from '../../fs/in-root.js';
 import { commandNotStarted } from './spec-builder.js';
 import type { ContainerSpec, MountSpec, Rlimit } from './spec.js';
 

@@ -21,9 +21,9 @@ import { ExitCode, HutchError, SyscallError, withContext } from '../../errors.js
 import { native } from '../../native.js';
 import { addProcess, isPaused } from '../cgroups/index.js';
 import { AttachClient, addContainerStdio, closeMonitorFds, startMonitor } from '../monitor.js';
-import { Plan } from '../plan.js';
+import { Plan } from '../../host/plan.js';
 import { containerCapabilities } from '../security/capabilities.js';
-import { credentialSteps } from '../security/credentials.js';
+import { credentialSteps } from '../security/process-privileges.js';
 import { seccompFor } from '../security/seccomp/default.js';
 import { openRuntime, setgroupsAllowed, type Runtime } from './lifecycle.js';
 import { relay } from './attach.js';

@@ -10,7 +10,7 @@ import { closeSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFile
 import { join } from 'node:path';
 import { HutchError, SyscallError, withContext } from '../../errors.js';
 import { native } from '../../native.js';
-import { resolvePaths, type Paths } from '../../paths.js';
+import { resolvePaths, type Paths } from '../../host/dirs.js';
 import type { ImageStore } from '../../image/store/store.js';
 import {
   addProcess,
@@ -21,8 +21,8 @@ import {
   releaseContainerCgroup,
   type CgroupState,
 } from '../cgroups/index.js';
-import { currentIdentity, type Identity } from '../identity.js';
-import { formatIdMap } from '../idmap.js';
+import { currentIdentity, type Identity } from '../../host/identity.js';
+import { formatIdMap } from '../../host/idmap.js';
 import { AttachClient, addContainerStdio, closeMonitorFds, startMonitor, type StartedMonitor } from '../monitor.js';
 import {
   attachWaitingContainer,
@@ -32,13 +32,13 @@ import {
   namespaceFor,
   storedRequest,
 } from '../network/index.js';
-import { Clone, Plan } from '../plan.js';
+import { Clone, Plan } from '../../host/plan.js';
 import { rootfsDriver } from '../rootfs/probe.js';
-import { credentialSteps } from '../security/credentials.js';
+import { credentialSteps } from '../security/process-privileges.js';
 import { removeVolume } from '../volumes.js';
 import { monitorLogOptions, refuseTerminalPassthrough } from './log-config.js';
 import { mountSteps, prepareRootfs } from './mounts.js';
-import { ensureInRoot } from './paths.js';
+import { ensureInRoot } from '../../fs/in-root.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
 import type { ContainerSpec } from './spec.js';
 import { monitorAlive, processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
@@ -107,7 +107,7 @@ export function parseSignal(text: string): number {
 }
 
 export async function openRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
-  const { enterSession } = await import('../session.js');
+  const { enterSession } = await import('../../host/userns-session.js');
   const identity = currentIdentity(env);
   await enterSession(identity, env);
   const paths = resolvePaths(env, identity.uid);

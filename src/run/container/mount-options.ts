@@ -21,7 +21,7 @@ import { statSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { checkVolumeName, ensureVolume } from '../volumes.js';
-import { cleanPath } from './paths.js';
+import { cleanPath } from '../../fs/in-root.js';
 import type { BindMount, MountSpec, TmpfsMount } from './spec.js';
 
 export type Propagation =

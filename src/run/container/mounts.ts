@@ -26,8 +26,9 @@
 import { lstatSync, readFileSync, realpathSync, statSync } from 'node:fs';
 import { HutchError } from '../../errors.js';
 import { native } from '../../native.js';
-import { parseIdMap } from '../identity.js';
-import { MNT_DETACH, Mount, type Plan } from '../plan.js';
+import { parseMountinfo, type MountInfo } from '../../host/mountinfo.js';
+import { parseIdMap } from '../../host/identity.js';
+import { MNT_DETACH, Mount, type Plan } from '../../host/plan.js';
 import {
   cleanPath,
   createLocated,
@@ -37,7 +38,7 @@ import {
   realRoot,
   UnsafePathError,
   type EntryKind,
-} from './paths.js';
+} from '../../fs/in-root.js';
 import type { ContainerSpec, MountSpec } from './spec.js';
 
 /** runc's default masked paths (and podman's): hidden behind /dev/null or an empty read-only tmpfs. */
@@ -321,32 +322,6 @@ function gidMapped(gid: number, spec: ContainerSpec): boolean {
       ? spec.userNamespace.gidMap.map((m) => ({ inside: m.inside, count: m.count }))
       : parseIdMap(readFileSync('/proc/self/gid_map', 'utf8'));
   return ranges.some((r) => gid >= r.inside && gid < r.inside + r.count);
-}
-
-/** One mount of /proc/self/mountinfo (proc(5)). */
-export interface MountInfo {
-  mountPoint: string;
-  options: string[];
-  optional: string[];
-  fsType: string;
-}
-
-/** proc(5)'s mountinfo lines; octal escapes (\040 for a space) decoded. */
-export function parseMountinfo(text: string): MountInfo[] {
-  const unescape = (s: string) => s.replace(/\\([0-7]{3})/g, (_, o: string) => String.fromCharCode(parseInt(o, 8)));
-  const mounts: MountInfo[] = [];
-  for (const line of text.split('\n')) {
-    const fields = line.split(' ');
-    const dash = fields.indexOf('-');
-    if (fields.length < 10 || dash < 6) continue;
-    mounts.push({
-      mountPoint: unescape(fields[4] as string),
-      options: (fields[5] as string).split(','),
-      optional: fields.slice(6, dash),
-      fsType: fields[dash + 1] as string,
-    });
-  }
-  return mounts;
 }
 
 /** Mounts strictly below base that a recursive bind of base copies (not unbindable), the visible ones. */

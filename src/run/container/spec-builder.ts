@@ -5,12 +5,12 @@
  */
 import { closeSync, readFileSync } from 'node:fs';
 import { ExitCode, HutchError, SyscallError } from '../../errors.js';
-import type { Identity } from '../identity.js';
+import type { Identity } from '../../host/identity.js';
 import { rlimitSpecs } from '../rlimits.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mounts.js';
-import { O_PATH, openInRoot, pathOfFd } from './paths.js';
+import { O_PATH, openInRoot, pathOfFd } from '../../fs/in-root.js';
 import type { ContainerSpec, IdMapping, MountSpec } from './spec.js';
 import type { Container } from './store.js';
 import { resolveUser } from './user.js';

@@ -12,7 +12,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
 import { tabulate } from '../../image/images.js';
-import { parseIdMap } from '../identity.js';
+import { parseIdMap } from '../../host/identity.js';
 import { execInContainer } from './exec.js';
 import { openRuntime, type Runtime } from './lifecycle.js';
 import { readInRoot } from './spec-builder.js';

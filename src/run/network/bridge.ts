@@ -29,7 +29,7 @@
 import { mkdirSync, readFileSync, readlinkSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, withContext } from '../../errors.js';
-import { acquireLock } from '../../image/store/lock.js';
+import { acquireLock } from '../../fs/lock.js';
 import { addressAt, formatCidr, overlaps, parseCidr, sizeOf, type Cidr } from './cidr.js';
 import { etcFiles, hostsWithPeers, ownNames, reachableNameservers, type HostEntry } from './dns.js';
 import { readHostFiles } from './host-files.js';

@@ -7,7 +7,7 @@
  * the kernel handed to someone else since is never signalled, and nothing is
  * ever killed by name.
  */
-import { liveProcessStartTime } from '../proc.js';
+import { liveProcessStartTime } from '../../host/proc.js';
 import { spawn, type ChildProcess, type StdioOptions } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import type { Readable } from 'node:stream';

@@ -7,7 +7,7 @@
 import { spawn } from 'node:child_process';
 import { delimiter } from 'node:path';
 import { HutchError } from '../../errors.js';
-import { findOnPath } from '../idmap.js';
+import { findOnPath } from '../../host/idmap.js';
 
 /** ip lives in /usr/sbin or /sbin, which an ordinary user's PATH often lacks. */
 export function tool(name: string, debianPackage: string): string {

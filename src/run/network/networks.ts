@@ -14,7 +14,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError } from '../../errors.js';
-import { acquireLock } from '../../image/store/lock.js';
+import { acquireLock } from '../../fs/lock.js';
 import { addressAt, formatCidr, overlaps, parseCidr, type Cidr } from './cidr.js';
 
 export const NETWORK_NAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/;

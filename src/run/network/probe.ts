@@ -5,7 +5,7 @@
  * the same check a run makes (tap.ts); a run without --network uses
  * slirp4netns (DEFAULT_NETWORK_MODE) and says so when it is not usable.
  */
-import { versionLine } from '../tools.js';
+import { versionLine } from '../../host/tools.js';
 import { checkTapHelper, type NetworkHost } from './tap.js';
 
 export type { NetworkHost } from './tap.js';

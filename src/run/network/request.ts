@@ -8,7 +8,7 @@
 import { existsSync } from 'node:fs';
 import { isIPv4, isIPv6 } from 'node:net';
 import { HutchError } from '../../errors.js';
-import { currentIdentity } from '../identity.js';
+import { currentIdentity } from '../../host/identity.js';
 import { parseCidr } from './cidr.js';
 import { checkDnsSearch, checkDnsServer, HOST_GATEWAY, parseAddHost } from './dns.js';
 import { networkFile, NETWORK_NAME } from './networks.js';

@@ -3,8 +3,8 @@
  * read-write /dev/net/tun. Synchronous, so a run can choose its default
  * network with the same check `hutch info` reports (probe.ts adds versions).
  */
-import { findOnPath } from '../idmap.js';
-import { deviceAccess } from '../tools.js';
+import { findOnPath } from '../../host/idmap.js';
+import { deviceAccess } from '../../host/tools.js';
 
 export interface NetworkHost {
   /** $PATH, to find the helper programs. */

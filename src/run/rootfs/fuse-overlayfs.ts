@@ -11,8 +11,8 @@ import { spawn } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { HutchError, SyscallError } from '../../errors.js';
-import { findOnPath } from '../idmap.js';
-import { deviceAccess, versionLine } from '../tools.js';
+import { findOnPath } from '../../host/idmap.js';
+import { deviceAccess, versionLine } from '../../host/tools.js';
 import {
   emptyLower,
   FUSE_OVERLAYFS_FIX,

@@ -12,13 +12,9 @@
  * sees a container's files.
  */
 import { chmodSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { release } from 'node:os';
 import { join } from 'node:path';
-import { createTempDir } from '../../image/store/lock.js';
-import { PlanChild } from '../child.js';
-import type { Identity } from '../identity.js';
-import { singleIdMapping, writeIdMaps } from '../idmap.js';
-import { Clone, type Plan } from '../plan.js';
+import { createTempDir } from '../../fs/lock.js';
+import type { Identity } from '../../host/identity.js';
 
 export interface RootfsCheck {
   ok: boolean;
@@ -81,42 +77,6 @@ export interface RootfsDriver {
 
 export const FUSE_OVERLAYFS_FIX =
   'install fuse-overlayfs (Debian/Ubuntu: sudo apt-get install fuse-overlayfs; Fedora: sudo dnf install fuse-overlayfs)';
-
-/** Linux 5.11 allows overlayfs in a user namespace (with userxattr since 5.11 too). */
-export function kernelAtLeast(major: number, minor: number, version = release()): boolean {
-  const match = /^(\d+)\.(\d+)/.exec(version);
-  if (match === null) return false;
-  const [have, haveMinor] = [Number(match[1]), Number(match[2])];
-  return have > major || (have === major && haveMinor >= minor);
-}
-
-/**
- * Runs plan in a child with cloneFlags; with CLONE_NEWUSER the plan must
- * start with waitParent(): the parent maps our own ids first. Resolves when
- * the child exited 0, rejects with the failing step's error.
- */
-export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Identity): Promise<void> {
-  const child = PlanChild.start(plan, cloneFlags);
-  try {
-    if ((cloneFlags & Clone.NEWUSER) !== 0) {
-      if (identity === undefined) throw new Error('runPlanChild: a user namespace needs the identity to map');
-      await writeIdMaps(child.pid, singleIdMapping(identity), {});
-      child.go();
-    }
-    await child.done();
-    const status = await child.wait();
-    if (status.code !== 0) {
-      throw new Error(
-        status.signal !== null
-          ? `the child was killed by signal ${status.signal}`
-          : `the child exited with status ${status.code}`,
-      );
-    }
-  } catch (error) {
-    await child.abort();
-    throw error;
-  }
-}
 
 /** The flocks of the probe directories this process works in (makeProbeDir), by path. */
 const probeLocks = new Map<string, () => void>();

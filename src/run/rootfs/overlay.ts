@@ -19,20 +19,20 @@ import { basename, dirname, join, relative } from 'node:path';
 import { HutchError, messageOf, SyscallError } from '../../errors.js';
 import { native } from '../../native.js';
 import { SHORT_LINKS } from '../../image/store/layers.js';
-import { Clone, MNT_DETACH, Mount, Plan } from '../plan.js';
+import { Clone, MNT_DETACH, Mount, Plan } from '../../host/plan.js';
 import {
   emptyLower,
   FUSE_OVERLAYFS_FIX,
-  kernelAtLeast,
   makeProbeDir,
   removeProbeDir,
-  runPlanChild,
   type RootfsCheck,
   type RootfsDriver,
   type RootfsHost,
   type RootfsLayout,
   type RootfsMountOptions,
 } from './index.js';
+import { kernelAtLeast } from '../../host/kernel.js';
+import { runPlanChild } from '../../host/plan-child.js';
 
 /** mount(2) copies one page of options (copy_mount_options); 4096 on every platform hutch runs on but 64K-page ones. */
 export const MOUNT_OPTIONS_LIMIT = 4096;

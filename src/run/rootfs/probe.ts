@@ -7,8 +7,8 @@
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { release } from 'node:os';
 import { join } from 'node:path';
-import { processStartTime } from '../proc.js';
-import { copyDriver } from './copy.js';
+import { processStartTime } from '../../host/proc.js';
+import { copyDriver } from './copy-driver.js';
 import { fuseOverlayfsDriver } from './fuse-overlayfs.js';
 import type { RootfsCheck, RootfsDriver, RootfsDriverName, RootfsHost } from './index.js';
 import { overlayDriver } from './overlay.js';

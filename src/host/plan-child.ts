@@ -1,7 +1,9 @@
 import { closeSync } from 'node:fs';
 import { SyscallError } from '../errors.js';
 import { native, type ChildReport, type ChildStatus } from '../native.js';
-import type { Plan } from './plan.js';
+import type { Identity } from './identity.js';
+import { singleIdMapping, writeIdMaps } from './idmap.js';
+import { Clone, type Plan } from './plan.js';
 
 /** The parent's side of a plan's sync socket, whoever cloned the child (the addon or hutch-monitor). */
 export interface PlanChildLike {
@@ -124,5 +126,33 @@ export class PlanChild implements PlanChildLike {
     const status = await this.wait();
     const how = status.signal !== null ? `was killed by signal ${status.signal}` : `exited with status ${status.code}`;
     return new Error(`the child process ${how} before it was ready`);
+  }
+}
+
+/**
+ * Runs plan in a child with cloneFlags; with CLONE_NEWUSER the plan must
+ * start with waitParent(): the parent maps our own ids first. Resolves when
+ * the child exited 0, rejects with the failing step's error.
+ */
+export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Identity): Promise<void> {
+  const child = PlanChild.start(plan, cloneFlags);
+  try {
+    if ((cloneFlags & Clone.NEWUSER) !== 0) {
+      if (identity === undefined) throw new Error('runPlanChild: a user namespace needs the identity to map');
+      await writeIdMaps(child.pid, singleIdMapping(identity), {});
+      child.go();
+    }
+    await child.done();
+    const status = await child.wait();
+    if (status.code !== 0) {
+      throw new Error(
+        status.signal !== null
+          ? `the child was killed by signal ${status.signal}`
+          : `the child exited with status ${status.code}`,
+      );
+    }
+  } catch (error) {
+    await child.abort();
+    throw error;
   }
 }

@@ -2,8 +2,8 @@ import { lstatSync, mkdirSync, readFileSync, statSync, type Stats } from 'node:f
 import { homedir } from 'node:os';
 import { join, relative, sep } from 'node:path';
 import { passwdName } from './accounts.js';
-import { HutchError } from './errors.js';
-import { packageRoot } from './package.js';
+import { HutchError } from '../errors.js';
+import { packageRoot } from '../package.js';
 
 /**
  * Where hutch keeps things, for the user that runs it (real root included).

@@ -10,8 +10,8 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, readlinkSync, realpathSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
-import { HutchError, SyscallError } from '../../errors.js';
-import { native } from '../../native.js';
+import { HutchError, SyscallError } from '../errors.js';
+import { native } from '../native.js';
 
 /** open(2)'s O_PATH (node's fs.constants lacks it): an fd that only names a file. */
 export const O_PATH = 0o10000000;

@@ -29,9 +29,9 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { SyscallError } from '../../errors.js';
-import { removeTree } from '../../image/store/layers.js';
 import { native } from '../../native.js';
 import type { RootfsCheck, RootfsDriver, RootfsLayout } from './index.js';
+import { removeTree } from '../../fs/remove-tree.js';
 
 const OVERLAY_XATTR = /^(trusted|user)\.(overlay|fuseoverlayfs)\./;
 

@@ -7,7 +7,7 @@
  * the session).
  */
 import type { ProcessSpec } from '../container/spec.js';
-import type { Plan } from '../plan.js';
+import type { Plan } from '../../host/plan.js';
 import { capabilityBit, capabilityNumber } from './capabilities.js';
 
 export interface CredentialOptions {

@@ -9,8 +9,8 @@ import { closeSync, openSync, readFileSync, renameSync, writeFileSync } from 'no
 import { join } from 'node:path';
 import { HutchError, withContext } from '../errors.js';
 import { native } from '../native.js';
-import { ensurePrivateDir, resolvePaths } from '../paths.js';
-import { PlanChild } from './child.js';
+import { ensurePrivateDir, resolvePaths } from './dirs.js';
+import { PlanChild } from './plan-child.js';
 import type { Identity } from './identity.js';
 import { planIdMappings, readSubidFiles, requireIdmapHelpers, writeIdMaps } from './idmap.js';
 import { Clone, Mount, Plan } from './plan.js';

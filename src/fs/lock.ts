@@ -7,8 +7,8 @@
  */
 import { closeSync, constants, fstatSync, lstatSync, mkdtempSync, openSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { HutchError } from '../../errors.js';
-import { native } from '../../native.js';
+import { HutchError } from '../errors.js';
+import { native } from '../native.js';
 
 export interface LockOptions {
   /** A shared (reader) lock; exclusive by default. */

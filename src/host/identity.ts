@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { userInfo } from 'node:os';
-import { passwdName } from '../accounts.js';
+import { passwdName } from './accounts.js';
 
 /** Who runs hutch, as the host sees them (inside the session node is uid 0). */
 export interface Identity {

@@ -8,10 +8,10 @@
  * inside the session is the one the mounts were made in.
  */
 import { readFileSync } from 'node:fs';
-import { native } from '../../native.js';
-import { parseMountinfo } from '../container/mounts.js';
-import { isWithin } from '../container/paths.js';
-import { MNT_DETACH } from '../plan.js';
+import { native } from '../native.js';
+import { isWithin } from '../fs/in-root.js';
+import { MNT_DETACH } from './plan.js';
+import { parseMountinfo } from './mountinfo.js';
 
 /** Mount points at or below dir in this process's mount namespace, deepest first (one entry per stacked mount). */
 export function mountsUnder(dir: string, mountinfo?: string): string[] {
