@@ -4,11 +4,10 @@
  * Containerfiles: it may only end in a BuildfileError (or an ExpansionError),
  * never crash or hang. Budget and replay: test/fuzz/harness.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { disposeFuzz, fuzz, fuzzBudget, summary, testTimeout } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { fuzz, fuzzBudget, summary, testTimeout } from './harness.js';
 
 const budget = fuzzBudget(2000);
-afterAll(disposeFuzz);
 
 describe('fuzzing the Containerfile parser', () => {
   it(

@@ -4,10 +4,8 @@
  * given last. Without this, a harness that reports nothing would look like a
  * parser that never fails.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { disposeFuzz, fuzz, type FuzzBudget } from './harness.js';
-
-afterAll(disposeFuzz);
+import { describe, expect, it } from 'vitest';
+import { fuzz, type FuzzBudget } from './harness.js';
 
 describe('the fuzz harness', () => {
   const budget: FuzzBudget = { runs: 1000, seconds: 2, perRunMs: 200, seed: 42 };

@@ -12,12 +12,9 @@
  *
  * HUTCH_FUZZ_SEED replays a run (each report prints its seed).
  */
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { repoRoot } from '../helpers/requires.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 export interface FuzzBudget {
   /** fast-check's numRuns. */
@@ -75,30 +72,10 @@ interface WorkerReport {
   outcomes: [string, number][];
 }
 
-let bundled: Promise<{ file: string; dir: string }> | undefined;
-
-/** test/fuzz/worker.ts and what it imports as one ES module (the worker cannot load TypeScript). */
-function workerBundle(): Promise<{ file: string; dir: string }> {
-  bundled ??= (async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'hutch-fuzz-'));
-    const file = join(dir, 'worker.mjs');
-    await bundleForNode({ entry: 'test/fuzz/worker.ts' }, file);
-    return { file, dir };
-  })();
-  return bundled;
-}
-
-/** Removes the bundle (afterAll). */
-export async function disposeFuzz(): Promise<void> {
-  if (bundled === undefined) return;
-  const { dir } = await bundled;
-  rmSync(dir, { recursive: true, force: true });
-  bundled = undefined;
-}
-
 /** Runs `target` within `budget`; resolves with what happened, a hang included. */
 export async function fuzz(target: string, budget: FuzzBudget): Promise<FuzzReport> {
-  const { file } = await workerBundle();
+  // test/fuzz/worker.ts and what it imports as one ES module (the worker cannot load TypeScript).
+  const file = runnerBundle('fuzz-worker');
   const started = Date.now();
   const worker = new Worker(file, { workerData: { target, budget, repo: repoRoot } });
   let last: string | undefined;

@@ -5,11 +5,10 @@
  * JSON: they may only end in a HutchError, never crash or hang. Budget and
  * replay: test/fuzz/harness.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest';
-import { disposeFuzz, fuzz, fuzzBudget, summary, testTimeout } from './harness.js';
+import { describe, expect, it } from 'vitest';
+import { fuzz, fuzzBudget, summary, testTimeout } from './harness.js';
 
 const budget = fuzzBudget(3000);
-afterAll(disposeFuzz);
 
 describe('fuzzing the manifest, index and config parsers', () => {
   for (const target of ['manifest', 'config']) {

@@ -7,14 +7,13 @@
  * unprivileged user may not give), never crash, hang, or write next to its
  * target. Budget and replay: test/fuzz/harness.ts.
  */
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requires } from '../helpers/requires.js';
-import { disposeFuzz, fuzz, fuzzBudget, summary, testTimeout } from './harness.js';
+import { fuzz, fuzzBudget, summary, testTimeout } from './harness.js';
 
 // The extractor reads its id maps and sets xattrs through the addon.
 const need = requires('built');
 const budget = fuzzBudget(1000);
-afterAll(disposeFuzz);
 
 describe.skipIf(need.skip)('fuzzing the layer tar reader', () => {
   it(

@@ -24,10 +24,20 @@ export interface Misbehaviour {
 
 export interface FakeRegistry {
   host: string;
+  /** Resolves once the registry has sent at least `bytes` of the blob in one response (an event to cut a pull at). */
+  sent(digest: string, bytes: number): Promise<void>;
   stop(): Promise<void>;
 }
 
 export async function startFakeRegistry(image: FakeImage, misbehaviour: Misbehaviour): Promise<FakeRegistry> {
+  const waiting: { digest: string; bytes: number; resolve: () => void }[] = [];
+  const progress = (digest: string, at: number) => {
+    for (const w of [...waiting]) {
+      if (w.digest !== digest || at < w.bytes) continue;
+      waiting.splice(waiting.indexOf(w), 1);
+      w.resolve();
+    }
+  };
   const server: Server = createServer((request, response) => {
     const url = request.url ?? '';
     if (url === '/v2/' || url === '/v2') {
@@ -71,6 +81,7 @@ export async function startFakeRegistry(image: FakeImage, misbehaviour: Misbehav
       const next = Math.min(limit, at + chunk);
       response.write(body.subarray(at, next));
       at = next;
+      progress(digest, at);
       if (misbehaviour.bytesPerSecond === undefined) send();
       else setTimeout(send, 100);
     };
@@ -80,6 +91,7 @@ export async function startFakeRegistry(image: FakeImage, misbehaviour: Misbehav
   const { port } = server.address() as AddressInfo;
   return {
     host: `127.0.0.1:${port}`,
+    sent: (digest, bytes) => new Promise<void>((resolve) => waiting.push({ digest, bytes, resolve })),
     stop: () =>
       new Promise<void>((resolve) => {
         server.closeAllConnections();

@@ -5,7 +5,7 @@
  * failure can be replayed), and a command killed with SIGKILL at a chosen moment.
  */
 import { spawn } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
+import { lstatSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { sessionPid, type Sandbox } from './hutch.js';
 import { hutchBin } from './requires.js';
@@ -82,6 +82,17 @@ export function tmpEntries(storage: string): string[] {
     return readdirSync(join(storage, 'tmp')).sort();
   } catch {
     return [];
+  }
+}
+
+/** The bytes of the regular files at or below path, as far as this user can see them (0 for what is gone). */
+export function bytesUnder(path: string): number {
+  try {
+    const st = lstatSync(path);
+    if (!st.isDirectory()) return st.isFile() ? st.size : 0;
+    return readdirSync(path).reduce((sum, name) => sum + bytesUnder(join(path, name)), 0);
+  } catch {
+    return 0;
   }
 }
 

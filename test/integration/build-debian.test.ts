@@ -8,7 +8,6 @@
  * for a registry on the loopback). The image is then run to see that each
  * step did what it says.
  */
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,14 +16,12 @@ import { publishImage } from '../helpers/differential.js';
 import { hutchRun, ok, sandbox, type Finished, type Sandbox } from '../helpers/hutch.js';
 import { debianMirror, debianRootfsTar } from '../helpers/images.js';
 import { needRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { requires } from '../helpers/requires.js';
+import { missingPrograms, prerequisite, requires } from '../helpers/requires.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 const needReg = needRegistry();
-const noSkopeo = spawnSync('sh', ['-c', 'command -v skopeo']).status !== 0;
-if (noSkopeo && process.env.CI === 'true') throw new Error('missing prerequisite in CI: skopeo (Debian package)');
-if (noSkopeo) console.warn('skipping: skopeo is not installed');
-const skip = need.skip || needReg.skip || noSkopeo;
+const skopeo = prerequisite(missingPrograms('skopeo'));
+const skip = need.skip || needReg.skip || skopeo.skip;
 
 const CONTAINERFILE = `ARG REGISTRY
 FROM \${REGISTRY}/library/debian:bookworm

@@ -15,33 +15,22 @@
  * expected message.
  *
  * Time: the builds run in beforeAll, HUTCH_DIFF_JOBS entries at a time
- * (default 2, each with a hutch store and a buildah storage of its own; an
- * entry's two builds run side by side). buildah's side is cached in
- * ~/.cache/hutch-test/buildah-corpus/, keyed on the entry's prepared context,
- * its expectations, the base images and buildah's version, so a fresh
- * machine runs every buildah build and a rerun only hutch's
- * (HUTCH_DIFF_BUILDAH_CACHE=0 turns the cache off). A summary goes to
+ * (default 2, each with a hutch store of its own; an entry's two builds run
+ * side by side). buildah's side comes from test/helpers/buildah-corpus.ts,
+ * which builds an entry once for this file and test/corpus/buildah.test.ts
+ * and caches it in ~/.cache/hutch-test/buildah-corpus/, keyed on the entry's
+ * prepared context, its expectations, the base images and buildah's version:
+ * a fresh machine runs every buildah build once, a rerun only hutch's
+ * (HUTCH_BUILDAH_CACHE=0 turns the cache off). A summary goes to
  * $HUTCH_DIFF_RESULTS (default $TMPDIR/hutch-build-differential.json).
  */
 import { spawn, spawnSync } from 'node:child_process';
-import { createHash } from 'node:crypto';
-import {
-  existsSync,
-  lstatSync,
-  mkdirSync,
-  mkdtempSync,
-  readdirSync,
-  readFileSync,
-  readlinkSync,
-  renameSync,
-  rmSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { buildahCorpus, type BuildahCorpus, type BuildahSide } from '../helpers/buildah-corpus.js';
 import {
-  buildah as buildahTool,
   checkExpected,
   compareImages,
   entryArgs,
@@ -52,7 +41,6 @@ import {
   readImage,
   servedFiles,
   startFileServer,
-  type Buildah,
   type BuildArgs,
   type BuildOutcome,
   type BuiltImage,
@@ -63,20 +51,14 @@ import {
 } from '../helpers/differential.js';
 import { judge, loadDifferences, problemWhere, type Outcome } from '../helpers/build-differences.js';
 import { errorLines, hutchRun, sandbox, type Sandbox } from '../helpers/hutch.js';
-import { busyboxRootfsTar, debianRootfsTar, fileSha256, fixtureCache, type TreeEntry } from '../helpers/images.js';
+import { busyboxRootfsTar, debianRootfsTar } from '../helpers/images.js';
 import { needRegistry, startRegistry, type TestRegistry } from '../helpers/registry.js';
-import { hutchBin, requires } from '../helpers/requires.js';
+import { hutchBin, missingPrograms, prerequisite, requires } from '../helpers/requires.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 const needReg = needRegistry();
-const missingTools = ['buildah', 'skopeo', 'runc'].filter(
-  (tool) => spawnSync('sh', ['-c', `command -v ${tool}`]).status !== 0,
-);
-if (missingTools.length > 0 && process.env.CI === 'true') {
-  throw new Error(`missing prerequisite in CI: ${missingTools.join(', ')} (Debian packages)`);
-}
-if (missingTools.length > 0) console.warn(`skipping: ${missingTools.join(', ')} not installed`);
-const skip = need.skip || needReg.skip || missingTools.length > 0;
+const tools = prerequisite(missingPrograms('buildah', 'skopeo', 'runc'));
+const skip = need.skip || needReg.skip || tools.skip;
 
 // HUTCH_DIFF_ONLY=REGEX narrows the corpus while working on some entries; CI runs them all.
 const only = process.env.CI === 'true' ? undefined : process.env.HUTCH_DIFF_ONLY;
@@ -84,10 +66,6 @@ const corpus = loadCorpus().filter((e) => only === undefined || new RegExp(only)
 const known = loadDifferences();
 const JOBS = Math.max(1, Number(process.env.HUTCH_DIFF_JOBS ?? 2));
 const BUILD_TIMEOUT_MS = 10 * 60_000;
-/** Bump when what is cached, or how it is made, changes. */
-const CACHE_VERSION = 1;
-const useCache = process.env.HUTCH_DIFF_BUILDAH_CACHE !== '0';
-const cacheDir = join(fixtureCache, 'buildah-corpus');
 
 /** What a tool made of an entry. */
 interface Side {
@@ -96,8 +74,6 @@ interface Side {
   output: string;
   ms: number;
   image?: BuiltImage;
-  /** For buildah: the result came from the cache. */
-  cached?: boolean;
   /** How long saving and reading the image took. */
   readMs?: number;
 }
@@ -105,7 +81,7 @@ interface Side {
 interface Result {
   entry: CorpusEntry;
   hutch: Side;
-  buildah: Side;
+  buildah: BuildahSide;
 }
 
 /** Runs bin/hutch in a sandbox, killed (with its process group) after timeoutMs. */
@@ -159,64 +135,6 @@ function hutchTool(box: Sandbox): Tool {
   };
 }
 
-/** A context directory's content, as a hash: names, types, modes, file contents, link targets. */
-function hashTree(dir: string): string {
-  const hash = createHash('sha256');
-  const walk = (rel: string) => {
-    for (const name of readdirSync(join(dir, rel)).sort()) {
-      const path = join(rel, name);
-      const st = lstatSync(join(dir, path));
-      hash.update(`${path}\0${st.mode.toString(8)}\0`);
-      if (st.isSymbolicLink()) hash.update(`link:${readlinkSync(join(dir, path))}\0`);
-      else if (st.isFile()) hash.update(readFileSync(join(dir, path)));
-      else if (st.isDirectory()) walk(path);
-      hash.update('\0');
-    }
-  };
-  walk('.');
-  return hash.digest('hex');
-}
-
-interface CachedSide {
-  ok: boolean;
-  status: number | null;
-  output: string;
-  ms: number;
-  image?: { config: BuiltImage['config']; rootfs: [string, TreeEntry][] };
-}
-
-function readCache(key: string): Side | undefined {
-  if (!useCache) return undefined;
-  try {
-    const c = JSON.parse(readFileSync(join(cacheDir, `${key}.json`), 'utf8')) as CachedSide;
-    return {
-      ok: c.ok,
-      status: c.status,
-      output: c.output,
-      ms: c.ms,
-      cached: true,
-      ...(c.image === undefined ? {} : { image: { config: c.image.config, rootfs: new Map(c.image.rootfs) } }),
-    };
-  } catch {
-    return undefined;
-  }
-}
-
-function writeCache(key: string, side: Side): void {
-  if (!useCache) return;
-  mkdirSync(cacheDir, { recursive: true });
-  const c: CachedSide = {
-    ok: side.ok,
-    status: side.status,
-    output: side.output.slice(-8000),
-    ms: side.ms,
-    ...(side.image === undefined ? {} : { image: { config: side.image.config, rootfs: [...side.image.rootfs] } }),
-  };
-  const temp = join(cacheDir, `${key}.${process.pid}.tmp`);
-  writeFileSync(temp, JSON.stringify(c));
-  renameSync(temp, join(cacheDir, `${key}.json`));
-}
-
 /** Runs `work` over `items`, `jobs` at a time, each job with a slot of its own. */
 async function pool<T, S>(items: readonly T[], slots: readonly S[], work: (item: T, slot: S) => Promise<void>) {
   let next = 0;
@@ -245,7 +163,7 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
   let files: FileServer;
   let scratch: string;
   const boxes: Sandbox[] = [];
-  const buildahs: Buildah[] = [];
+  let buildah: BuildahCorpus | undefined;
 
   beforeAll(async () => {
     const started = Date.now();
@@ -256,13 +174,11 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
     const bases: [string, string][] = [
       [publishImage(busyboxTar, registry.host, 'busybox', 'latest', ['sh']), 'busybox'],
     ];
-    let baseKey = `busybox ${fileSha256(busyboxTar)}`;
     const tls = '--tls-verify=false';
     for (let i = 0; i < JOBS; i++) boxes.push(sandbox());
     if (corpus.some((e) => e.expect.debian === true)) {
       const debianTar = debianRootfsTar((boxes[0] as Sandbox).env);
       bases.push([publishImage(debianTar, registry.host, 'debian', 'bookworm', ['bash']), 'debian:bookworm']);
-      baseKey += ` debian ${fileSha256(debianTar)}`;
     }
     // hutch takes the base images from the same registry; builds then find them in the store.
     for (const box of boxes) {
@@ -276,24 +192,17 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
         }
       }
     }
-    for (let i = 0; i < JOBS; i++) buildahs.push(buildahTool({ ...process.env }, registry.host));
-    const version = spawnSync('buildah', ['--version'], { encoding: 'utf8' }).stdout.trim();
+    const servers = { registryHost: registry.host, filesUrl: files.url };
+    buildah = buildahCorpus({ scratch, env: (boxes[0] as Sandbox).env, servers: () => Promise.resolve(servers) });
+    const buildahSides = buildah;
     console.log(`differential: base images ready in ${Math.round((Date.now() - started) / 1000)} s`);
 
-    const slots = boxes.map((box, i) => ({ box, hutch: hutchTool(box), buildah: buildahs[i] as Buildah }));
+    const slots = boxes.map((box) => ({ box, hutch: hutchTool(box) }));
     let done = 0;
     await pool(corpus, slots, async (entry, slot) => {
       const context = prepareContext(entry, join(scratch, 'contexts'));
       const args = entryArgs(entry, context, registry.host, files.url);
-      const { serve: _serve, covers: _covers, files: _files, config: _config, ...how } = entry.expect;
-      const key = createHash('sha256')
-        .update(JSON.stringify([CACHE_VERSION, version, baseKey, entry.name, how, hashTree(context)]))
-        .digest('hex');
-      const side = async (tool: Tool, cacheKey?: string): Promise<Side> => {
-        if (cacheKey !== undefined) {
-          const cached = readCache(cacheKey);
-          if (cached !== undefined) return cached;
-        }
+      const side = async (tool: Tool): Promise<Side> => {
         const outcome = await tool.build(context, args);
         const s: Side = { ok: outcome.ok, status: outcome.status, output: outcome.output, ms: outcome.ms };
         if (outcome.ok && outcome.image !== undefined) {
@@ -301,7 +210,6 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
           s.image = await readImage(tool, outcome.image, scratch);
           s.readMs = Date.now() - reading;
         }
-        if (cacheKey !== undefined) writeCache(cacheKey, s);
         return s;
       };
       const [hutchSide, buildahSide] = await Promise.all([
@@ -311,12 +219,7 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
           output: `harness: ${error.message}`,
           ms: 0,
         })),
-        side(slot.buildah, key).catch((error: Error): Side => ({
-          ok: false,
-          status: null,
-          output: `harness: ${error.message}`,
-          ms: 0,
-        })),
+        buildahSides.side(entry),
       ]);
       results.set(entry.name, { entry, hutch: hutchSide, buildah: buildahSide });
       done++;
@@ -325,8 +228,6 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
           `(read in ${hutchSide.readMs ?? 0} ms), ` +
           `buildah ${buildahSide.ok ? 'built' : 'refused'}${buildahSide.cached ? ' (cached)' : ` in ${buildahSide.ms} ms`}`,
       );
-      // The stores go with their slots at the end; buildah's vfs copies whole trees per layer, so free those now.
-      if (buildahSide.cached !== true) await slot.buildah.run(['rmi', '--force', args.tag]);
     });
     console.log(`differential: ${corpus.length} entries in ${Math.round((Date.now() - started) / 1000)} s`);
   }, 40 * 60_000);
@@ -336,7 +237,7 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
     const summary = [...results.values()].map((r) => ({
       entry: r.entry.name,
       hutch: { ok: r.hutch.ok, ms: r.hutch.ms, ...(r.hutch.ok ? {} : { tail: tail(r.hutch.output, 8) }) },
-      buildah: { ok: r.buildah.ok, ms: r.buildah.ms, cached: r.buildah.cached === true },
+      buildah: { ok: r.buildah.ok, ms: r.buildah.ms, cached: r.buildah.cached },
       differences:
         r.hutch.image && r.buildah.image ? compareImages(r.hutch.image, r.buildah.image).map((d) => d.where) : null,
     }));
@@ -345,7 +246,7 @@ describe.skipIf(skip)('hutch build against buildah bud, entry by entry', () => {
     } catch {
       // the summary is a convenience
     }
-    for (const b of buildahs) await b.dispose();
+    await buildah?.dispose();
     for (const box of boxes) box.dispose();
     await files?.stop();
     await registry?.stop();

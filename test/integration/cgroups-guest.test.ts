@@ -17,7 +17,7 @@ import { bootGuest, guestRequirement, type GuestRun } from '../guest/guest.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
 import { errorLines } from '../helpers/hutch.js';
 import { hutchBin, requires } from '../helpers/requires.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 const guest = need.skip ? need : guestRequirement();
@@ -35,13 +35,9 @@ describe.skipIf(guest.skip)('resource limits in a user-mode-linux guest', () => 
 
   beforeAll(async () => {
     work = mkdtempSync(join(tmpdir(), 'hutch-guest-bundles-'));
-    const bundle = async (entry: string, name: string) => {
-      await bundleForNode({ entry }, join(work, name));
-      return readFileSync(join(work, name));
-    };
     const files: Record<string, Buffer | string> = {
-      'limits-runner.mjs': await bundle('test/guest/limits-runner.ts', 'limits-runner.mjs'),
-      'cli-runner.mjs': await bundle('test/guest/cli-runner.ts', 'cli-runner.mjs'),
+      'limits-runner.mjs': readFileSync(runnerBundle('limits-runner')),
+      'cli-runner.mjs': readFileSync(runnerBundle('cli-runner')),
     };
     const busybox = await busyboxRootfsTar();
     // Each job gets a session of its own on the guest's tmpfs (hostfs cannot take subordinate ids).

@@ -32,8 +32,8 @@ import { probeCgroups, readCgroupFacts } from '../../src/run/cgroups/probe.js';
 import { moveProcess, processesOf, readCgroupFile, readEvents } from '../../src/run/cgroups/v2.js';
 import { errorLines, hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
-import { hutchBin, requires } from '../helpers/requires.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { hutchBin, prerequisite, requires } from '../helpers/requires.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -42,10 +42,9 @@ function delegation(): { skip: boolean } {
   if (need.skip) return need;
   const facts = readCgroupFacts();
   if (facts.delegated && facts.delegationRoot !== null) return { skip: false };
-  const reason = `no cgroup v2 subtree is delegated to this user (${facts.v2Dir ?? 'no v2 cgroup'}); scripts/test delegates one`;
-  if (process.env.CI === 'true') throw new Error(`missing prerequisite in CI: ${reason}`);
-  console.warn(`skipping: ${reason}`);
-  return { skip: true };
+  return prerequisite(
+    `no cgroup v2 subtree is delegated to this user (${facts.v2Dir ?? 'no v2 cgroup'}); scripts/test delegates one`,
+  );
 }
 const delegated = delegation();
 
@@ -207,9 +206,8 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
     const w = workload(state, 'while :; do :; done');
     await sleep(300);
     const first = readStats(state);
-    await sleep(700);
-    const second = readStats(state);
-    expect(second.cpuUsageUsec).toBeGreaterThan(first.cpuUsageUsec + 200_000);
+    // 200 ms more of CPU time: as soon as the loop has had it (a loaded machine gives it less than all of a core).
+    expect(await until(() => readStats(state).cpuUsageUsec > first.cpuUsageUsec + 200_000, 20_000)).toBe(true);
     const facts = readCgroupFacts();
     if (!facts.delegatedControllers.includes('memory')) expect(first.memoryCurrent).toBeNull();
     if (!facts.delegatedControllers.includes('pids')) expect(first.pidsCurrent).toBeNull();
@@ -244,10 +242,9 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
     let box: Sandbox;
     let bundle: string;
 
-    beforeAll(async () => {
+    beforeAll(() => {
       box = sandbox();
-      bundle = join(work, 'limits-runner.mjs');
-      await bundleForNode({ entry: 'test/guest/limits-runner.ts' }, bundle);
+      bundle = runnerBundle('limits-runner');
     });
     afterAll(() => box?.dispose());
 

@@ -17,7 +17,7 @@ import { hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { busyboxRootfsTar } from '../helpers/images.js';
 import { requires } from '../helpers/requires.js';
 import { TarBuilder } from '../helpers/tar.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -115,8 +115,7 @@ describe.skipIf(need.skip)('container file systems in the session', () => {
     box = sandbox();
     storage = join(box.env.XDG_DATA_HOME as string, 'hutch');
     work = mkdtempSync(join(tmpdir(), 'hutch-container-fs-'));
-    bundle = join(work, 'fs-runner.mjs');
-    await bundleForNode({ entry: 'test/fixtures/fs-runner.ts' }, bundle);
+    bundle = runnerBundle('fs-runner');
     const tar = await busyboxRootfsTar();
     ok(['import', tar, 'busybox'], box);
     busybox = join(storage, 'layers', createHash('sha256').update(readFileSync(tar)).digest('hex'), 'diff');

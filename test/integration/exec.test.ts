@@ -137,7 +137,9 @@ describe.skipIf(need.skip)('hutch exec', () => {
     expect(ok(['exec', '-t', 'target', 'tty'], box)).toMatch(/^\/dev\/pts\/\d+\r\n$/);
     expect(ok(['exec', 'target', 'sh', '-c', 'tty || true'], box)).toBe('not a tty\n');
     // script(1) gives hutch a terminal of 30x100; the process asks its own after it settled.
-    const command = `stty rows 30 cols 100; ${hutchBin} exec -it target sh -c 'sleep 0.3; stty size'`;
+    // The terminal's size reaches the exec'd process's pty as it starts: wait for it (2 s at most), then print it.
+    const settle = 'i=0; until [ "$(stty size)" = "30 100" ] || [ $i -ge 200 ]; do sleep 0.01; i=$((i+1)); done';
+    const command = `stty rows 30 cols 100; ${hutchBin} exec -it target sh -c '${settle}; stty size'`;
     const result = spawnSync('script', ['-qc', command, '/dev/null'], { env: box.env, encoding: 'utf8' });
     expect(result.stdout).toMatch(/30 100/);
   });

@@ -26,7 +26,7 @@ import { native } from '../../src/native.js';
 import { hutch, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { requires, subidRanges } from '../helpers/requires.js';
 import { blocks, hostileLayers, paxHeader, TarBuilder, ustarHeader } from '../helpers/tar.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -59,11 +59,10 @@ describe.skipIf(need.skip)('layer extraction in the session', () => {
   let bundle: string;
   let count = 0;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     box = sandbox();
     work = mkdtempSync(join(tmpdir(), 'hutch-extract-'));
-    bundle = join(work, 'extract-runner.mjs');
-    await bundleForNode({ entry: 'test/fixtures/extract-runner.ts' }, bundle);
+    bundle = runnerBundle('extract-runner');
   });
 
   afterAll(() => {

@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hutch, hutchRun, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { loopbackServer, networkHelpers } from '../helpers/network.js';
 import { requires } from '../helpers/requires.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -27,8 +27,7 @@ describe.skipIf(need.skip)('the network of a build step', () => {
   beforeAll(async () => {
     box = sandbox();
     work = mkdtempSync(join(tmpdir(), 'hutch-net-build-'));
-    bundle = join(work, 'net-runner.mjs');
-    await bundleForNode({ entry: 'test/fixtures/net-runner.ts' }, bundle);
+    bundle = runnerBundle('net-runner');
     host = await loopbackServer('from the host loopback\n');
   });
   afterAll(() => {

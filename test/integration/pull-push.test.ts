@@ -291,9 +291,12 @@ describe.skipIf(skip)('registries that lie, and pulls that are cut short', () =>
     const fake = await startFakeRegistry(image, { bytesPerSecond: 200_000 });
     try {
       const child = hutchAsync(['pull', tls, `${fake.host}/busybox:1`], box);
-      await new Promise((r) => setTimeout(r, 2500));
+      const closed = new Promise((r) => child.on('close', r));
+      // Cut in the middle of the layer: once a quarter of it has gone out (the rest takes seconds more).
+      await Promise.race([fake.sent(layer, Math.floor((image.blobs.get(layer) as Buffer).length / 4)), closed]);
+      expect(child.exitCode, 'the pull ended before it was cut').toBeNull();
       child.kill('SIGKILL');
-      await new Promise((r) => child.on('close', r));
+      await closed;
       const check = hutch(['system', 'check', '--repair'], box);
       expect(check.status, check.stdout + check.stderr).toBe(0);
       expect(ok(['images', '--format', 'json'], box).trim()).toBe('[]');

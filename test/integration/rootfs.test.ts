@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { hutch, ok, sandbox, type Sandbox } from '../helpers/hutch.js';
 import { requires } from '../helpers/requires.js';
 import { TarBuilder } from '../helpers/tar.js';
-import { bundleForNode } from '../helpers/bundle.js';
+import { runnerBundle } from '../helpers/bundle.js';
 
 const need = requires('unprivileged', 'userns', 'subuid', 'newuidmap', 'built');
 
@@ -50,8 +50,7 @@ describe.skipIf(need.skip)('rootfs drivers in the session', () => {
     box = sandbox();
     storage = join(box.env.XDG_DATA_HOME as string, 'hutch');
     work = mkdtempSync(join(tmpdir(), 'hutch-rootfs-'));
-    bundle = join(work, 'fs-runner.mjs');
-    await bundleForNode({ entry: 'test/fixtures/fs-runner.ts' }, bundle);
+    bundle = runnerBundle('fs-runner');
     const base = await new TarBuilder()
       .file('keep.txt', 'kept\n', { mode: 0o644 })
       .file('gone.txt', 'deleted by the top layer\n')

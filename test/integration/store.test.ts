@@ -9,7 +9,6 @@ import { randomBytes } from 'node:crypto';
 import {
   closeSync,
   createWriteStream,
-  existsSync,
   lstatSync,
   mkdirSync,
   mkdtempSync,
@@ -28,6 +27,7 @@ import { pipeline } from 'node:stream/promises';
 import { pack } from 'tar-stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busyboxRootfsTar, diffTrees, fileSha256, readDirTree, readTarTree, subidStarts } from '../helpers/images.js';
+import { bytesUnder, waitFor } from '../helpers/faults.js';
 import { errorLines, fail, hutch, hutchAsync, ok, sandbox, storeListing, type Sandbox } from '../helpers/hutch.js';
 import { requires } from '../helpers/requires.js';
 
@@ -291,11 +291,13 @@ describe.skipIf(need.skip)('image store', () => {
     const big = join(work, 'big.tar');
     await writeTar(big, [{ name: 'data', body: randomBytes(96 * 1024 * 1024) }]);
     const child = hutchAsync(['import', big, 'killed'], box);
-    const deadline = Date.now() + 20_000;
-    while (Date.now() < deadline && !existsSync(join(storage, 'tmp'))) await new Promise((r) => setTimeout(r, 5));
-    while (Date.now() < deadline && readdirSync(join(storage, 'tmp')).length === 0)
-      await new Promise((r) => setTimeout(r, 5));
-    await new Promise((r) => setTimeout(r, 200));
+    // Cut once the import has written its first MiB into tmp/ (of about 100).
+    await waitFor(
+      () => bytesUnder(join(storage, 'tmp')) >= 1 << 20 || child.exitCode !== null,
+      () => `tmp/ holds ${bytesUnder(join(storage, 'tmp'))} bytes`,
+      20_000,
+    );
+    expect(child.exitCode, 'the import ended before it was cut').toBeNull();
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('close', resolve));
     expect(readdirSync(join(storage, 'tmp')).length).toBeGreaterThan(0);

@@ -9,14 +9,11 @@ import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
 import { compressStream, decompressStream, detectCompression } from '../../src/image/layer/compression.js';
+import { requires } from '../helpers/requires.js';
 
-const has = (program: string) => spawnSync('sh', ['-c', `command -v ${program}`]).status === 0;
-const hasZstd = has('zstd');
-const hasPigz = has('pigz');
 // CI provisions both (scripts/provision): there, a missing one fails instead of skipping its tests.
-if (process.env.CI === 'true' && !(hasZstd && hasPigz)) {
-  throw new Error(`CI must have zstd and pigz on PATH (zstd: ${hasZstd}, pigz: ${hasPigz}): run scripts/provision`);
-}
+const pigz = requires('pigz');
+const zstd = requires('zstd');
 
 /** Compressible data of a few MB: repeated text with random runs. */
 function sample(size: number): Buffer {
@@ -102,7 +99,7 @@ describe('gzip', () => {
     expect((await through(compressStream('gzip', { level: 1 }), data)).equals(compressed)).toBe(true);
   });
 
-  it.skipIf(!hasPigz)('round-trips through pigz, without a timestamp', async () => {
+  it.skipIf(pigz.skip)('round-trips through pigz, without a timestamp', async () => {
     const data = sample(3_000_000);
     const compressed = await through(compressStream('gzip'), data);
     expect(compressed.readUInt32LE(4)).toBe(0); // MTIME
@@ -111,7 +108,7 @@ describe('gzip', () => {
     expect(childrenNamed('pigz')).toEqual([]);
   });
 
-  it.skipIf(!hasPigz)('inflates a blob known to be large through pigz, and a small one in-process', async () => {
+  it.skipIf(pigz.skip)('inflates a blob known to be large through pigz, and a small one in-process', async () => {
     const data = sample(3_000_000);
     const compressed = gzipSync(data);
     const large = decompressStream('gzip', { size: 9 * 1024 * 1024 });
@@ -143,7 +140,7 @@ describe('gzip', () => {
   });
 });
 
-describe.skipIf(!hasZstd)('zstd', () => {
+describe.skipIf(zstd.skip)('zstd', () => {
   const savedPath = process.env.PATH;
   afterEach(() => {
     process.env.PATH = savedPath;
@@ -210,7 +207,7 @@ describe.skipIf(!hasZstd)('zstd', () => {
     const bin = mkdtempSync(join(tmpdir(), 'hutch-nozstd-'));
     try {
       // pigz alone on PATH: gzip still works, zstd does not.
-      if (hasPigz)
+      if (!pigz.skip)
         symlinkSync(spawnSync('sh', ['-c', 'command -v pigz'], { encoding: 'utf8' }).stdout.trim(), join(bin, 'pigz'));
       process.env.PATH = bin;
       expect(() => decompressStream('zstd')).toThrow(HutchError);

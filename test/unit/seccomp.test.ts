@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -24,6 +24,9 @@ import {
   syscallNumber,
   tableHeaders,
 } from '../../src/run/security/seccomp/syscalls.js';
+import { requires, unmet } from '../helpers/requires.js';
+
+const headers = requires('kernelHeaders');
 
 // A classic BPF interpreter for seccomp filters: what the kernel checks on
 // load (seccomp_check_filter, bpf_check_classic) and what it runs per call.
@@ -163,17 +166,15 @@ describe('system call tables', () => {
     expect(() => hostArch('riscv64')).toThrow(HutchError);
   });
 
-  it('are what scripts/gen-syscalls.mjs makes of the installed headers', (context) => {
-    const versionFile = '/usr/include/linux/version.h';
-    if (!existsSync(versionFile)) return context.skip('no kernel headers in /usr/include (linux-libc-dev)');
-    const text = readFileSync(versionFile, 'utf8');
+  it.skipIf(headers.skip)('are what scripts/gen-syscalls.mjs makes of the installed headers', (context) => {
+    const text = readFileSync('/usr/include/linux/version.h', 'utf8');
     const installed = `${/LINUX_VERSION_MAJOR (\d+)/.exec(text)?.[1]}.${/LINUX_VERSION_PATCHLEVEL (\d+)/.exec(text)?.[1]}`;
     if (installed !== tableHeaders.x86_64) {
-      return context.skip(`the headers are Linux ${installed}, the tables ${tableHeaders.x86_64}: regenerate them`);
+      return unmet(context, `the headers are Linux ${installed}, the tables ${tableHeaders.x86_64}: regenerate them`);
     }
     const script = new URL('../../scripts/gen-syscalls.mjs', import.meta.url).pathname;
     const result = spawnSync(process.execPath, [script, '--check'], { encoding: 'utf8' });
-    if (result.status === 2) return context.skip(result.stderr.trim());
+    if (result.status === 2) return unmet(context, result.stderr.trim());
     expect(result.stderr).toBe('');
     expect(result.status).toBe(0);
   });
