@@ -2,7 +2,7 @@
  * Layer tars from directory trees: diffLayer turns an overlay upper directory
  * into an OCI layer (the image spec's layer.md) without looking at the layers
  * below, as containers/storage's overlay driver does; walkTree and tarItems
- * (used by `hutch export`, src/run/container/export.ts) tar any tree. The tar
+ * (used by `hutch export`, src/run/container/rootfs-tar.ts) tar any tree. The tar
  * itself is written by tar-writer.ts.
  *
  * Trees are read without ever following a link: every open goes through

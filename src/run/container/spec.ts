@@ -1,7 +1,7 @@
 /**
  * What a container is made of once every flag, the image config and the host
  * have been taken into account: the input of the container plan
- * (src/run/container/plan.ts). A subset of the OCI runtime spec's config.json,
+ * (containerPlan in src/run/container/lifecycle.ts). A subset of the OCI runtime spec's config.json,
  * in hutch's words. Paths named "host" are as the session's mount namespace
  * sees them; "destination" paths are inside the container.
  */

@@ -38,7 +38,7 @@ export interface ContainerConfig {
   image: { id: Digest; name: string | undefined; manifest: Digest };
   /** The image's runtime config as it was at create (Env, Cmd, User, …). */
   imageConfig: ImageRuntimeConfig;
-  /** The run options that shape the spec, as given (see src/run/container/options.ts). */
+  /** The run options that shape the spec, as given (ContainerOptions below; spec-builder.ts turns them into a spec). */
   options: ContainerOptions;
   /** The rootfs driver that made upper/ (a container keeps it for life). */
   rootfsDriver: RootfsDriverName;
