@@ -176,7 +176,8 @@ export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Id
   const child = PlanChild.start(plan, cloneFlags);
   try {
     if ((cloneFlags & Clone.NEWUSER) !== 0) {
-      if (identity === undefined) throw new Error('runPlanChild: a user namespace needs the identity to map');
+      if (identity === undefined)
+        throw new TypeError('run a plan child in a new user namespace: no identity was given to map');
       await writeIdMaps(child.pid, singleIdMapping(identity), {});
       child.go();
     }
@@ -185,8 +186,8 @@ export async function runPlanChild(plan: Plan, cloneFlags: number, identity?: Id
     if (status.code !== 0) {
       throw new Error(
         status.signal !== null
-          ? `the child was killed by signal ${status.signal}`
-          : `the child exited with status ${status.code}`,
+          ? `run a plan child: it was killed by signal ${status.signal}`
+          : `run a plan child: it exited with status ${status.code}`,
       );
     }
   } catch (error) {

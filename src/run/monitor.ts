@@ -250,7 +250,9 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   if (child.pid === undefined || !Number.isInteger(containerPid) || containerPid <= 0) {
     sync.close();
     clientSocket?.destroy();
-    throw new Error(`hutch-monitor: unexpected container pid ${containerPid}`);
+    throw new Error(
+      `start hutch-monitor: it reported ${containerPid} as the container's pid, which is not a process id`,
+    );
   }
   child.unref();
   for (const stream of [stdout, stderr] as Socket[]) stream.unref();

@@ -30,6 +30,7 @@ import { relay, type Stdio } from './attach.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
 import type { ProcessSpec } from './spec.js';
 import { processStartTime, type Container } from './store.js';
+import { ifExists } from '../../fs/missing.js';
 
 export interface ExecFlags {
   container: string;
@@ -120,12 +121,9 @@ export function seccompProfileOf(securityOpt: readonly string[]): string {
 /** Removes the directories of exec sessions that have ended (their monitor wrote `exit`). */
 function removeEndedSessions(container: Container): void {
   const root = join(container.runtimeDir, 'exec');
-  let names: string[];
-  try {
-    names = readdirSync(root);
-  } catch {
-    return;
-  }
+  // No exec session ever started: nothing to remove. Any other failure to read it surfaces.
+  const names = ifExists(() => readdirSync(root));
+  if (names === undefined) return;
   for (const name of names) {
     if (existsSync(join(root, name, 'exit'))) rmSync(join(root, name), { recursive: true, force: true });
   }
