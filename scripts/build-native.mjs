@@ -17,7 +17,8 @@ function nodeGyp() {
   return ['node-gyp'];
 }
 
-const args = ['rebuild'];
+// Both cores: the addon's sources compile independently.
+const args = ['rebuild', '--jobs', 'max'];
 if (debug) args.push('--debug');
 const prefix = resolve(dirname(process.execPath), '..');
 if (existsSync(join(prefix, 'include/node/node_api.h'))) args.push(`--nodedir=${prefix}`);
