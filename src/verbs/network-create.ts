@@ -1,14 +1,10 @@
 /** `hutch network create [NAME]`: a bridge network (a name is chosen when none is given); returns its name. */
 import { HutchError } from '../errors.js';
 import { openRuntime } from '../run/container/lifecycle.js';
-import { createNetwork } from '../run/network/networks.js';
+import { createNetwork, type CreateNetworkOptions } from '../run/network/networks.js';
 
-export interface NetworkCreateOptions {
-  name?: string;
-  subnet?: string;
-  internal: boolean;
-  options: Record<string, string>;
-  labels: Record<string, string>;
+/** The library's options, with podman's names for what the command line gives: --ignore and --driver. */
+export interface NetworkCreateOptions extends Omit<CreateNetworkOptions, 'ignoreIfExists'> {
   ignore: boolean;
   driver: string;
 }
@@ -18,13 +14,7 @@ export async function networkCreate(flags: NetworkCreateOptions): Promise<string
     throw new HutchError(`unsupported network driver ${JSON.stringify(flags.driver)}`, { hint: 'use bridge' });
   }
   const rt = await openRuntime();
-  const config = await createNetwork(rt.paths.storage, {
-    ...(flags.name !== undefined ? { name: flags.name } : {}),
-    ...(flags.subnet !== undefined ? { subnet: flags.subnet } : {}),
-    internal: flags.internal,
-    options: flags.options,
-    labels: flags.labels,
-    ignoreIfExists: flags.ignore,
-  });
+  const { ignore, driver: _driver, ...options } = flags;
+  const config = await createNetwork(rt.paths.storage, { ...options, ignoreIfExists: ignore });
   return config.name;
 }
