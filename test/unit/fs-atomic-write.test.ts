@@ -59,6 +59,16 @@ describe('writeFileAtomic', () => {
     ]);
   });
 
+  it('with durable: false, renames atomically and syncs nothing', () => {
+    const path = join(dir, 'state.json');
+    writeFileAtomic(path, 'old');
+    calls.length = 0;
+    writeFileAtomic(path, 'new', { durable: false });
+    expect(readFileSync(path, 'utf8')).toBe('new');
+    expect(calls).toEqual([{ call: 'rename', ino: statSync(path).ino, directory: false, to: path }]);
+    expect(readdirSync(dir)).toEqual(['state.json']);
+  });
+
   it('creates with the mode given (umask applies), 0666 & ~umask by default like writeFileSync', () => {
     writeFileAtomic(join(dir, 'secret'), 'x', { mode: 0o600 });
     expect(statSync(join(dir, 'secret')).mode & 0o777).toBe(0o600);

@@ -379,8 +379,10 @@ export class ContainerStore {
   }
 }
 
+// Atomic, not durable: state.json is rewritten on every start and stop and
+// reconciled with /proc and the monitor's exit file on every read.
 function writeJson(path: string, value: unknown): void {
-  writeFileAtomic(path, JSON.stringify(value, null, 2));
+  writeFileAtomic(path, JSON.stringify(value, null, 2), { durable: false });
 }
 
 /** Field 22 of /proc/PID/stat: when the process started, in clock ticks; undefined when it is gone. */
