@@ -170,6 +170,7 @@ class Monitor {
   void CloseStdin();
   template <typename EventsOf, typename Handle, typename Done>
   void PollClients(int timeout_ms, EventsOf events_of, Handle handle, Done done);
+  void ReadQueuedFrames();
   bool AwaitClientCleanup();
   void FlushClientsUntil(int timeout_ms);
 

@@ -270,6 +270,19 @@ void Monitor::PollClients(int timeout_ms, EventsOf events_of, Handle handle, Don
   }
 }
 
+// A client's take-cleanup frame can still sit unread when a short container
+// exits: the loop had no turn to poll it (or accepted it only in Finish).
+// Read what every client has queued before deciding who cleans up.
+void Monitor::ReadQueuedFrames() {
+  for (Client& c : clients_) {
+    for (size_t read = 0; !c.dead && c.reading && read < kClientMaxBuffered; read += 16384) {
+      struct pollfd p = {c.fd, POLLIN, 0};
+      if (poll(&p, 1, 0) <= 0) break;
+      ReadClient(c, p.revents);
+    }
+  }
+}
+
 // An attached `hutch run` cleans up after its container itself: starting
 // node again for the exit command would double the cost of a short run.
 // It said so before the container ran; wait for its word that it is done,
@@ -277,6 +290,7 @@ void Monitor::PollClients(int timeout_ms, EventsOf events_of, Handle handle, Don
 // longer than kCleanupWaitMs (stopped), since cleaning up twice is harmless.
 bool Monitor::AwaitClientCleanup() {
   stdin_eof_ = true;  // nothing more goes to the container
+  ReadQueuedFrames();
   auto cleaned_up = [this] {
     for (const Client& c : clients_) {
       if (!c.dead && c.takes_cleanup && c.cleaned_up) return true;
