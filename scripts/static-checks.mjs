@@ -1,13 +1,16 @@
 // The static half of `npm run check`: types, lint (with the layer ranks) and format, run side by side
 // (each is a single-threaded node process; together they take the time of the slowest, not the sum).
 // Each keeps a cache keyed by file content outside the checkout, so a fresh clone of an unchanged tree
-// (CI copies the checkout afresh every run) re-checks only what changed.
+// (CI copies the checkout afresh every run, to the same place) re-checks only what changed. One cache per
+// checkout directory: two checkouts checked at once would otherwise rewrite each other's tsbuildinfo.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 
-const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hutch-check');
+const checkout = createHash('sha256').update(process.cwd()).digest('hex').slice(0, 16);
+const cache = join(process.env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'hutch-check', checkout);
 mkdirSync(cache, { recursive: true });
 
 const checks = [
