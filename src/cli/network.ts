@@ -62,13 +62,14 @@ export function registerNetwork(program: Command): void {
     .option('--no-trunc', 'full ids')
     .action(async (o: { format?: string; quiet?: boolean; trunc?: boolean }) => {
       const { networkList } = await import('../verbs/network-ls.js');
-      const { renderTemplate } = await import('./format/template.js');
+      const { isJsonFormat, renderList } = await import('./format/template.js');
+      const { NETWORK_LS_REPORT } = await import('./format/reports.js');
       const { tabulate } = await import('./format/table.js');
       const list = await networkList();
       if (o.quiet === true) print(list.map((n) => `${n.Name}\n`).join(''));
-      else if (o.format === 'json') print(`${JSON.stringify(list, null, 2)}\n`);
+      else if (o.format !== undefined && isJsonFormat(o.format)) print(`${JSON.stringify(list, null, 2)}\n`);
       else if (o.format !== undefined && o.format !== '' && o.format !== 'table')
-        print(list.map((n) => renderTemplate(o.format as string, n)).join(''));
+        print(renderList(o.format, list, NETWORK_LS_REPORT));
       else
         print(
           tabulate([
@@ -85,10 +86,9 @@ export function registerNetwork(program: Command): void {
     .option('-f, --format <format>', 'json (default), or a Go template such as {{.subnets}}')
     .action(async (names: string[], o: { format?: string }) => {
       const { networkInspect } = await import('../verbs/network-inspect.js');
-      const { renderTemplate } = await import('./format/template.js');
+      const { isJsonFormat, renderInspect } = await import('./format/template.js');
       const found = await networkInspect(names);
-      if (o.format !== undefined && o.format !== '' && o.format !== 'json')
-        print(found.map((n) => renderTemplate(o.format as string, n)).join(''));
+      if (o.format !== undefined && o.format !== '' && !isJsonFormat(o.format)) print(renderInspect(o.format, found));
       else print(`${JSON.stringify(found, null, 2)}\n`);
     });
 

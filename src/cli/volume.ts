@@ -59,13 +59,15 @@ export function registerVolumes(program: Command): void {
     .option('-q, --quiet', 'names only')
     .action(async (o: { format?: string; filter: string[]; quiet?: boolean }) => {
       const { volumeList } = await import('../verbs/volume-ls.js');
-      const { renderTemplate } = await import('./format/template.js');
+      const { isJsonFormat, renderList } = await import('./format/template.js');
+      const { VOLUME_LS_REPORT } = await import('./format/reports.js');
       const { tabulate } = await import('./format/table.js');
       const list = await volumeList(o.filter);
       if (o.quiet === true) print(list.map((v) => `${v.Name}\n`).join(''));
-      else if (o.format === 'json') print(`${JSON.stringify(list, null, 2)}\n`);
+      else if (o.format !== undefined && isJsonFormat(o.format)) print(`${JSON.stringify(list, null, 2)}\n`);
+      // podman prints nothing for no volumes, not even a table's header.
       else if (o.format !== undefined && o.format !== '' && o.format !== 'table')
-        print(list.map((v) => renderTemplate(o.format as string, v)).join(''));
+        print(list.length === 0 ? '' : renderList(o.format, list, VOLUME_LS_REPORT));
       else print(tabulate([['DRIVER', 'VOLUME NAME'], ...list.map((v) => [v.Driver, v.Name])]));
     });
 

@@ -1,10 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { HutchError } from '../../src/errors.js';
 import { digestOf } from '../../src/image/digest.js';
 import { humanDuration, humanSize } from '../../src/cli/format/go-units.js';
 import { formatImages, imageJson } from '../../src/cli/format/images.js';
 import { tabulate } from '../../src/cli/format/table.js';
-import { formatInspect, renderTemplate } from '../../src/cli/format/template.js';
+import { formatInspect } from '../../src/cli/format/template.js';
 import { inspectJson } from '../../src/image/images.js';
 import { referenceFilter } from '../../src/verbs/images.js';
 import { MediaType } from '../../src/image/media.js';
@@ -147,20 +146,6 @@ describe('podman-style formatting', () => {
     expect(formatInspect([json], '{{.Id}} {{.Config.Cmd}} {{json .Config.Labels}}')).toBe(
       `${a.id.slice(7)} [sh] {"a":"b"}\n`,
     );
-  });
-});
-
-describe('renderTemplate', () => {
-  it('prints values as Go does', () => {
-    const value = { A: 'x', N: 3, L: ['a', 'b'], M: { z: 1, a: 2 }, Nil: null };
-    expect(renderTemplate('{{.A}} {{ .N }} {{.L}} {{.M}} {{.Nil}} {{.Missing}}', value)).toBe(
-      'x 3 [a b] map[a:2 z:1] <nil> <no value>\n',
-    );
-    expect(renderTemplate('{{.A}}\\t{{.N}}\\n', value)).toBe('x\t3\n');
-  });
-
-  it('refuses what it does not understand', () => {
-    expect(() => renderTemplate('{{range .L}}{{.}}{{end}}', {})).toThrow(HutchError);
   });
 });
 

@@ -7,7 +7,8 @@ import { repoDigests, type ResolvedImage } from '../../image/store/resolve.js';
 import { imageRows } from '../../verbs/images.js';
 import { humanDuration, humanSize } from './go-units.js';
 import { tabulate } from './table.js';
-import { renderTemplate } from './template.js';
+import { IMAGES_REPORT } from './reports.js';
+import { renderList } from './template.js';
 
 export interface TableOptions {
   quiet?: boolean;
@@ -28,22 +29,22 @@ export function formatImages(images: readonly ResolvedImage[], options: TableOpt
   }
   const rows = imageRows(images);
   if (options.format !== undefined && options.format !== '' && options.format !== 'table') {
-    return rows
-      .map((row) =>
-        renderTemplate(options.format as string, {
-          Repository: row.repository,
-          Tag: row.tag,
-          ID: id(row.image),
-          Id: hexOf(row.image.id),
-          Digest: row.image.manifestDescriptor.digest,
-          Created: created(row.image, now),
-          CreatedSince: created(row.image, now),
-          CreatedAt: row.image.created?.toISOString() ?? '',
-          Size: humanSize(row.image.size),
-          Names: row.image.names,
-        }),
-      )
-      .join('');
+    return renderList(
+      options.format,
+      rows.map((row) => ({
+        Repository: row.repository,
+        Tag: row.tag,
+        ID: id(row.image),
+        Id: hexOf(row.image.id),
+        Digest: row.image.manifestDescriptor.digest,
+        Created: created(row.image, now),
+        CreatedSince: created(row.image, now),
+        CreatedAt: row.image.created?.toISOString() ?? '',
+        Size: humanSize(row.image.size),
+        Names: row.image.names,
+      })),
+      IMAGES_REPORT,
+    );
   }
   return tabulate([
     ['REPOSITORY', 'TAG', 'IMAGE ID', 'CREATED', 'SIZE'],
