@@ -7,7 +7,8 @@
 import type { Readable, Writable } from 'node:stream';
 import { HutchError } from '../errors.js';
 import { currentIdentity } from '../host/identity.js';
-import { defaultRegistry } from '../image/reference.js';
+import { destinationAccess } from '../image/registries-conf/endpoints.js';
+import { defaultRegistry, loadRegistriesConf } from '../image/registries-conf/load.js';
 import { RegistryClient } from '../image/registry/client.js';
 import {
   authLocations,
@@ -180,7 +181,9 @@ export async function login(options: LoginOptions, term: Terminal): Promise<void
   const key = targetKey(options.registry, env);
   const registry = registryOfKey(key);
   const where = locations(env, options.authFile);
-  const tlsVerify = options.tlsVerify ?? true;
+  // registries.conf's [[registry]] for the key: blocked refuses, insecure allows plain HTTP.
+  const { insecure } = destinationAccess(loadRegistriesConf(env), key);
+  const tlsVerify = (options.tlsVerify ?? true) && !insecure;
 
   if (options.getLogin === true) {
     const found = lookupCredentials(where, key);
