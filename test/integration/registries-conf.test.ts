@@ -258,6 +258,25 @@ insecure = true
     }
   });
 
+  it('login: the first unqualified-search registry by default, none is an error; a blocked registry is refused', () => {
+    // Nobody is logged in to docker.io here: the default is named in the answer.
+    expect(fail(['login', '--get-login'], box)).toBe('Error: not logged into docker.io');
+    expect(errorLines(peer.run(['login', '--get-login']).stderr)).toEqual(['Error: not logged into docker.io']);
+    writeConf('unqualified-search-registries = []\n[[registry]]\nlocation = "blocked.example"\nblocked = true\n');
+    try {
+      const none = 'Error: no registries found in registries.conf, a registry must be provided';
+      expect(fail(['login', '-u', 'a', '-p', 'b'], box)).toBe(none);
+      expect(errorLines(peer.run(['login', '-u', 'a', '-p', 'b']).stderr)).toEqual([none]);
+      const blocked = `registry blocked.example is blocked in ${confFile} or ${join(home, '.config/containers/registries.conf.d')}`;
+      expect(fail(['login', '-u', 'a', '-p', 'b', 'blocked.example'], box)).toBe(
+        `Error: authenticating creds for "blocked.example": ${blocked}`,
+      );
+      expect(peer.run(['login', '-u', 'a', '-p', 'b', 'blocked.example']).stderr).toContain(blocked);
+    } finally {
+      writeConf(conformanceConf());
+    }
+  });
+
   it('load names short RepoTags of a docker-archive under localhost/, as podman does', () => {
     const dir = mkdtempSync(join(tmpdir(), 'hutch-names-load-'));
     try {
