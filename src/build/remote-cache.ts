@@ -21,13 +21,8 @@ import type { Descriptor, ImageConfig, Manifest, Platform } from '../image/oci.j
 import type { Progress } from '../image/progress.js';
 import { pullLayer, registryClientFor, type RegistryAccess } from '../image/pull.js';
 import { pushBlob } from '../image/push.js';
-import {
-  defaultRegistry,
-  hasExplicitTag,
-  parseReference,
-  repositoryName,
-  type ImageReference,
-} from '../image/reference.js';
+import { hasExplicitTag, parseReference, repositoryName, type ImageReference } from '../image/reference.js';
+import { defaultRegistry } from '../image/registries-conf/load.js';
 import type { RegistryClient } from '../image/registry/client.js';
 import type { ImageStore } from '../image/store/store.js';
 import type { CacheEntry } from './cache.js';

@@ -16,7 +16,8 @@ import { MediaType } from './media.js';
 import { TitleAnnotation, type Descriptor, type Index, type Manifest } from './oci.js';
 import { inParallel, registryClientFor, type RegistryAccess } from './pull.js';
 import type { Progress } from './progress.js';
-import { defaultRegistry, formatReference, hasExplicitTag, parseReference } from './reference.js';
+import { formatReference, hasExplicitTag, parseReference } from './reference.js';
+import { defaultRegistry } from './registries-conf/load.js';
 import type { RegistryClient } from './registry/client.js';
 import { writeStreamAtomic } from '../fs/atomic-write.js';
 

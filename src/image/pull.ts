@@ -5,7 +5,7 @@
  * last, so an interrupted pull leaves no image, only verified blobs and
  * layers that the next pull reuses.
  */
-import { causeChain, HutchError, withContext } from '../errors.js';
+import { causeChain, HutchError, messageOf, withContext } from '../errors.js';
 import { resolvePaths } from '../host/dirs.js';
 import { currentIdentity } from '../host/identity.js';
 import { enterSession } from '../host/userns-session.js';
@@ -17,11 +17,16 @@ import { layerCompression, MediaType } from './media.js';
 import type { Descriptor, Manifest } from './oci.js';
 import { parsePlatform, selectManifest } from './platform.js';
 import type { Progress } from './progress.js';
-import { defaultRegistry, formatReference, parseReference, repositoryName, type ImageReference } from './reference.js';
+import { formatReference, isShortName, repositoryName, type ImageReference } from './reference.js';
+import type { RegistriesConf } from './registries-conf/config.js';
+import { blockedError, findRegistry, pullSources } from './registries-conf/endpoints.js';
+import { loadRegistriesConf } from './registries-conf/load.js';
+import { pullCandidates } from './registries-conf/short-names.js';
 import { RegistryClient } from './registry/client.js';
 import { authLocations, lookupCredentials, type Credentials } from './registry/credentials.js';
 import { unpackLayer } from './store/layers.js';
 import { DiskReserveError, SpaceGuard } from './store/reserve.js';
+import { ImageNotKnownError } from './store/resolve.js';
 import { ImageStore, storageError } from './store/store.js';
 import { tee } from './tee.js';
 
@@ -49,8 +54,18 @@ export interface PullResult {
 const ACCEPT = [MediaType.ociIndex, MediaType.dockerManifestList, MediaType.ociManifest, MediaType.dockerManifest];
 const PARALLEL_LAYERS = 4;
 
-export function registryClientFor(ref: ImageReference, access: RegistryAccess, env: NodeJS.ProcessEnv): RegistryClient {
-  let credentials = access.credentials;
+/**
+ * A client for `ref`'s registry. Stored logins are looked up for `ref` (the
+ * endpoint, after a registries.conf rewrite); --creds go only to the registry
+ * the user named (`named`), never to a mirror elsewhere.
+ */
+export function registryClientFor(
+  ref: ImageReference,
+  access: RegistryAccess,
+  env: NodeJS.ProcessEnv,
+  named: ImageReference = ref,
+): RegistryClient {
+  let credentials = ref.registry === named.registry ? access.credentials : undefined;
   if (credentials === undefined) {
     const identity = currentIdentity(env);
     const locations = authLocations({ env, hostUid: identity.uid, root: identity.root }, access.authFile);
@@ -121,37 +136,143 @@ async function resolveManifest(
   };
 }
 
+/**
+ * Pulls what the user named: a short name resolves through registries.conf
+ * (its alias, else each unqualified-search registry in turn; a short name that
+ * names an image in the store is pulled under that image's name, as podman
+ * does). Each candidate is fetched through its [[registry]] mapping and stored
+ * under the candidate's name. Prints podman's "Trying to pull NAME..." lines
+ * as progress notes.
+ */
 export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = process.env): Promise<PullResult> {
   const identity = currentIdentity(env);
   await enterSession(identity, env);
-  const ref = parseReference(options.reference, defaultRegistry(env));
-  const name = formatReference(ref);
+  const conf = loadRegistriesConf(env);
   const storage = resolvePaths(env, identity.uid).storage;
   const store = ImageStore.open(storage);
-  const client = registryClientFor(ref, options, env);
+  const { progress } = options;
+  try {
+    const resolution = pullCandidates(localName(store, options.reference) ?? options.reference, conf);
+    if (resolution.description !== undefined) progress.note(resolution.description);
+    const failures: unknown[] = [];
+    for (const candidate of resolution.candidates) {
+      progress.note(`Trying to pull ${formatReference(candidate)}...`);
+      try {
+        return await pullCandidate(store, storage, candidate, conf, options, env, identity.root);
+      } catch (error) {
+        if (resolution.candidates.length === 1) throw error;
+        failures.push(error);
+      }
+    }
+    throw new HutchError(
+      `${failures.length} errors occurred while pulling:${failures.map((e) => `\n * ${messageOf(e)}`).join('')}`,
+      {
+        hint: 'the candidates come from unqualified-search-registries in registries.conf; name the registry to try one',
+      },
+    );
+  } finally {
+    progress.close();
+  }
+}
+
+/** The stored name a short name finds in the store (podman pulls that name), if it finds one by name. */
+function localName(store: ImageStore, input: string): string | undefined {
+  if (!isShortName(input)) return undefined;
+  try {
+    return store.findImage(input).name;
+  } catch (error) {
+    if (error instanceof ImageNotKnownError) return undefined;
+    throw error;
+  }
+}
+
+/** Where the manifest was found: the client of that endpoint and the reference there. */
+interface Found {
+  client: RegistryClient;
+  source: ImageReference;
+  descriptor: Descriptor;
+  body: Buffer;
+  manifest: Manifest;
+}
+
+/**
+ * The manifest of `ref` from its first endpoint that has it (mirrors, then
+ * the location). When every endpoint fails, the location's error, with the
+ * mirrors' in front (podman's "(Mirrors also failed: …)").
+ */
+async function findManifest(
+  ref: ImageReference,
+  conf: RegistriesConf,
+  options: PullOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<Found> {
+  const attempts: { source: ImageReference; error: unknown }[] = [];
+  for (const source of pullSources(conf, ref)) {
+    const entry = findRegistry(conf, repositoryName(source.reference));
+    if (entry?.blocked === true) {
+      attempts.push({ source: source.reference, error: blockedError(entry, conf) });
+      continue;
+    }
+    const access = { ...options, tlsVerify: options.tlsVerify && !source.insecure };
+    const client = registryClientFor(source.reference, access, env, ref);
+    try {
+      return {
+        client,
+        source: source.reference,
+        ...(await resolveManifest(client, source.reference, options.platform)),
+      };
+    } catch (error) {
+      client.close();
+      attempts.push({ source: source.reference, error });
+    }
+  }
+  const primary = attempts[attempts.length - 1] as { source: ImageReference; error: unknown };
+  if (attempts.length === 1) throw primary.error;
+  const mirrors = attempts.slice(0, -1).map((a) => `[${formatReference(a.source)}: ${messageOf(a.error)}]`);
+  throw new HutchError(
+    `(Mirrors also failed: ${mirrors.join('\n')}): ${formatReference(primary.source)}: ${messageOf(primary.error)}`,
+    { hint: hintOf(primary.error), cause: primary.error },
+  );
+}
+
+function hintOf(error: unknown): string | undefined {
+  return causeChain(error).find((e): e is HutchError => e instanceof HutchError && e.hint !== undefined)?.hint;
+}
+
+/** One candidate into the store, under its name (not the endpoint's). */
+async function pullCandidate(
+  store: ImageStore,
+  storage: string,
+  ref: ImageReference,
+  conf: RegistriesConf,
+  options: PullOptions,
+  env: NodeJS.ProcessEnv,
+  root: boolean,
+): Promise<PullResult> {
+  const name = formatReference(ref);
   const { progress } = options;
   let collect = false;
   try {
-    const { descriptor, body, manifest } = await resolveManifest(client, ref, options.platform);
+    const { client, source, descriptor, body, manifest } = await findManifest(ref, conf, options, env);
     const release = await store.writeLock();
     try {
       // One guard for the layers unpacked in parallel (src/image/store/reserve.ts).
       const space = new SpaceGuard(storage, env);
       checkDeclaredSizes(store, manifest, space);
       if (!store.blobs.has(manifest.config.digest)) {
-        await store.blobs.write(await client.getBlob(ref.repository, manifest.config), manifest.config);
+        await store.blobs.write(await client.getBlob(source.repository, manifest.config), manifest.config);
       }
       const configBody = await store.blobs.readBuffer(manifest.config.digest, MAX_CONFIG_BYTES);
       const config = parseImageConfig(configBody, manifest.layers.length, `${name} config`);
       await inParallel(manifest.layers, PARALLEL_LAYERS, async (layer, i) => {
         const diffId = config.rootfs.diff_ids[i] as Digest;
-        await pullLayer(store, client, ref, layer, diffId, progress, !identity.root, space);
+        await pullLayer(store, client, source, layer, diffId, progress, !root, space);
       });
       await store.blobs.write(body, { digest: descriptor.digest, size: descriptor.size });
       const id = await store.commitImage(ref.digest === undefined ? name : undefined, { descriptor, body });
       recordBlobSources(
         storage,
-        repositoryName(ref),
+        repositoryName(source),
         manifest.layers.map((l) => l.digest),
       );
       return { id, name };
@@ -164,7 +285,6 @@ export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = p
     collect = causeChain(error).some((e) => e instanceof DiskReserveError);
     throw withContext('pull', `pull ${name}`, storageError(error, storage, 'store the image'));
   } finally {
-    progress.close();
     // Opportunistic: a collection that cannot run now (another writer holds the
     // store, a part of it cannot be read) is left to a later command.
     if (collect) await store.collectGarbage({ wait: false }).catch(() => undefined);

@@ -18,8 +18,12 @@ import { layerCompression, layerMediaType, MediaType, type Compression } from '.
 import type { Descriptor, Manifest } from './oci.js';
 import { inParallel, registryClientFor, type RegistryAccess } from './pull.js';
 import type { Progress } from './progress.js';
-import { defaultRegistry, formatReference, parseReference, repositoryName, type ImageReference } from './reference.js';
+import { formatReference, parseReference, repositoryName, type ImageReference } from './reference.js';
+import type { RegistriesConf } from './registries-conf/config.js';
+import { destinationAccess } from './registries-conf/endpoints.js';
+import { loadRegistriesConf } from './registries-conf/load.js';
 import type { RegistryClient } from './registry/client.js';
+import { matchName, matchShortName } from './store/refs.js';
 import { ImageStore } from './store/store.js';
 import { writeFileAtomic } from '../fs/atomic-write.js';
 
@@ -85,13 +89,18 @@ async function recompress(
   return result;
 }
 
-/** The name the source was given by, when it is one of the image's names (not an id). */
-function sourceName(source: string, names: string[], env: NodeJS.ProcessEnv): string | undefined {
+/**
+ * Where a push goes without a destination: the source as the user typed it,
+ * read as podman reads a destination (a name without a registry is docker.io's:
+ * `push app` goes to docker.io/library/app, whatever the stored name). An id
+ * names no destination.
+ */
+function defaultDestination(source: string, names: string[], conf: RegistriesConf): string | undefined {
   try {
-    const normalized = formatReference(parseReference(source, defaultRegistry(env)));
-    return names.includes(normalized) ? normalized : undefined;
+    if (matchName(source, names, { shortNames: conf }) !== undefined) return source;
+    return matchShortName(source, names) !== undefined ? source : undefined;
   } catch {
-    // not a reference (an image id): no name to record
+    // not a reference (an image id): no name to push to
     return undefined;
   }
 }
@@ -101,18 +110,20 @@ export async function pushImage(options: PushOptions, env: NodeJS.ProcessEnv = p
   await enterSession(identity, env);
   const storage = resolvePaths(env, identity.uid).storage;
   const store = ImageStore.open(storage);
+  const conf = loadRegistriesConf(env);
   const image = store.resolveImage(options.source);
-  const destinationText = options.destination ?? sourceName(options.source, image.names, env);
+  const destinationText = options.destination ?? defaultDestination(options.source, image.names, conf);
   if (destinationText === undefined) {
     throw new HutchError(`no destination for ${options.source}: it is given by id`, {
       hint: `name it: hutch push ${options.source} REGISTRY/NAME[:TAG]`,
     });
   }
-  const dest = parseReference(destinationText, defaultRegistry(env));
+  const dest = parseReference(destinationText);
   const name = formatReference(dest);
-  const client = registryClientFor(dest, options, env);
   const { progress } = options;
   try {
+    const { insecure } = destinationAccess(conf, repositoryName(dest));
+    const client = registryClientFor(dest, { ...options, tlsVerify: options.tlsVerify && !insecure }, env);
     const stored = image.manifest;
     const family: ManifestFamily =
       options.format ?? (image.manifestDescriptor.mediaType === MediaType.dockerManifest ? 'docker' : 'oci');

@@ -1,16 +1,15 @@
 /**
  * Image references as docker and podman read them:
- * `[registry[:port]/]path[:tag][@digest]`. A name without a registry resolves
- * to the first of `unqualified-search-registries` in registries.conf (podman's
- * setting), docker.io when none is set; on docker.io a one-part name gets
- * `library/` (busybox -> docker.io/library/busybox).
+ * `[registry[:port]/]path[:tag][@digest]`. parseReference completes a name
+ * without a registry with the one it is given, docker.io by default (docker's
+ * normalization: on docker.io a one-part name gets `library/`, busybox ->
+ * docker.io/library/busybox). Which registry a short name means depends on
+ * what is done with it: podman names what it makes `localhost/NAME`
+ * (LOCALHOST), looks names up and pulls them through registries.conf
+ * (registries-conf/).
  */
-import { readFileSync } from 'node:fs';
-import { homedir } from 'node:os';
-import { join } from 'node:path';
-import { HutchError, withContext } from '../errors.js';
+import { HutchError } from '../errors.js';
 import { isDigest, type Digest } from './digest.js';
-import { ifExists } from '../fs/missing.js';
 
 export interface ImageReference {
   registry: string;
@@ -25,6 +24,8 @@ const DOMAIN =
   /^(?:localhost|[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*|\[[0-9a-fA-F:]+\])(?::\d+)?$/;
 
 export const DOCKER_HUB = 'docker.io';
+/** The registry of the images podman makes (build, tag, import, commit, load): never one to pull from. */
+export const LOCALHOST = 'localhost';
 
 function invalid(input: string, why: string): HutchError {
   return new HutchError(`invalid image reference ${JSON.stringify(input)}: ${why}`, {
@@ -35,6 +36,16 @@ function invalid(input: string, why: string): HutchError {
 /** Is the first path part a registry host (docker's rule)? */
 function isRegistryPart(part: string): boolean {
   return part === 'localhost' || part.includes('.') || part.includes(':') || part.startsWith('[');
+}
+
+/**
+ * A short name names no registry (`app`, `team/app:1`, `app@sha256:…`); podman
+ * resolves it through aliases, localhost/ and unqualified-search-registries.
+ */
+export function isShortName(input: string): boolean {
+  const name = input.split('@')[0] as string;
+  const slash = name.indexOf('/');
+  return slash < 0 || !isRegistryPart(name.slice(0, slash));
 }
 
 export function parseReference(input: string, defaultRegistry: string = DOCKER_HUB): ImageReference {
@@ -82,44 +93,6 @@ export function repositoryName(ref: ImageReference): string {
 /** The full form: registry/repository[:tag][@digest]. */
 export function formatReference(ref: ImageReference): string {
   return `${repositoryName(ref)}${ref.tag !== undefined ? `:${ref.tag}` : ''}${ref.digest !== undefined ? `@${ref.digest}` : ''}`;
-}
-
-/**
- * The registry for names without one: the first entry of
- * `unqualified-search-registries` in the user's, then the system's
- * registries.conf (containers-registries.conf(5)); docker.io otherwise.
- */
-export function defaultRegistry(env: NodeJS.ProcessEnv = process.env): string {
-  const configHome = env.XDG_CONFIG_HOME?.startsWith('/')
-    ? env.XDG_CONFIG_HOME
-    : join(env.HOME ?? homedir(), '.config');
-  const files = [
-    env.CONTAINERS_REGISTRIES_CONF,
-    join(configHome, 'containers', 'registries.conf'),
-    '/etc/containers/registries.conf',
-  ];
-  for (const file of files) {
-    if (file === undefined) continue;
-    let text: string | undefined;
-    try {
-      text = ifExists(() => readFileSync(file, 'utf8'));
-    } catch (error) {
-      throw withContext('registries', `read ${file}`, error);
-    }
-    if (text === undefined) continue;
-    const registries = searchRegistries(text);
-    if (registries !== undefined) return registries[0] ?? DOCKER_HUB;
-  }
-  return DOCKER_HUB;
-}
-
-/** The `unqualified-search-registries = [...]` array of a registries.conf (TOML), if set at top level. */
-export function searchRegistries(toml: string): string[] | undefined {
-  const text = toml.replace(/#[^\n]*/g, '');
-  const top = text.split(/^\s*\[/m)[0] ?? '';
-  const match = /^\s*unqualified-search-registries\s*=\s*\[([^\]]*)\]/m.exec(top);
-  if (match === null) return undefined;
-  return [...(match[1] as string).matchAll(/"([^"]*)"|'([^']*)'/g)].map((m) => (m[1] ?? m[2]) as string);
 }
 
 /** Whether the text names a tag itself (parseReference fills in `latest` when it does not). */

@@ -3,7 +3,9 @@
  * matches a reference, as typed rows; src/cli renders them.
  */
 import type { Digest } from '../image/digest.js';
-import { defaultRegistry, parseReference } from '../image/reference.js';
+import { parseReference } from '../image/reference.js';
+import { loadRegistriesConf } from '../image/registries-conf/load.js';
+import type { ShortNameSettings } from '../image/registries-conf/short-names.js';
 import { matchName, matchShortName, repositoryOf, tagOf } from '../image/store/refs.js';
 import { openUserStore } from '../image/store/store.js';
 import { type ResolvedImage } from '../image/store/resolve.js';
@@ -38,18 +40,18 @@ export async function listImages(options: ListOptions = {}, env: NodeJS.ProcessE
 /**
  * Does a stored name match what the user gave to `hutch images NAME`? A
  * repository without a tag matches each of its tags; names resolve as for
- * every verb (the default registry, localhost/, a unique repository suffix).
+ * every verb (registries.conf's candidates, a unique repository suffix).
  */
 export function referenceFilter(
   input: string,
-  registry: string = defaultRegistry(),
+  shortNames: ShortNameSettings = loadRegistriesConf(),
 ): (name: string, manifestDigest: Digest) => boolean {
-  parseReference(input, registry);
+  parseReference(input);
   const tagGiven = /:[^/]*$/.test(input.replace(/@.*$/, ''));
   return (name, manifestDigest) => {
     const probe = tagGiven || input.includes('@') ? input : `${input}:${tagOf(name) ?? 'latest'}`;
     const digestOf = () => manifestDigest;
-    if (matchName(probe, [name], { registry, digestOf }) !== undefined) return true;
+    if (matchName(probe, [name], { shortNames, digestOf }) !== undefined) return true;
     try {
       return matchShortName(probe, [name], { digestOf }) !== undefined;
     } catch {

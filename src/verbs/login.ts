@@ -5,9 +5,10 @@
  * Prompts and messages go to the Terminal the caller gives.
  */
 import type { Readable, Writable } from 'node:stream';
-import { HutchError } from '../errors.js';
+import { HutchError, withContext } from '../errors.js';
 import { currentIdentity } from '../host/identity.js';
-import { defaultRegistry } from '../image/reference.js';
+import { destinationAccess } from '../image/registries-conf/endpoints.js';
+import { loadRegistriesConf } from '../image/registries-conf/load.js';
 import { RegistryClient } from '../image/registry/client.js';
 import {
   authLocations,
@@ -25,7 +26,7 @@ import {
 import { RegistryError } from '../image/registry/errors.js';
 
 export interface LoginOptions {
-  /** `registry[:port]` or `registry/path`; default: the first unqualified-search registry. */
+  /** `registry[:port]` or `registry/path`; default: the first unqualified-search registry (none: an error). */
   registry?: string;
   username?: string;
   password?: string;
@@ -56,7 +57,14 @@ const REGISTRY =
 
 /** The key a login target is stored under (`https://quay.io/` → quay.io), validated. */
 function targetKey(input: string | undefined, env: NodeJS.ProcessEnv): string {
-  const key = normalizeKey(input ?? defaultRegistry(env));
+  // Without one, podman takes the first unqualified-search registry.
+  const given = input ?? loadRegistriesConf(env).unqualifiedSearchRegistries[0];
+  if (given === undefined) {
+    throw new HutchError('no registries found in registries.conf, a registry must be provided', {
+      hint: 'name it: hutch login REGISTRY[:PORT]',
+    });
+  }
+  const key = normalizeKey(given);
   const registry = registryOfKey(key);
   if (!REGISTRY.test(registry)) {
     throw new HutchError(`invalid registry ${JSON.stringify(input)}`, {
@@ -180,7 +188,6 @@ export async function login(options: LoginOptions, term: Terminal): Promise<void
   const key = targetKey(options.registry, env);
   const registry = registryOfKey(key);
   const where = locations(env, options.authFile);
-  const tlsVerify = options.tlsVerify ?? true;
 
   if (options.getLogin === true) {
     const found = lookupCredentials(where, key);
@@ -188,6 +195,14 @@ export async function login(options: LoginOptions, term: Terminal): Promise<void
     term.stdout.write(`${'username' in found.credentials ? found.credentials.username : '<token>'}\n`);
     return;
   }
+  // registries.conf's [[registry]] for the key: blocked refuses, insecure allows plain HTTP.
+  let insecure: boolean;
+  try {
+    ({ insecure } = destinationAccess(loadRegistriesConf(env), key));
+  } catch (error) {
+    throw withContext('login', `authenticating creds for ${JSON.stringify(key)}`, error);
+  }
+  const tlsVerify = (options.tlsVerify ?? true) && !insecure;
   if (options.passwordStdin === true && options.password !== undefined) {
     throw new HutchError('--password and --password-stdin cannot be used together');
   }

@@ -119,11 +119,9 @@ describe.skipIf(need.skip)('hutch save and load', () => {
     expect(names).toContain(`${id.slice(7)}.json`);
     expect(names).toContain(`${diffHex}.tar`);
     expect(json(entries.find((e) => e.name === 'manifest.json'))).toEqual([
-      { Config: `${id.slice(7)}.json`, RepoTags: ['docker.io/library/busybox:latest'], Layers: [`${diffHex}.tar`] },
+      { Config: `${id.slice(7)}.json`, RepoTags: ['localhost/busybox:latest'], Layers: [`${diffHex}.tar`] },
     ]);
-    expect(Object.keys(json(entries.find((e) => e.name === 'repositories')) as object)).toEqual([
-      'docker.io/library/busybox',
-    ]);
+    expect(Object.keys(json(entries.find((e) => e.name === 'repositories')) as object)).toEqual(['localhost/busybox']);
     expect(
       createHash('sha256')
         .update(entries.find((e) => e.name === `${diffHex}.tar`)?.body ?? Buffer.alloc(0))
@@ -131,7 +129,7 @@ describe.skipIf(need.skip)('hutch save and load', () => {
     ).toBe(diffHex);
     ok(['rmi', 'busybox'], box);
     expect(storeListing(storage)).toEqual([]);
-    expect(ok(['load', '-i', file], box)).toBe('Loaded image: docker.io/library/busybox:latest\n');
+    expect(ok(['load', '-i', file], box)).toBe('Loaded image: localhost/busybox:latest\n');
     expect(ok(['images', '-q', '--no-trunc'], box)).toBe(`${id}\n`);
     expect(
       diffTrees(await readTarTree(rootfs), readDirTree(join(storage, 'layers', diffHex, 'diff'), box.env)),
@@ -148,14 +146,14 @@ describe.skipIf(need.skip)('hutch save and load', () => {
       manifests: { annotations: Record<string, string> }[];
     };
     expect(index.manifests.map((m) => m.annotations['org.opencontainers.image.ref.name'])).toEqual([
-      'docker.io/library/busybox:latest',
+      'localhost/busybox:latest',
     ]);
-    const skopeo = spawnSync('skopeo', ['inspect', `oci-archive:${file}:docker.io/library/busybox:latest`], {
+    const skopeo = spawnSync('skopeo', ['inspect', `oci-archive:${file}:localhost/busybox:latest`], {
       encoding: 'utf8',
     });
     expect(skopeo.status, skopeo.stderr).toBe(0);
     ok(['rmi', 'busybox'], box);
-    expect(ok(['load', '-i', file], box)).toBe('Loaded image: docker.io/library/busybox:latest\n');
+    expect(ok(['load', '-i', file], box)).toBe('Loaded image: localhost/busybox:latest\n');
     expect(ok(['images', '-q', '--no-trunc'], box)).toBe(`${id}\n`);
     expect(ok(['system', 'check'], box)).toBe('the store is consistent\n');
   });
@@ -179,7 +177,7 @@ describe.skipIf(need.skip)('hutch save and load', () => {
     const gz = join(work, 'docker.tar.gz');
     expect(spawnSync('sh', ['-c', `gzip -c '${join(work, 'docker.tar')}' > '${gz}'`]).status).toBe(0);
     ok(['rmi', 'busybox'], box);
-    expect(ok(['load', '-i', gz], box)).toBe('Loaded image: docker.io/library/busybox:latest\n');
+    expect(ok(['load', '-i', gz], box)).toBe('Loaded image: localhost/busybox:latest\n');
     expect(ok(['images', '-q', '--no-trunc'], box)).toBe(`${id}\n`);
   });
 
@@ -191,10 +189,10 @@ describe.skipIf(need.skip)('hutch save and load', () => {
       ok(['save', '--format', format, '-o', file, 'busybox'], box);
       const loaded = podman(['load', '-i', file]);
       expect(loaded.status, loaded.stderr).toBe(0);
-      expect(loaded.stdout).toContain('Loaded image: docker.io/library/busybox:latest');
-      const seen = podman(['image', 'inspect', '--format', '{{.Id}}', 'docker.io/library/busybox:latest']);
+      expect(loaded.stdout).toContain('Loaded image: localhost/busybox:latest');
+      const seen = podman(['image', 'inspect', '--format', '{{.Id}}', 'localhost/busybox:latest']);
       expect(seen.stdout.trim(), format).toBe(id.slice(7));
-      expect(podman(['rmi', '-f', 'docker.io/library/busybox:latest']).status).toBe(0);
+      expect(podman(['rmi', '-f', 'localhost/busybox:latest']).status).toBe(0);
     }
   });
 
@@ -337,7 +335,7 @@ describe.skipIf(need.skip)('the Debian round trip', () => {
       ok(['rmi', 'debian:bookworm'], box);
       expect(storeListing(storage)).toEqual([]);
       started = Date.now();
-      expect(ok(['load', '-i', file], box)).toBe('Loaded image: docker.io/library/debian:bookworm\n');
+      expect(ok(['load', '-i', file], box)).toBe('Loaded image: localhost/debian:bookworm\n');
       console.log(`load: ${Date.now() - started} ms`);
       expect(ok(['images', '-q', '--no-trunc'], box)).toBe(`${id}\n`);
       const problems = diffTrees(tree, readDirTree(join(storage, 'layers', diffHex, 'diff'), box.env));

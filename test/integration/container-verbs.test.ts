@@ -159,7 +159,7 @@ describe.skipIf(need.skip)('container verbs', () => {
       expect(info('State.Running')).toBe(true);
       expect(info('State.Pid')).toBeGreaterThan(0);
       expect(info('State.FinishedAt')).toBe('0001-01-01T00:00:00Z');
-      expect(info('ImageName')).toBe('docker.io/library/busybox:latest');
+      expect(info('ImageName')).toBe('localhost/busybox:latest');
       expect(info('Rootfs')).toBe('');
       expect(existsSync(info('HostsPath') as string)).toBe(true);
       expect(info('Config.Env')).toContain('FOO=bar');
@@ -361,11 +361,9 @@ describe.skipIf(need.skip)('container verbs', () => {
       expect(info('Author')).toBe('someone');
       expect(info('RootFS.Layers')).toHaveLength(2);
       expect((info('History') as { created_by: string }[]).at(-1)?.created_by).toMatch(/^sh -c echo new/);
-      const skopeo = spawnSync(
-        'skopeo',
-        ['inspect', `oci:${join(storage, 'oci')}:docker.io/library/committed:latest`],
-        { encoding: 'utf8' },
-      );
+      const skopeo = spawnSync('skopeo', ['inspect', `oci:${join(storage, 'oci')}:localhost/committed:latest`], {
+        encoding: 'utf8',
+      });
       expect(skopeo.status, skopeo.stderr).toBe(0);
       const { Layers: layers } = JSON.parse(skopeo.stdout) as { Layers: string[] };
       expect(layers).toHaveLength(2);
@@ -476,7 +474,7 @@ describe.skipIf(need.skip)('container verbs', () => {
       );
       expect(ok(['images', '-q', 'guarded'], box)).not.toBe('');
       const removed = ok(['rmi', '-f', 'guarded'], box);
-      expect(removed).toMatch(/^Untagged: docker.io\/library\/guarded:latest\nDeleted: [0-9a-f]{64}\n$/);
+      expect(removed).toMatch(/^Untagged: localhost\/guarded:latest\nDeleted: [0-9a-f]{64}\n$/);
       expect(ok(['ps', '-a', '-q', '--no-trunc'], box)).not.toContain(user);
       expect(ok(['images', '-q', 'guarded'], box)).toBe('');
     });

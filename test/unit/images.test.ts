@@ -5,6 +5,7 @@ import { formatImages, imageJson } from '../../src/cli/format/images.js';
 import { tabulate } from '../../src/cli/format/table.js';
 import { formatInspect } from '../../src/cli/format/template.js';
 import { inspectJson } from '../../src/image/images.js';
+import { emptyRegistriesConf } from '../../src/image/registries-conf/config.js';
 import { referenceFilter } from '../../src/verbs/images.js';
 import { MediaType } from '../../src/image/media.js';
 import type { ResolvedImage } from '../../src/image/store/resolve.js';
@@ -151,7 +152,7 @@ describe('podman-style formatting', () => {
 
 describe('referenceFilter (hutch images NAME)', () => {
   it('a repository matches each of its tags; a tag only itself', () => {
-    const m = (input: string, name: string) => referenceFilter(input, 'docker.io')(name, digestOf('m'));
+    const m = (input: string, name: string) => referenceFilter(input, emptyRegistriesConf())(name, digestOf('m'));
     expect(m('busybox', 'docker.io/library/busybox:1.36')).toBe(true);
     expect(m('busybox', 'docker.io/library/busybox:latest')).toBe(true);
     expect(m('busybox:1.36', 'docker.io/library/busybox:latest')).toBe(false);

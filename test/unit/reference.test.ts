@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { formatReference, hasExplicitTag, parseReference, searchRegistries } from '../../src/image/reference.js';
+import { formatReference, hasExplicitTag, isShortName, parseReference } from '../../src/image/reference.js';
 
 const digest = `sha256:${'a'.repeat(64)}`;
 
@@ -41,14 +41,18 @@ describe('image references', () => {
     expect(hasExplicitTag(`app@${digest}`)).toBe(false);
   });
 
-  it("reads registries.conf's unqualified-search-registries", () => {
-    const conf = `# comment
-unqualified-search-registries = ["registry.example.com", 'docker.io']
-[[registry]]
-location = "x"
-unqualified-search-registries = ["not-top-level"]
-`;
-    expect(searchRegistries(conf)).toEqual(['registry.example.com', 'docker.io']);
-    expect(searchRegistries('[[registry]]\nlocation="x"\n')).toBeUndefined();
+  it('tells a short name (no registry) from a name with one, as podman does', () => {
+    for (const short of ['app', 'app:1', `app@${digest}`, 'team/app', 'library/busybox', 'localhost', 'a/b/c:1']) {
+      expect(isShortName(short), short).toBe(true);
+    }
+    for (const full of [
+      'localhost/app',
+      'quay.io/x',
+      'localhost:5000/app',
+      '127.0.0.1:5000/a/b:1',
+      `docker.io/app@${digest}`,
+    ]) {
+      expect(isShortName(full), full).toBe(false);
+    }
   });
 });

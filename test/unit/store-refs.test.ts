@@ -5,6 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { digestOf, type Digest } from '../../src/image/digest.js';
 import { MediaType } from '../../src/image/media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../../src/image/oci.js';
+import { emptyRegistriesConf } from '../../src/image/registries-conf/config.js';
 import {
   addNameless,
   emptyIndex,
@@ -124,12 +125,15 @@ describe('index.json on disk', () => {
 });
 
 describe('names', () => {
-  it('normalizes as docker does, with the default registry for unqualified names', () => {
-    expect(normalizeName('busybox', 'docker.io')).toBe('docker.io/library/busybox:latest');
-    expect(normalizeName('busybox:1.36', 'docker.io')).toBe('docker.io/library/busybox:1.36');
-    expect(normalizeName('team/app', 'quay.io')).toBe('quay.io/team/app:latest');
-    expect(normalizeName('localhost:5000/app:1', 'docker.io')).toBe('localhost:5000/app:1');
-    expect(() => normalizeTag(`busybox@${A.digest}`, 'docker.io')).toThrow(
+  it('names what it makes as podman does: a short name under localhost/, a full one normalized', () => {
+    expect(normalizeName('busybox')).toBe('localhost/busybox:latest');
+    expect(normalizeName('busybox:1.36')).toBe('localhost/busybox:1.36');
+    expect(normalizeName('team/app')).toBe('localhost/team/app:latest');
+    expect(normalizeName('library/app')).toBe('localhost/library/app:latest');
+    expect(normalizeName('docker.io/busybox')).toBe('docker.io/library/busybox:latest');
+    expect(normalizeName('localhost:5000/app:1')).toBe('localhost:5000/app:1');
+    expect(normalizeTag('quay.io/x/y')).toBe('quay.io/x/y:latest');
+    expect(() => normalizeTag(`busybox@${A.digest}`)).toThrow(
       `invalid image name "busybox@${A.digest}": tagging with a digest is not supported`,
     );
   });
@@ -142,23 +146,28 @@ describe('names', () => {
     'quay.io/y/tool:2',
   ];
 
-  it('matchName: normalized name, then localhost/', () => {
-    const o = { registry: 'docker.io' };
+  it('matchName: the alias, localhost/, the search registries, docker.io', () => {
+    const o = { shortNames: { ...emptyRegistriesConf(), unqualifiedSearchRegistries: ['quay.io'] } };
     expect(matchName('busybox', stored, o)).toBe('docker.io/library/busybox:latest');
     expect(matchName('docker.io/busybox:latest', stored, o)).toBe('docker.io/library/busybox:latest');
     expect(matchName('myimg', stored, o)).toBe('localhost/myimg:latest');
     expect(matchName('localhost:5000/team/app:1', stored, o)).toBe('localhost:5000/team/app:1');
     expect(matchName('busybox:1', stored, o)).toBeUndefined();
     expect(matchName('Not A Name', stored, o)).toBeUndefined();
+    expect(matchName('x/tool:2', stored, o)).toBe('quay.io/x/tool:2');
+    const aliases = new Map([['tool', { value: 'quay.io/y/tool', origin: 'registries.conf' }]]);
+    expect(matchName('tool:2', stored, { shortNames: { ...o.shortNames, aliases } })).toBe('quay.io/y/tool:2');
   });
 
   it('matchName by digest needs the manifest digest of the name', () => {
     const digestOfName = (name: string): Digest | undefined =>
       name.startsWith('docker.io/library/busybox') ? A.digest : undefined;
-    expect(matchName(`busybox@${A.digest}`, stored, { registry: 'docker.io', digestOf: digestOfName })).toBe(
-      'docker.io/library/busybox:latest',
-    );
-    expect(matchName(`busybox@${B.digest}`, stored, { registry: 'docker.io', digestOf: digestOfName })).toBeUndefined();
+    expect(
+      matchName(`busybox@${A.digest}`, stored, { shortNames: emptyRegistriesConf(), digestOf: digestOfName }),
+    ).toBe('docker.io/library/busybox:latest');
+    expect(
+      matchName(`busybox@${B.digest}`, stored, { shortNames: emptyRegistriesConf(), digestOf: digestOfName }),
+    ).toBeUndefined();
   });
 
   it('matchShortName: a unique repository suffix with the same tag', () => {

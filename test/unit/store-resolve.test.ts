@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { digestOf } from '../../src/image/digest.js';
 import { MediaType } from '../../src/image/media.js';
 import type { Descriptor } from '../../src/image/oci.js';
+import { emptyRegistriesConf } from '../../src/image/registries-conf/config.js';
 import { findImage, type ResolvedImage } from '../../src/image/store/resolve.js';
 
 const manifest = (label: string): Descriptor => ({
@@ -23,7 +24,8 @@ describe('findImage (resolveImage)', () => {
   const two = image('abc2', [], B);
   const three = image('fedcba', ['localhost:5000/team/app:1'], manifest('c'));
   const images = [one, two, three];
-  const find = (input: string) => findImage(input, images, [], 'docker.io');
+  const conf = emptyRegistriesConf();
+  const find = (input: string) => findImage(input, images, [], conf);
 
   it('finds by full id, sha256: id, manifest digest', () => {
     expect(find(one.id)?.image).toBe(one);
@@ -47,7 +49,23 @@ describe('findImage (resolveImage)', () => {
 
   it('a name beats a short id that looks the same', () => {
     const named = image('dead', ['docker.io/library/fedc:latest'], manifest('d'));
-    expect(findImage('fedc', [...images, named], [], 'docker.io')?.image).toBe(named);
+    expect(findImage('fedc', [...images, named], [], conf)?.image).toBe(named);
+  });
+
+  it('a short name tries its alias, localhost/, the search registries, then docker.io', () => {
+    const four = image(
+      'f4',
+      ['quay.io/x/app:latest', 'localhost/app:latest', 'docker.io/library/app:latest'],
+      manifest('e'),
+    );
+    const five = image('f5', ['example.com/tools/app:latest'], manifest('f'));
+    const search = { ...conf, unqualifiedSearchRegistries: ['quay.io'] };
+    expect(findImage('app', [four, five], [], conf)?.name).toBe('localhost/app:latest');
+    expect(findImage('x/app', [four, five], [], search)?.name).toBe('quay.io/x/app:latest');
+    const aliased = { ...search, aliases: new Map([['app', { value: 'example.com/tools/app', origin: 'f' }]]) };
+    expect(findImage('app', [four, five], [], aliased)).toEqual({ image: five, name: 'example.com/tools/app:latest' });
+    const docker = image('f6', ['docker.io/library/app:latest'], manifest('g'));
+    expect(findImage('app', [docker], [], search)?.name).toBe('docker.io/library/app:latest');
   });
 
   it('undefined for what is not there', () => {

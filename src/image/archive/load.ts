@@ -23,7 +23,7 @@ import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseImageConfig, parseManifestDo
 import { isIndexType, layerCompression, layerMediaType, MediaType, type Compression } from '../media.js';
 import { hostPlatform, RefNameAnnotation, type Descriptor, type Manifest } from '../oci.js';
 import { selectManifest } from '../platform.js';
-import { DOCKER_HUB, formatReference, parseReference } from '../reference.js';
+import { formatReference, LOCALHOST, parseReference } from '../reference.js';
 import { unpackLayer } from '../store/layers.js';
 import { createTempDir } from '../../fs/lock.js';
 import { ENTRY_COST, meterStream, SpaceGuard, type SpaceMeter } from '../store/reserve.js';
@@ -56,8 +56,10 @@ export async function loadImages(source: LoadSource, env: NodeJS.ProcessEnv = pr
     const input = 'file' in source ? createReadStream(source.file) : source.stdin;
     const archive = await unpackArchive(input, join(temp.path, 'archive'), space.meter('unpacking the archive'));
     const options = { userXattrs: !identity.root, space };
-    if (archive.resolve('manifest.json') !== undefined) return await loadDockerArchive(store, archive, options);
+    // podman tries oci-archive before docker-archive: a Docker ≥ 25 archive, which has both, loads
+    // under the full names of its index (io.containerd.image.name), not the short RepoTags.
     if (archive.resolve('index.json') !== undefined) return await loadOciArchive(store, archive, options);
+    if (archive.resolve('manifest.json') !== undefined) return await loadDockerArchive(store, archive, options);
     throw new HutchError('not a docker-archive or oci-archive: it has neither manifest.json nor index.json', {
       hint: 'give a file written by hutch save, podman save, docker save or skopeo copy … oci-archive:FILE',
     });
@@ -191,9 +193,14 @@ function readLimited(path: string, maxBytes: number, what: string): Buffer {
   return readFileSync(path);
 }
 
-/** A name from an archive, in the store's form; docker's short names are relative to docker.io. */
+/**
+ * A name from an archive, in the store's form. As podman loads them, a name
+ * without a registry goes under localhost/ (docker save writes `busybox:latest`
+ * for docker.io/library/busybox: podman, and hutch, load it as
+ * localhost/busybox:latest).
+ */
 function archiveName(name: string): string {
-  return formatReference(parseReference(name, DOCKER_HUB));
+  return formatReference(parseReference(name, LOCALHOST));
 }
 
 interface LoadOptions {

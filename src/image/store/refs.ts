@@ -1,7 +1,7 @@
 /**
  * index.json of the store's OCI layout: one entry (a manifest descriptor) per
  * image name, whose `org.opencontainers.image.ref.name` annotation is the full
- * normalized reference (`docker.io/library/busybox:latest`), so skopeo
+ * normalized reference (`docker.io/library/busybox:latest`, `localhost/app:latest`), so skopeo
  * (`oci:DIR:NAME`) and umoci read it; an image without a name keeps one entry
  * without the annotation (podman's `<none>`).
  *
@@ -13,7 +13,8 @@ import { HutchError } from '../../errors.js';
 import { isDigest, type Digest } from '../digest.js';
 import { MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
-import { defaultRegistry, DOCKER_HUB, formatReference, parseReference, repositoryName } from '../reference.js';
+import { DOCKER_HUB, formatReference, isShortName, LOCALHOST, parseReference, repositoryName } from '../reference.js';
+import { localCandidates, type ShortNameSettings } from '../registries-conf/short-names.js';
 import { acquireLock } from '../../fs/lock.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 
@@ -93,17 +94,19 @@ export function refNameOf(entry: Descriptor): string | undefined {
 }
 
 /**
- * The stored form of a name the user typed: `busybox` ->
- * `docker.io/library/busybox:latest` (the registry for unqualified names is
- * `registry`, by default the first of unqualified-search-registries).
+ * The name an image gets from a name the user typed, as podman names what it
+ * builds, tags, imports, commits and loads: a name without a registry goes
+ * under localhost/ (`app` -> `localhost/app:latest`, `team/app:1` ->
+ * `localhost/team/app:1`); a name with one is normalized as docker does
+ * (`docker.io/busybox` -> `docker.io/library/busybox:latest`).
  */
-export function normalizeName(name: string, registry: string = defaultRegistry()): string {
-  return formatReference(parseReference(name, registry));
+export function normalizeName(name: string): string {
+  return formatReference(parseReference(name, LOCALHOST));
 }
 
 /** A name to give an image: a reference with a tag, not a digest. */
-export function normalizeTag(name: string, registry: string = defaultRegistry()): string {
-  const ref = parseReference(name, registry);
+export function normalizeTag(name: string): string {
+  const ref = parseReference(name, LOCALHOST);
   if (ref.digest !== undefined) {
     throw new HutchError(`invalid image name ${JSON.stringify(name)}: tagging with a digest is not supported`, {
       hint: 'give a name with a tag, e.g. localhost/app:1.0',
@@ -171,39 +174,33 @@ export function namesOf(index: Index, digest: Digest): string[] {
 }
 
 /**
- * Which stored name a name typed by the user means, by podman's first rule:
- * the normalized name itself (`busybox` -> `docker.io/library/busybox:latest`),
- * then, for a name without a registry, `localhost/NAME` (what podman gives
- * imported and built images). A name with a digest (`busybox@sha256:…`)
- * matches a stored name of the same repository when `digestOf` gives that
- * manifest digest for it.
+ * Which stored name a name typed by the user means, by podman's rule: each of
+ * its local candidates in order (registries-conf/short-names.ts: the alias,
+ * `localhost/NAME`, NAME under each unqualified-search registry, docker.io).
+ * A name with a digest (`busybox@sha256:…`) matches a stored name of a
+ * candidate's repository when `digestOf` gives that manifest digest for it.
  */
 export function matchName(
   input: string,
   names: readonly string[],
-  options: { registry?: string; digestOf?: (name: string) => Digest | undefined } = {},
+  options: { shortNames: ShortNameSettings; digestOf?: (name: string) => Digest | undefined },
 ): string | undefined {
-  const registry = options.registry ?? defaultRegistry();
-  let ref;
+  let candidates;
   try {
-    ref = parseReference(input, registry);
+    candidates = localCandidates(input, options.shortNames);
   } catch {
     return undefined;
   }
-  const candidates = [ref];
-  if (!hasRegistry(input)) {
-    try {
-      candidates.push(parseReference(`localhost/${input}`, registry));
-    } catch {
-      // not a valid name under localhost/ either
-    }
-  }
-  if (ref.digest === undefined) {
+  if (candidates[0]?.digest === undefined) {
     const stored = new Set(names);
     return candidates.map(formatReference).find((c) => stored.has(c));
   }
-  const repos = candidates.map(repositoryName);
-  return names.find((name) => repos.includes(repositoryOf(name)) && options.digestOf?.(name) === ref.digest);
+  for (const candidate of candidates) {
+    const repo = repositoryName(candidate);
+    const found = names.find((name) => repositoryOf(name) === repo && options.digestOf?.(name) === candidate.digest);
+    if (found !== undefined) return found;
+  }
+  return undefined;
 }
 
 /**
@@ -217,7 +214,7 @@ export function matchShortName(
   names: readonly string[],
   options: { digestOf?: (name: string) => Digest | undefined } = {},
 ): string | undefined {
-  if (hasRegistry(input)) return undefined;
+  if (!isShortName(input)) return undefined;
   let ref;
   try {
     ref = parseReference(input, DOCKER_HUB);
@@ -236,11 +233,6 @@ export function matchShortName(
     });
   }
   return matches[0];
-}
-
-function hasRegistry(input: string): boolean {
-  const first = input.split('/')[0] as string;
-  return input.includes('/') && (first === 'localhost' || first.includes('.') || first.includes(':'));
 }
 
 function splitTag(path: string): [string, string | undefined] {

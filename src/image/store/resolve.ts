@@ -8,7 +8,7 @@
 import { HutchError } from '../../errors.js';
 import { hexOf, isDigest, type Digest } from '../digest.js';
 import type { Descriptor, ImageConfig, Manifest } from '../oci.js';
-import { defaultRegistry } from '../reference.js';
+import type { ShortNameSettings } from '../registries-conf/short-names.js';
 import { matchName, matchShortName, repositoryOf } from './refs.js';
 
 /** An image of the store, as every verb sees it. */
@@ -42,8 +42,9 @@ export class ImageNotKnownError extends HutchError {
   constructor(
     readonly input: string,
     exitCode?: number,
+    hint?: string,
   ) {
-    super(`${input}: image not known`, exitCode === undefined ? {} : { exitCode });
+    super(`${input}: image not known`, { ...(exitCode === undefined ? {} : { exitCode }), hint });
     this.name = 'ImageNotKnownError';
   }
 }
@@ -71,8 +72,8 @@ export function manifestDigestOf(image: ResolvedImage | DamagedImage): Digest {
 export function findImage(
   input: string,
   images: readonly ResolvedImage[],
-  damaged: readonly DamagedImage[] = [],
-  registry: string = defaultRegistry(),
+  damaged: readonly DamagedImage[],
+  shortNames: ShortNameSettings,
 ): FoundImage | undefined {
   const all: (ResolvedImage | DamagedImage)[] = [...images, ...damaged];
   // 1. A full id or digest.
@@ -82,7 +83,7 @@ export function findImage(
     const image = images.find((i) => i.id === full) ?? all.find((x) => manifestDigestOf(x) === full);
     return image === undefined ? undefined : { image, name: undefined };
   }
-  // 2. A name (normalized, or under localhost/).
+  // 2. A name: the short name's candidates (alias, localhost/, search registries, docker.io).
   const byName = new Map<string, ResolvedImage | DamagedImage>();
   for (const x of all) for (const name of x.names) byName.set(name, x);
   const names = [...byName.keys()];
@@ -94,7 +95,7 @@ export function findImage(
     const image = name === undefined ? undefined : byName.get(name);
     return image === undefined ? undefined : { image, name };
   };
-  const named = byNameFound(matchName(input, names, { registry, digestOf }));
+  const named = byNameFound(matchName(input, names, { shortNames, digestOf }));
   if (named !== undefined) return named;
   // 3. A short id.
   if (/^[a-f0-9]{3,63}$/.test(input)) {

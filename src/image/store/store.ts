@@ -16,7 +16,7 @@
  */
 import { mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { causeChain, HutchError } from '../../errors.js';
+import { causeChain, HutchError, messageOf } from '../../errors.js';
 import { resolvePaths } from '../../host/dirs.js';
 import { currentIdentity, type Identity } from '../../host/identity.js';
 import { enterSession } from '../../host/userns-session.js';
@@ -24,7 +24,10 @@ import { algorithmOf, digestOf, type Digest } from '../digest.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseImageConfig, parseManifestDocument } from '../manifest.js';
 import { isManifestType } from '../media.js';
 import type { Descriptor, ImageConfig, Index, Manifest } from '../oci.js';
-import { defaultRegistry } from '../reference.js';
+import { isShortName } from '../reference.js';
+import { emptyRegistriesConf } from '../registries-conf/config.js';
+import { loadRegistriesConf } from '../registries-conf/load.js';
+import type { ShortNameSettings } from '../registries-conf/short-names.js';
 import { BlobStore } from './blobs.js';
 import { LayerStore } from './layers.js';
 import { collectGarbage, collectGarbageLocked, reachable, type GarbageReport } from './gc.js';
@@ -43,6 +46,7 @@ import {
 } from './refs.js';
 import {
   findImage,
+  ImageNotKnownError,
   imageNotKnown,
   isDamaged,
   type DamagedImage,
@@ -257,8 +261,8 @@ export class ImageStore {
 
   /**
    * Finds an image as podman does: a full id or `sha256:` digest (image id or
-   * manifest digest); a name, normalized with the default registry, or under
-   * localhost/; a unique id prefix of at least 3 hex digits; a docker-style
+   * manifest digest); a name (a short name through registries.conf: its
+   * alias, localhost/, the search registries, docker.io); a unique id prefix of at least 3 hex digits; a docker-style
    * short name (unique repository suffix). HutchError `NAME: image not known`
    * otherwise.
    */
@@ -279,7 +283,7 @@ export class ImageStore {
     images: readonly ResolvedImage[] = this.scan().images,
     damaged: readonly DamagedImage[] = [],
   ): FoundImage {
-    const found = findImage(nameOrId, images, damaged, defaultRegistry());
+    const found = findImage(nameOrId, images, damaged, shortNameSettings(nameOrId));
     if (found === undefined) throw imageNotKnown(nameOrId);
     return found;
   }
@@ -344,6 +348,20 @@ export class ImageStore {
   resetLayout(): void {
     rmSync(join(this.ociDir, 'oci-layout'), { force: true });
     createIfMissing(join(this.ociDir, 'oci-layout'), LAYOUT, this.tmpDir);
+  }
+}
+
+/**
+ * registries.conf's short-name settings for a lookup. A name with a registry
+ * needs none; a short name that a broken registries.conf cannot resolve is not
+ * known, as podman reports it (the hint says why).
+ */
+function shortNameSettings(nameOrId: string): ShortNameSettings {
+  if (!isShortName(nameOrId) || /^(?:sha256:)?[a-f0-9]{64}$/.test(nameOrId)) return emptyRegistriesConf();
+  try {
+    return loadRegistriesConf(process.env);
+  } catch (error) {
+    throw new ImageNotKnownError(nameOrId, undefined, `the short name cannot be resolved: ${messageOf(error)}`);
   }
 }
 
