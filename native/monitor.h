@@ -73,6 +73,14 @@ struct Options {
   bool stdin_open = false;
   bool detach = false;
   int client_fd = -1;
+  // --timeout: the container is killed (SIGKILL) this long after it started;
+  // its exit code is then -1, as conmon records it.
+  long long timeout_s = 0;
+  // --periodic-ms and --periodic-arg: a command run every periodic_ms while
+  // the container runs (its healthcheck), one at a time, the next one
+  // periodic_ms after the last one ended.
+  long long periodic_ms = 0;
+  std::vector<char*> periodic_command;
   char** exit_command = nullptr;
 };
 
@@ -131,9 +139,7 @@ class Monitor {
   void AwaitTerminal(int console_fd) {
     console_fd_ = console_fd;
   }
-  void SetContainer(pid_t pid) {
-    container_ = pid;
-  }
+  void SetContainer(pid_t pid);
   // --die-with-client: the client's death (EOF here) kills the container.
   void WatchClient(int fd) {
     client_fd_ = fd;
@@ -151,6 +157,9 @@ class Monitor {
   bool ReadSource(Source& source);
   void CheckClient();
   void Reap();
+  int PollTimeout() const;
+  void RunTimers();
+  void StartPeriodic();
   std::string StatusJson() const;
   [[noreturn]] void Finish();
 
@@ -192,6 +201,10 @@ class Monitor {
   std::vector<struct pollfd> poll_fds_;
   std::vector<std::pair<Kind, size_t>> poll_what_;
   pid_t container_ = -1;
+  long long started_ms_ = 0;  // CLOCK_MONOTONIC, when the container was cloned
+  pid_t periodic_ = -1;       // the periodic command while it runs
+  long long next_periodic_ms_ = 0;
+  bool timed_out_ = false;
   bool exited_ = false;
   int status_ = 0;
   struct timespec finished_ = {0, 0};

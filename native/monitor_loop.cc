@@ -1,7 +1,7 @@
 // hutch-monitor's loop: one poll(2) over the container's output, the attach
-// socket and its clients, SIGCHLD (a signalfd) and the --die-with-client fd;
-// then, once the container exited, the exit file, the exit frame and the
-// exit command.
+// socket and its clients, SIGCHLD (a signalfd) and the --die-with-client fd,
+// woken for the --timeout and --periodic-ms timers; then, once the container
+// exited, the exit file, the exit frame and the exit command.
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -17,6 +17,22 @@
 #include "monitor.h"
 
 namespace hutch {
+
+namespace {
+
+long long NowMs() {
+  struct timespec now;
+  clock_gettime(CLOCK_MONOTONIC, &now);
+  return static_cast<long long>(now.tv_sec) * 1000 + now.tv_nsec / 1000000;
+}
+
+}  // namespace
+
+void Monitor::SetContainer(pid_t pid) {
+  container_ = pid;
+  started_ms_ = NowMs();
+  next_periodic_ms_ = started_ms_ + options_.periodic_ms;
+}
 
 void Monitor::Run() {
   while (!exited_) Iterate();
@@ -49,11 +65,12 @@ void Monitor::Iterate() {
   if (console_fd_ >= 0) Add(console_fd_, POLLIN, kConsole, 0);
   if (client_fd_ >= 0) Add(client_fd_, POLLIN, kClientGone, 0);
 
-  int n = poll(poll_fds_.data(), poll_fds_.size(), -1);
+  int n = poll(poll_fds_.data(), poll_fds_.size(), PollTimeout());
   if (n < 0) {
     if (errno != EINTR) dprintf(2, "hutch-monitor: poll: %s\n", strerror(errno));
     return;
   }
+  RunTimers();
   for (size_t i = 0; i < poll_fds_.size(); i++) {
     short revents = poll_fds_[i].revents;
     if (revents == 0) continue;
@@ -137,13 +154,67 @@ void Monitor::Reap() {
       exited_ = true;
       status_ = status;
       clock_gettime(CLOCK_REALTIME, &finished_);
+    } else if (pid == periodic_) {
+      periodic_ = -1;
+      next_periodic_ms_ = NowMs() + options_.periodic_ms;
     }
   }
 }
 
+// Milliseconds until the next timer is due (-1: none), for poll(2).
+int Monitor::PollTimeout() const {
+  long long due = -1;
+  if (options_.timeout_s > 0 && !timed_out_) due = started_ms_ + options_.timeout_s * 1000;
+  if (options_.periodic_ms > 0 && periodic_ < 0 && (due < 0 || next_periodic_ms_ < due)) {
+    due = next_periodic_ms_;
+  }
+  if (due < 0) return -1;
+  long long left = due - NowMs();
+  return left <= 0 ? 0 : left > INT32_MAX ? INT32_MAX : static_cast<int>(left);
+}
+
+void Monitor::RunTimers() {
+  if (exited_ || container_ <= 0) return;
+  long long now = NowMs();
+  if (options_.timeout_s > 0 && !timed_out_ && now >= started_ms_ + options_.timeout_s * 1000) {
+    timed_out_ = true;
+    kill(container_, SIGKILL);
+    return;
+  }
+  if (options_.periodic_ms > 0 && periodic_ < 0 && now >= next_periodic_ms_) StartPeriodic();
+}
+
+// The periodic command starts as the exit command does: default signal
+// handling, nothing blocked, none of our fds (all close-on-exec), our stdio
+// (/dev/null once detached). A failed fork is tried again after the period.
+void Monitor::StartPeriodic() {
+  pid_t pid = fork();
+  if (pid == 0) {
+    signal(SIGPIPE, SIG_DFL);
+    signal(SIGHUP, SIG_DFL);
+    signal(SIGINT, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    char** argv = const_cast<char**>(options_.periodic_command.data());
+    execv(argv[0], argv);
+    dprintf(2, "hutch-monitor: %s: exec the periodic command %s: %s\n", options_.id, argv[0],
+            strerror(errno));
+    _exit(127);
+  }
+  if (pid < 0) {
+    dprintf(2, "hutch-monitor: %s: fork the periodic command: %s\n", options_.id, strerror(errno));
+    next_periodic_ms_ = NowMs() + options_.periodic_ms;
+    return;
+  }
+  periodic_ = pid;
+}
+
 std::string Monitor::StatusJson() const {
   std::string json = "{\"exitCode\":";
-  if (WIFEXITED(status_)) {
+  if (timed_out_) {
+    json += "-1,\"signal\":null";
+  } else if (WIFEXITED(status_)) {
     json += std::to_string(WEXITSTATUS(status_)) + ",\"signal\":null";
   } else {
     json += "null,\"signal\":" + std::to_string(WTERMSIG(status_));

@@ -12,7 +12,8 @@ const char kUsage[] =
     "usage: hutch-monitor --id ID --dir DIR --plan-fd N --sync-fd N "
     "[--log FILE [--log-size-max BYTES] [--log-max-files N]] [--stdio-fd N] "
     "[--clone-flags X] [--join PID] [--terminal] [--stdin] [--detach] "
-    "[--die-with-client N] [--exit-command ARG...]";
+    "[--die-with-client N] [--timeout SECONDS] [--periodic-ms MS --periodic-arg ARG...] "
+    "[--exit-command ARG...]";
 
 namespace {
 
@@ -88,6 +89,13 @@ class Parser {
       o_.detach = true;
     } else if (strcmp(arg, "--die-with-client") == 0) {
       Number(arg, 3, INT_MAX, 10, &o_.client_fd);
+    } else if (strcmp(arg, "--timeout") == 0) {
+      Number(arg, 1, INT32_MAX, 10, &o_.timeout_s);
+    } else if (strcmp(arg, "--periodic-ms") == 0) {
+      Number(arg, 1, INT32_MAX, 10, &o_.periodic_ms);
+    } else if (strcmp(arg, "--periodic-arg") == 0) {
+      const char* value = Value(arg);
+      if (value != nullptr) o_.periodic_command.push_back(const_cast<char*>(value));
     } else if (strcmp(arg, "--exit-command") == 0) {
       if (i_ + 1 >= argc_) {
         Refuse("missing value for", arg);
@@ -111,6 +119,12 @@ class Parser {
     }
     if (o.client_fd >= 0 && (o.client_fd == o.plan_fd || o.client_fd == o.sync_fd)) {
       return Refuse("--die-with-client must differ from --plan-fd and --sync-fd");
+    }
+    if ((o.periodic_ms > 0) != !o.periodic_command.empty()) {
+      return Refuse("--periodic-ms and --periodic-arg go together");
+    }
+    if (!o.periodic_command.empty() && o.periodic_command[0][0] != '/') {
+      return Refuse("the periodic command must be an absolute path");
     }
     if (!o.log && (o.rotation.max_size > 0 || o.rotation.max_files != 1)) {
       return Refuse("--log-size-max and --log-max-files need --log");
@@ -138,7 +152,10 @@ class Parser {
 bool ParseOptions(int argc, char** argv, Options* options, std::string* error) {
   *options = Options();
   error->clear();
-  return Parser(argc, argv, *options, *error).Run();
+  bool parsed = Parser(argc, argv, *options, *error).Run();
+  if (!options->periodic_command.empty())
+    options->periodic_command.push_back(nullptr);  // for execv
+  return parsed;
 }
 
 }  // namespace hutch

@@ -1,19 +1,18 @@
 // The container verbs: flags to typed options, the verb's result to podman's output.
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
-import { addNetworkFlags, networkFlags, type NetworkFlagValues } from './network-flags.js';
-import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
-import { addLogFlags, logFlags, type LogFlagValues } from './log-flags.js';
-import { parseUlimits } from '../run/rlimits.js';
-import { parseBool } from './registry.js';
+import {
+  checkCreateAttach,
+  containerFlags,
+  runOnlyFlags,
+  toFlags,
+  toRunFlags,
+  type ContainerFlagValues,
+} from './container-flags.js';
 import { createReporting, print, printOutcomes, processStdio } from './output.js';
 
 /** The name as given, one per line: what podman prints for each container a verb acted on. */
 const nameLine = (name: string): string => `${name}\n`;
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
-}
 
 function integer(flag: string): (value: string) => number {
   return (value) => {
@@ -23,131 +22,8 @@ function integer(flag: string): (value: string) => number {
   };
 }
 
-interface ContainerFlagValues extends NetworkFlagValues, LimitOptionValues, LogFlagValues {
-  name?: string;
-  env: string[];
-  envFile: string[];
-  user?: string;
-  groupAdd: string[];
-  workdir?: string;
-  entrypoint?: string;
-  volume: string[];
-  mount: string[];
-  tmpfs: string[];
-  readOnly?: boolean;
-  hostname?: string;
-  init?: boolean;
-  capAdd: string[];
-  capDrop: string[];
-  securityOpt: string[];
-  privileged?: boolean;
-  userns?: string;
-  tty?: boolean;
-  interactive?: boolean;
-  rm?: boolean;
-  stopSignal?: string;
-  stopTimeout?: number;
-  label: string[];
-  pull: string;
-  tlsVerify: boolean;
-  detach?: boolean;
-  ulimit: string[];
-}
-
-/** The flags `run` and `create` share, as podman spells them. */
-function containerFlags(command: Command): Command {
-  return addLogFlags(addLimitFlags(addNetworkFlags(command)))
-    .option('--name <name>', 'a name for the container')
-    .option(
-      '-e, --env <KEY=VALUE>',
-      'set an environment variable (repeatable; KEY alone takes the host value)',
-      collect,
-      [],
-    )
-    .option('--env-file <file>', 'read environment variables from a file (repeatable)', collect, [])
-    .option('-u, --user <user[:group]>', 'run as this user (name or uid, from the image)')
-    .option('--group-add <group>', 'an additional group (repeatable)', collect, [])
-    .option('-w, --workdir <dir>', 'the working directory inside the container')
-    .option('--entrypoint <command>', "replace the image's entrypoint ('' clears it)")
-    .option('-v, --volume <src:dst[:opts]>', 'bind mount a host path or a named volume (repeatable)', collect, [])
-    .option('--mount <type=…,…>', 'a bind, volume or tmpfs mount, docker style (repeatable)', collect, [])
-    .option('--tmpfs <dst[:opts]>', 'mount a tmpfs (repeatable)', collect, [])
-    .option('--read-only', 'mount the root file system read-only')
-    .option('-h, --hostname <name>', 'the container host name')
-    .option('--init', 'run a minimal init as pid 1 that reaps zombies and forwards signals')
-    .option('--cap-add <cap>', 'add a capability (repeatable)', collect, [])
-    .option('--cap-drop <cap>', 'drop a capability (repeatable)', collect, [])
-    .option(
-      '--security-opt <opt>',
-      'seccomp=PROFILE.json|unconfined, no-new-privileges[=false] (repeatable)',
-      collect,
-      [],
-    )
-    .option('--privileged', 'every capability, no seccomp filter, no masked paths')
-    .option('--userns <mode>', 'keep-id: your own uid inside the container')
-    .option('-t, --tty', 'allocate a pseudo-terminal')
-    .option('-i, --interactive', 'keep stdin open')
-    .option('--rm', 'remove the container when it exits')
-    .option('--stop-signal <signal>', 'the signal that stops the container')
-    .option('--stop-timeout <seconds>', 'seconds to wait before SIGKILL on stop', integer('--stop-timeout'))
-    .option('-l, --label <key=value>', 'a label (repeatable)', collect, [])
-    .option(
-      '--ulimit <type=soft[:hard]>',
-      'a resource limit set in the container: nofile, nproc, core, … (-1: as much as you have; host: yours; repeatable)',
-      collect,
-      [],
-    )
-    .option('--pull <policy>', 'missing, always or never', 'missing')
-    .option(
-      '--tls-verify [bool]',
-      'for a pull: require HTTPS and verify certificates',
-      parseBool('--tls-verify'),
-      true,
-    );
-}
-
-function toFlags(image: string, command: string[], o: ContainerFlagValues) {
-  if (!['missing', 'always', 'never'].includes(o.pull)) {
-    throw new HutchError(`invalid --pull ${o.pull}`, { hint: 'use missing, always or never' });
-  }
-  return {
-    image,
-    command,
-    name: o.name,
-    env: o.env,
-    envFile: o.envFile,
-    user: o.user,
-    groupAdd: o.groupAdd,
-    workdir: o.workdir,
-    entrypoint: o.entrypoint,
-    volume: o.volume,
-    mount: o.mount,
-    tmpfs: o.tmpfs,
-    readOnly: o.readOnly === true,
-    hostname: o.hostname,
-    init: o.init === true,
-    capAdd: o.capAdd,
-    capDrop: o.capDrop,
-    securityOpt: o.securityOpt,
-    privileged: o.privileged === true,
-    userns: o.userns,
-    network: networkFlags(o),
-    tty: o.tty === true,
-    interactive: o.interactive === true,
-    rm: o.rm === true,
-    stopSignal: o.stopSignal,
-    stopTimeout: o.stopTimeout,
-    label: o.label,
-    pull: o.pull as 'missing' | 'always' | 'never',
-    tlsVerify: o.tlsVerify,
-    resources: limitsFromOptions(o),
-    log: logFlags(o),
-    ulimits: parseUlimits(o.ulimit),
-  };
-}
-
 export function registerContainers(program: Command): void {
-  containerFlags(program.command('run'))
+  runOnlyFlags(containerFlags(program.command('run')))
     .description('run a command in a new container')
     .argument('<image>', 'the image')
     .argument('[command...]', 'the command and its arguments (default: the image’s)')
@@ -156,11 +32,7 @@ export function registerContainers(program: Command): void {
     .helpOption('--help', 'display help for command')
     .action(async (image: string, command: string[], o: ContainerFlagValues) => {
       const { run } = await import('../verbs/run.js');
-      const outcome = await run(
-        { ...toFlags(image, command, o), detach: o.detach === true },
-        processStdio,
-        createReporting,
-      );
+      const outcome = await run(toRunFlags(image, command, o), processStdio, createReporting);
       if ('status' in outcome) process.exitCode = outcome.status;
       else {
         if (outcome.detached !== undefined) print(`${outcome.detached}\n`);
@@ -175,6 +47,7 @@ export function registerContainers(program: Command): void {
     .passThroughOptions()
     .helpOption('--help', 'display help for command')
     .action(async (image: string, command: string[], o: ContainerFlagValues) => {
+      checkCreateAttach(o);
       const { create } = await import('../verbs/create.js');
       print(`${await create(toFlags(image, command, o), createReporting)}\n`);
     });

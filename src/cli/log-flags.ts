@@ -15,10 +15,13 @@ export interface LogFlagValues {
 
 export function addLogFlags(command: Command): Command {
   return command
-    .option('--log-driver <driver>', 'k8s-file (default), none, or passthrough (the container gets your stdio)')
+    .option(
+      '--log-driver <driver>',
+      'k8s-file (default), json-file (the same), none, or passthrough (the container gets your stdio)',
+    )
     .option(
       '--log-opt <name=value>',
-      'max-size=SIZE (rotate at SIZE: 10m, 1g), max-file=N (files kept), path=FILE (repeatable)',
+      'max-size=SIZE (rotate at SIZE: 10m, 1g), max-file=N (files kept), path=FILE, tag=TAG (repeatable)',
       collect,
       [],
     );

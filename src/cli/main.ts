@@ -5,6 +5,7 @@ import { ExitCode } from '../errors.js';
 import { registerBuild } from './build.js';
 import { registerContainers } from './containers.js';
 import { registerContainerTools } from './container-tools.js';
+import { registerHealthcheck } from './healthcheck.js';
 import { registerImages } from './images.js';
 import { registerInfo } from './info.js';
 import { registerLogin } from './login.js';
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError();
   registerContainers(program);
   registerContainerTools(program);
+  registerHealthcheck(program);
   registerImages(program);
   registerInfo(program);
   registerLogin(program);

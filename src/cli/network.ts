@@ -1,4 +1,4 @@
-// `hutch network create|ls|inspect|rm|prune` and `hutch port`, as podman
+// `hutch network create|exists|ls|inspect|rm|prune` and `hutch port`, as podman
 // spells and prints them. The work is in src/verbs/network-*.ts and port.ts,
 // loaded when a verb runs.
 import type { Command } from 'commander';
@@ -52,6 +52,15 @@ export function registerNetwork(program: Command): void {
         print(`${made}\n`);
       },
     );
+
+  network
+    .command('exists')
+    .description('exit 0 if a network of that name or id exists, 1 if not; prints nothing')
+    .argument('<name>', 'network name or id')
+    .action(async (name: string) => {
+      const { networkExists } = await import('../verbs/network-exists.js');
+      process.exitCode = networkExists(name) ? 0 : 1;
+    });
 
   network
     .command('ls')

@@ -35,12 +35,16 @@ export function warn(message: string): void {
   process.stderr.write(`warning: ${message}\n`);
 }
 
-/** Where a pull's progress goes (bars when stderr is a terminal) and warnings, for create and run. */
+/**
+ * Where a pull's progress goes (bars when stderr is a terminal), warnings, and
+ * the name of a container --replace removed (podman prints it), for create and run.
+ */
 export const createReporting: CreateReporting = {
   get progress() {
     return process.stderr;
   },
   onWarning: warn,
+  onReplaced: (name) => print(`${name}\n`),
 };
 
 /**

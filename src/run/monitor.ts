@@ -55,6 +55,16 @@ export interface MonitorOptions {
   dieWithClient?: boolean;
   /** Absolute path and arguments, exec'd by the monitor after the exit file is written. */
   exitCommand?: string[];
+  /** --timeout: the monitor SIGKILLs the container this long after it started (its exit code is then -1). */
+  timeoutSeconds?: number;
+  /** A command the monitor runs every everyMs while the container runs (its healthcheck), one at a time. */
+  periodic?: { everyMs: number; command: string[] };
+  /**
+   * --preserve-fds: our fds 3…3+N-1 reach the monitor as PRESERVED_FD… and the
+   * plan (closeMonitorFds, addContainerStdio with the same count) puts them on
+   * the container's 3…3+N-1.
+   */
+  preserveFds?: number;
 }
 
 export interface ExitStatus {
@@ -89,8 +99,12 @@ const PLAN_FD = 3;
 /** With a terminal, the child's end of the socket its OpenConsole step sends the pty master on (native/monitor.cc). */
 const CONSOLE_FD = 99;
 const SYNC_FD = 4;
-/** With passthrough, our fds 0, 1, 2 reach the monitor as these three (above the container's 3-5). */
-const PASSTHROUGH_FD = 6;
+/**
+ * --preserve-fds: the fds handed on reach the monitor from here up, which it
+ * leaves alone (anything it opens lands above them), so the container's
+ * child has them there at clone time.
+ */
+export const PRESERVED_FD = 6;
 /** native/monitor_io.h kLogMaxFiles. */
 const MAX_LOG_FILES = 1000;
 /** With --die-with-client, the monitor's end of the socket only we hold. */
@@ -112,8 +126,8 @@ const NAMESPACE_FLAGS = Object.values(Clone).reduce((all, flag) => all | flag, C
  * /dev/null with a terminal). What stays open: 0-5, the console socket with a
  * terminal, and the sync socket, none of them a path on the host.
  */
-export function closeMonitorFds(plan: Plan, options: { terminal: boolean }): Plan {
-  plan.closeFrom(6, { keep: options.terminal ? CONSOLE_FD : undefined });
+export function closeMonitorFds(plan: Plan, options: { terminal: boolean; preserveFds?: number }): Plan {
+  plan.closeFrom(PRESERVED_FD + (options.preserveFds ?? 0), { keep: options.terminal ? CONSOLE_FD : undefined });
   return plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
 }
 
@@ -124,12 +138,15 @@ export function closeMonitorFds(plan: Plan, options: { terminal: boolean }): Pla
  * the slave of a pty it makes in the current /dev/pts. Then nothing above 2
  * stays open but the sync socket, which closes at execve.
  */
-export function addContainerStdio(plan: Plan, options: { terminal: boolean }): Plan {
+export function addContainerStdio(plan: Plan, options: { terminal: boolean; preserveFds?: number }): Plan {
   // The pty is made where the plan is now (after pivot_root: the container's own /dev/pts).
   if (options.terminal) plan.openConsole(CONSOLE_FD).setsid();
   plan.dup2(3, 0).dup2(4, 1).dup2(5, 2);
   if (options.terminal) plan.setControllingTerminal(0);
-  return plan.closeFrom(3);
+  // In ascending order, each source is read before a later step writes over it (6+i -> 3+i).
+  const preserved = options.preserveFds ?? 0;
+  for (let i = 0; i < preserved; i++) plan.dup2(PRESERVED_FD + i, 3 + i);
+  return plan.closeFrom(3 + preserved);
 }
 
 /** The monitor executable, built next to the addon by scripts/build-native.mjs. */
@@ -159,7 +176,7 @@ export function monitorArgs(options: MonitorOptions): string[] {
   args.push('--plan-fd', String(PLAN_FD), '--sync-fd', String(SYNC_FD));
   if (options.passthrough === true) {
     if (options.terminal || options.stdin) throw new TypeError('startMonitor: passthrough excludes terminal and stdin');
-    args.push('--stdio-fd', String(PASSTHROUGH_FD));
+    args.push('--stdio-fd', String(PRESERVED_FD + (options.preserveFds ?? 0)));
   }
   if (options.cloneFlags !== 0) args.push('--clone-flags', String(options.cloneFlags));
   if (options.join !== undefined) args.push('--join', String(options.join));
@@ -167,6 +184,21 @@ export function monitorArgs(options: MonitorOptions): string[] {
   if (options.stdin) args.push('--stdin');
   if (options.detach) args.push('--detach');
   if (options.dieWithClient === true) args.push('--die-with-client', String(CLIENT_FD));
+  if (options.timeoutSeconds !== undefined) {
+    if (!Number.isInteger(options.timeoutSeconds) || options.timeoutSeconds < 1) {
+      throw new TypeError(`startMonitor: bad timeout ${options.timeoutSeconds}`);
+    }
+    args.push('--timeout', String(options.timeoutSeconds));
+  }
+  if (options.periodic !== undefined) {
+    const { everyMs, command } = options.periodic;
+    if (!Number.isInteger(everyMs) || everyMs < 1) throw new TypeError(`startMonitor: bad period ${everyMs}`);
+    if (!command[0]?.startsWith('/')) {
+      throw new TypeError(`the periodic command must be an absolute path: ${command[0]}`);
+    }
+    args.push('--periodic-ms', String(everyMs));
+    for (const arg of command) args.push('--periodic-arg', arg);
+  }
   if (options.exitCommand !== undefined && options.exitCommand.length > 0) {
     if (!options.exitCommand[0]?.startsWith('/')) {
       throw new TypeError(`the exit command must be an absolute path: ${options.exitCommand[0]}`);
@@ -189,9 +221,11 @@ export async function startMonitor(options: MonitorOptions): Promise<StartedMoni
   const path = monitorPath();
   const { parentFd, childFd } = native.syncSocketpair();
   const sync = new PlanSync(options.plan, parentFd);
-  // fd 4: the sync socket; 5: the socket of --die-with-client; 6-8: our 0-2 with passthrough.
+  // fd 4: the sync socket; 5: the socket of --die-with-client; from 6: our 3… with
+  // --preserve-fds, then our 0-2 with passthrough.
   const stdio: ('ignore' | 'pipe' | number)[] = ['ignore', 'pipe', 'pipe', 'pipe', childFd];
   stdio.push(options.dieWithClient === true ? 'pipe' : 'ignore');
+  for (let i = 0; i < (options.preserveFds ?? 0); i++) stdio.push(3 + i);
   if (options.passthrough === true) stdio.push(0, 1, 2);
   let child: ChildProcess;
   try {

@@ -29,6 +29,8 @@ export type Capability =
   /** Programs on PATH that hutch uses when they are there. */
   | 'pigz'
   | 'zstd'
+  /** Debian's podman-compose (1.0.3), which drives hutch in the compose test. */
+  | 'podmanCompose'
   /** The kernel's UAPI headers and cpp, which scripts/gen-syscalls.mjs reads (linux-libc-dev, cpp). */
   | 'kernelHeaders';
 
@@ -63,6 +65,8 @@ function probe(capability: Capability): string | null {
     case 'pigz':
     case 'zstd':
       return onPath(capability) ? null : `${capability} is not on PATH (Debian package ${capability})`;
+    case 'podmanCompose':
+      return onPath('podman-compose') ? null : 'podman-compose is not on PATH (Debian package podman-compose)';
     case 'kernelHeaders':
       if (!existsSync('/usr/include/linux/version.h')) return 'no kernel headers in /usr/include (linux-libc-dev)';
       return onPath('cpp') ? null : 'cpp is not installed (Debian package cpp)';

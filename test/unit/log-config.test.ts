@@ -87,6 +87,9 @@ describe('parseLogConfig', () => {
     expect(parse(['path=/abs.log'], 'json-file')).toEqual({ driver: 'json-file', maxSize: 0, path: '/abs.log' });
     expect(parse(['max-size=1k'], 'none')).toEqual({ driver: 'none', maxSize: 1000 });
     expect(parse([], 'passthrough')).toEqual({ driver: 'passthrough', maxSize: 0 });
+    // tag is kept for inspect, as podman keeps it (compose files set it for journald).
+    expect(parse(['tag={{.Name}}'])).toEqual({ driver: 'k8s-file', maxSize: 0, tag: '{{.Name}}' });
+    expect(inspectLogConfig(parse(['tag=web']), '/c').Tag).toBe('web');
   });
 
   it('refuses what would leave the log other than asked, each with its one line', () => {
@@ -97,7 +100,7 @@ describe('parseLogConfig', () => {
     expect(() => parse(['max-size'])).toThrow('invalid log option "max-size"');
     expect(() => parse(['max-size=1x'])).toThrow("invalid size: '1x'");
     expect(() => parse(['max_size=1m'])).toThrow('unsupported log option "max_size=1m"');
-    expect(() => parse(['tag=x'])).toThrow('unsupported log option "tag=x"');
+    expect(() => parse(['mode=non-blocking'])).toThrow('unsupported log option "mode=non-blocking"');
     expect(() => parse(['max-file=3'])).toThrow('invalid log option max-file=3: it needs max-size');
     for (const bad of ['0', '1001', 'x', '-1', '2.5']) {
       expect(() => parse(['max-size=1m', `max-file=${bad}`])).toThrow(`invalid log option max-file=${bad}`);

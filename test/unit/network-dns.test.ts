@@ -2,6 +2,8 @@ import { describe, expect, it } from 'vitest';
 import {
   containerResolvConf,
   etcFiles,
+  hostsWithPeers,
+  ownNames,
   parseAddHost,
   parseHosts,
   parseResolvConf,
@@ -81,5 +83,29 @@ describe('/etc/resolv.conf', () => {
     );
     expect(reachableNameservers(HOST_RESOLV)).toEqual(['192.0.2.1']);
     expect(reachableNameservers('nameserver ::1\n')).toEqual([]);
+  });
+});
+
+describe('network aliases and --dns-option', () => {
+  it('gives a container its aliases after its host name and name, once each, in its own file and its peers’', () => {
+    expect(ownNames('abc123', 'proj_web_1', ['web', 'www', 'web'])).toEqual(['abc123', 'proj_web_1', 'web', 'www']);
+    expect(ownNames('web', 'web', ['web'])).toEqual(['web']);
+    const { hosts } = etcFiles(
+      { ...noFlags, aliases: ['web'] },
+      { hostname: 'abc123', name: 'proj_web_1' },
+      { hosts: '127.0.0.1 localhost\n', resolvConf: '' },
+      { address: '10.89.0.10', hostGateway: undefined, nameservers: ['10.89.0.3'] },
+    );
+    expect(hosts).toBe('127.0.0.1\tlocalhost\n10.89.0.10\tabc123 proj_web_1 web\n');
+    const peers = [{ address: '10.89.0.11', names: ownNames('def456', 'proj_client_1', ['client']) }];
+    expect(hostsWithPeers(hosts, peers)).toContain('\n10.89.0.11\tdef456 proj_client_1 client\n');
+  });
+
+  it('replaces the host’s options with --dns-option’s, in order', () => {
+    const host = parseResolvConf(HOST_RESOLV);
+    const flags = { dns: [], dnsSearch: [], dnsOptions: ['ndots:3', 'timeout:1'] };
+    expect(containerResolvConf(host, { nameservers: ['10.0.2.3'] }, flags)).toBe(
+      'search corp.test\nnameserver 10.0.2.3\noptions ndots:3 timeout:1\n',
+    );
   });
 });

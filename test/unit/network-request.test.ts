@@ -92,3 +92,37 @@ describe('parseNetworkRequest', () => {
     expect(refusal({ network: 'bad name!' })).toMatch(/not a mode, and not a valid network name/);
   });
 });
+
+describe('compose’s flags: --net NAME,…, --network-alias, --dns-option', () => {
+  // A network's members need slirp4netns: the host's PATH has it where the tests are provisioned.
+  const onPath: RequestHost = { ...host, pathVar: process.env.PATH };
+
+  it('takes a one-network list as podman-compose writes it, and refuses more than one network', () => {
+    expect(parseNetworkRequest(flags({ network: 'proj_default' }), [], onPath)).toMatchObject({
+      mode: 'network',
+      target: 'proj_default',
+    });
+    expect(parseNetworkRequest(flags({ network: 'proj_default,proj_default' }), [], onPath).target).toBe(
+      'proj_default',
+    );
+    expect(refusal({ network: 'front,back' })).toBe('--network front,back: hutch connects a container to one network');
+  });
+
+  it('keeps network aliases (once each) on a network, and refuses them elsewhere in podman’s words', () => {
+    const request = parseNetworkRequest(flags({ network: 'net', aliases: ['web', 'www', 'web'] }), [], onPath);
+    expect(request.aliases).toEqual(['web', 'www']);
+    expect(parseNetworkRequest(flags({ network: 'net' }), [], onPath).aliases).toBeUndefined();
+    expect(refusal({ network: 'none', aliases: ['web'] })).toBe(
+      'invalid config provided: networks and static ip/mac address can only be used with Bridge mode networking',
+    );
+    expect(refusal({ network: 'net', aliases: ['not a name'] })).toBe(
+      'invalid --network-alias "not a name": not a host name',
+    );
+  });
+
+  it('keeps --dns-option values in order, and refuses what resolv.conf cannot hold', () => {
+    const request = parseNetworkRequest(flags({ network: 'none', dnsOptions: ['ndots:3', 'rotate'] }), [], host);
+    expect(request.dnsOptions).toEqual(['ndots:3', 'rotate']);
+    expect(refusal({ network: 'none', dnsOptions: ['nd ots'] })).toBe('invalid --dns-option "nd ots"');
+  });
+});

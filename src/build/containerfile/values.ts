@@ -83,46 +83,8 @@ export function validChmod(value: string): boolean {
   return /^([ugoa]*[-+=]([rwxXst]*|[ugo]))(,[ugoa]*[-+=]([rwxXst]*|[ugo]))*$/.test(value);
 }
 
-const UNITS: Record<string, number> = {
-  ns: 1,
-  us: 1e3,
-  µs: 1e3,
-  μs: 1e3,
-  ms: 1e6,
-  s: 1e9,
-  m: 60e9,
-  h: 3600e9,
-};
-
-/** Go's time.ParseDuration → nanoseconds (`1h30m`, `1.5s`, `300ms`). */
-export function parseGoDuration(value: string, fail: (reason: string) => never): number {
-  const bad = (): never => fail(`time: invalid duration ${JSON.stringify(value)}`);
-  let s = value;
-  let sign = 1;
-  if (s.startsWith('-') || s.startsWith('+')) {
-    if (s[0] === '-') sign = -1;
-    s = s.slice(1);
-  }
-  if (s === '0') return 0;
-  if (s === '') bad();
-  let total = 0;
-  const re = /^(\d*)(?:\.(\d*))?(ns|us|µs|μs|ms|s|m|h)/u;
-  while (s !== '') {
-    const m = re.exec(s);
-    if (m === null || ((m[1] ?? '') === '' && (m[2] ?? '') === '')) {
-      if (/^[\d.]+$/.test(s)) fail(`time: missing unit in duration ${JSON.stringify(value)}`);
-      if (/^[\d.]+/.test(s))
-        fail(`time: unknown unit ${JSON.stringify(s.replace(/^[\d.]+/, ''))} in duration ${JSON.stringify(value)}`);
-      return bad();
-    }
-    const unit = UNITS[m[3] as string] as number;
-    const whole = Number(m[1] || '0');
-    const frac = m[2] ? Number(`0.${m[2]}`) : 0;
-    total += whole * unit + Math.round(frac * unit);
-    s = s.slice(m[0].length);
-  }
-  return sign * total;
-}
+// Shared with run's --health-* flags: Go's time.ParseDuration, in one place.
+export { parseGoDuration } from '../../units.js';
 
 export function isHttpUrl(source: string): boolean {
   return /^https?:\/\//i.test(source);

@@ -1,5 +1,6 @@
 // `hutch ps`: the containers as podman lists them (table, ids or JSON).
 import { isPaused } from '../../run/cgroups/index.js';
+import { healthSummary } from '../../run/container/health-log.js';
 import type { Container } from '../../run/container/store.js';
 import { humanDuration } from './go-units.js';
 import { tabulate } from './table.js';
@@ -8,7 +9,12 @@ export function statusText(container: Container, now = Date.now()): string {
   const { state } = container;
   if (isPaused(state)) return 'Paused';
   if (state.status === 'running' && state.startedAt !== undefined) {
-    return `Up ${humanDuration(now - Date.parse(state.startedAt))}`;
+    const health = healthSummary({
+      hasHealthcheck: container.config.options.healthcheck !== undefined,
+      running: true,
+      health: state.health,
+    });
+    return `Up ${humanDuration(now - Date.parse(state.startedAt))}${health === undefined ? '' : ` (${health})`}`;
   }
   if (state.status === 'exited' || state.status === 'stopped') {
     const when = state.finishedAt === undefined ? '' : ` ${humanDuration(now - Date.parse(state.finishedAt))} ago`;

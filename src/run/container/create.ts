@@ -3,7 +3,7 @@
  * (pulled when missing): its options checked and resolved, its record made in
  * the store. Starting and attaching it is src/verbs/run.ts's.
  */
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import type { Writable } from 'node:stream';
 import { HutchError } from '../../errors.js';
 import { createProgress, progressMode } from '../../image/progress.js';
@@ -18,7 +18,11 @@ import {
 import { checkEnforceable, defaultLimits, type Limits } from '../cgroups/index.js';
 import { currentLimits, resolveUlimits, type UlimitRequests } from '../rlimits.js';
 import { selectRootfsDriver } from '../rootfs/probe.js';
-import type { Runtime } from './lifecycle.js';
+import { removeContainer, stopContainer, type Runtime } from './lifecycle.js';
+import { resolveHealthcheck, type HealthFlags } from './healthcheck.js';
+import { parseRestartPolicy } from './restart-policy.js';
+import { timezoneFile } from './timezone.js';
+import { parseVolumesFrom, volumesFromMounts } from './volumes-from.js';
 import { parseLogConfig, type LogFlags } from './log-config.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, resolveMounts, type MountRequest } from './mount-options.js';
 import type { Container, ContainerOptions } from './store.js';
@@ -61,10 +65,30 @@ export interface CreateFlags {
   log?: LogFlags;
   /** --ulimit, parsed (resolved against hutch's own limits at create). */
   ulimits: UlimitRequests;
+  /** --health-cmd, --health-interval, …, --no-healthcheck, as given (healthcheck.ts checks them). */
+  health: HealthFlags;
+  /** --restart as given (restart-policy.ts). */
+  restart?: string | undefined;
+  /** --timeout: seconds; 0 or absent, none. */
+  timeout?: number | undefined;
+  /** --tz. */
+  tz?: string | undefined;
+  /** --volumes-from CTR[:ro|rw|z], in order. */
+  volumesFrom: string[];
+  /** --env-host: the host's environment first, under --env-file and -e. */
+  envHost: boolean;
+  /** --replace: a container of the same name is stopped and removed first. */
+  replace: boolean;
+  /** --cidfile: the new container's id is written there; refused when the file exists. */
+  cidfile?: string | undefined;
 }
 
 export interface RunFlags extends CreateFlags {
   detach: boolean;
+  /** -a: the streams relayed (stdout, stderr); stdin is -i's. Empty: all. */
+  attach: ('stdin' | 'stdout' | 'stderr')[];
+  /** --preserve-fds: our fds 3… handed to the container. */
+  preserveFds: number;
 }
 
 /** What creating a container may tell the user along the way. */
@@ -73,6 +97,8 @@ export interface CreateReporting {
   progress: Writable & { isTTY?: boolean };
   /** A warning (the rootfs driver chosen is the slow copy). */
   onWarning: (message: string) => void;
+  /** --replace removed a container of that name (podman prints it). */
+  onReplaced?: (name: string) => void;
 }
 
 function parseEntrypoint(value: string | undefined): string[] | undefined {
@@ -90,9 +116,25 @@ function parseEntrypoint(value: string | undefined): string[] | undefined {
   return [value];
 }
 
-/** -e and --env-file in order; a bare KEY takes the host's value (and is skipped when it has none). */
-export function collectEnv(flags: { env: string[]; envFile: string[] }, hostEnv: NodeJS.ProcessEnv): string[] {
+/** hutch's own plumbing between its processes: never part of a container's environment. */
+const HUTCH_INTERNAL_ENV = new Set(['HUTCH_SESSION', 'HUTCH_SESSION_REEXEC', 'HUTCH_SESSION_WARNINGS']);
+
+/**
+ * --env-host, then --env-file and -e in order; a bare KEY takes the host's
+ * value (and is skipped when it has none). Later entries win (mergeEnv).
+ */
+export function collectEnv(
+  flags: { env: string[]; envFile: string[]; envHost?: boolean },
+  hostEnv: NodeJS.ProcessEnv,
+): string[] {
   const entries: string[] = [];
+  if (flags.envHost === true) {
+    for (const [key, value] of Object.entries(hostEnv)) {
+      if (value !== undefined && key !== '' && !key.includes('=') && !HUTCH_INTERNAL_ENV.has(key)) {
+        entries.push(`${key}=${value}`);
+      }
+    }
+  }
   const add = (item: string, where: string) => {
     const eq = item.indexOf('=');
     const key = eq < 0 ? item : item.slice(0, eq);
@@ -181,7 +223,12 @@ export async function createContainer(
     });
   }
   const ulimits = resolveUlimits(flags.ulimits, currentLimits(), runtime.identity.root);
+  const restartPolicy = parseRestartPolicy(flags.restart, flags.rm);
+  if (flags.tz !== undefined) timezoneFile(flags.tz);
+  flags.volumesFrom.forEach(parseVolumesFrom);
+  if (flags.cidfile !== undefined) checkCidfile(flags.cidfile);
   const image = await imageFor(runtime, flags, reporting, env);
+  const healthcheck = resolveHealthcheck(flags.health, image.config.config?.Healthcheck);
   const networkRequest = parseNetworkRequest(
     flags.network,
     Object.keys(image.config.config?.ExposedPorts ?? {}),
@@ -222,7 +269,12 @@ export async function createContainer(
     // podman's default pids limit where a cgroup can hold it, decided now and kept with the container.
     resources: defaultLimits(flags.resources),
     ulimits,
+    ...(healthcheck === undefined ? {} : { healthcheck }),
+    ...(restartPolicy === undefined ? {} : { restartPolicy }),
+    ...(flags.timeout === undefined || flags.timeout === 0 ? {} : { timeout: flags.timeout }),
+    ...(flags.tz === undefined ? {} : { timezone: flags.tz }),
   };
+  if (flags.replace && flags.name !== undefined) await replaceContainer(runtime, flags.name, reporting);
   const driver = await selectRootfsDriver(
     {
       identity: runtime.identity,
@@ -235,16 +287,51 @@ export async function createContainer(
   const release = await runtime.containers.lockAll();
   try {
     const resolved = await resolveMounts(requests, runtime.paths.storage);
-    options.mounts = resolved.mounts;
+    const own = new Set(resolved.mounts.map((m) => m.destination));
+    options.mounts = [
+      ...resolved.mounts,
+      ...volumesFromMounts(runtime.containers, flags.volumesFrom, own, reporting.onWarning),
+    ];
     options.createdVolumes = resolved.created;
-    return runtime.containers.create({
+    const container = runtime.containers.create({
       name: flags.name,
       image: { id: image.id, name: image.names[0], manifest: image.manifestDescriptor.digest },
       imageConfig: image.config.config ?? {},
       options,
       rootfsDriver: driver.name,
     });
+    if (flags.cidfile !== undefined) writeCidfile(flags.cidfile, container.config.id);
+    return container;
   } finally {
     release();
   }
+}
+
+const CIDFILE_EXISTS = (path: string) =>
+  new HutchError(`container id file exists. Ensure another container is not using it or delete ${path}`, {
+    hint: 'a cidfile names one container: remove the file, or give another path',
+  });
+
+/** podman refuses a --cidfile that exists (a systemd unit's container may still use it). */
+function checkCidfile(path: string): void {
+  if (existsSync(path)) throw CIDFILE_EXISTS(path);
+}
+
+function writeCidfile(path: string, id: string): void {
+  try {
+    writeFileSync(path, id, { flag: 'wx' });
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') throw CIDFILE_EXISTS(path);
+    throw new HutchError(`--cidfile ${path}: ${(error as Error).message}`);
+  }
+}
+
+/** --replace: the container of that name, if any, stopped (its stop signal and timeout) and removed. */
+async function replaceContainer(runtime: Runtime, name: string, reporting: CreateReporting): Promise<void> {
+  const existing = runtime.containers.list().find((c) => c.config.name === name);
+  if (existing === undefined) return;
+  await stopContainer(runtime, existing);
+  const stopped = runtime.containers.read(existing.config.id);
+  if (stopped !== undefined) await removeContainer(runtime, stopped, { force: true, volumes: false });
+  reporting.onReplaced?.(name);
 }

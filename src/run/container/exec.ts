@@ -129,8 +129,11 @@ function removeEndedSessions(container: Container): void {
   }
 }
 
-/** How an exec session went: detached (its id, as podman prints it), or ended with a status. */
-export type ExecOutcome = { detached: string } | { status: number };
+/**
+ * How an exec session went: detached (its id, as podman prints it), or ended
+ * with a status (timedOut: killed after killAfterMs).
+ */
+export type ExecOutcome = { detached: string } | { status: number; timedOut?: boolean };
 
 /**
  * Runs a process in the container; attached, it relays the process's I/O to
@@ -140,7 +143,11 @@ export async function execInContainer(
   runtime: Runtime,
   container: Container,
   stdio: Stdio,
-  flags: Omit<ExecFlags, 'container' | 'env' | 'envFile'> & { extraEnv: string[] },
+  flags: Omit<ExecFlags, 'container' | 'env' | 'envFile'> & {
+    extraEnv: string[];
+    /** Attached: SIGKILL the process after this long (a healthcheck's timeout). */
+    killAfterMs?: number;
+  },
 ): Promise<ExecOutcome> {
   requireRunning(container);
   if (processStartTime(container.state.pid) !== container.state.pidStartTime) {
@@ -215,15 +222,23 @@ export async function execInContainer(
   if (client === undefined) return { detached: execId };
   const pid = monitor.containerPid;
   const start = processStartTime(pid);
+  let timedOut = false;
+  const timer =
+    flags.killAfterMs === undefined
+      ? undefined
+      : setTimeout(() => {
+          timedOut = true;
+          signalProcess(pid, start, 9);
+        }, flags.killAfterMs);
   try {
-    return {
-      status: await relay(client, stdio, {
-        tty: proc.terminal,
-        interactive: flags.interactive,
-        signal: (signal) => signalProcess(pid, start, signal),
-      }),
-    };
+    const status = await relay(client, stdio, {
+      tty: proc.terminal,
+      interactive: flags.interactive,
+      signal: (signal) => signalProcess(pid, start, signal),
+    });
+    return timedOut ? { status, timedOut } : { status };
   } finally {
+    clearTimeout(timer);
     // The monitor wrote the exit file before the exit frame; it writes nothing there after.
     removeSession(dir);
   }

@@ -16,7 +16,10 @@ import { inspectUlimits } from '../rlimits.js';
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
 import { parseSignal, type Runtime } from './lifecycle.js';
+import { inspectHealth } from './health-log.js';
+import { inspectHealthcheck } from './healthcheck.js';
 import { inspectLogConfig } from './log-config.js';
+import { inspectRestartPolicy } from './restart-policy.js';
 import { formatLogTimestamp } from './logs.js';
 import type { BindMountSpec } from './mount-options.js';
 import { DEFAULT_PATH, containerArgs, mergeEnv, readInRoot } from './spec-builder.js';
@@ -181,6 +184,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       Error: state.error ?? '',
       StartedAt: time(state.startedAt),
       FinishedAt: time(state.finishedAt),
+      Health: inspectHealth({ hasHealthcheck: options.healthcheck !== undefined, running, health: state.health }),
       // The container's cgroup directory while it runs ('' without one).
       CgroupPath: running ? (state.cgroup?.path ?? '') : '',
     },
@@ -257,8 +261,11 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
           : { ...imageConfig.Labels, ...options.labels },
       Annotations: {},
       StopSignal: stopSignal,
+      ...(options.healthcheck === undefined ? {} : { Healthcheck: inspectHealthcheck(options.healthcheck) }),
+      HealthcheckOnFailureAction: options.healthcheck?.onFailure ?? 'none',
       Umask: '0022',
-      Timeout: 0,
+      ...(options.timezone === undefined ? {} : { Timezone: options.timezone }),
+      Timeout: options.timeout ?? 0,
       StopTimeout: options.stopTimeout ?? 10,
     },
     HostConfig: {
@@ -266,7 +273,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
       LogConfig: inspectLogConfig(options.log, container.dir),
       NetworkMode: options.network,
       PortBindings: portMap(published),
-      RestartPolicy: { Name: '', MaximumRetryCount: 0 },
+      RestartPolicy: inspectRestartPolicy(options.restartPolicy),
       AutoRemove: options.autoRemove,
       CapAdd: options.capAdd.map(normalizeCapabilityName),
       CapDrop: options.capDrop.map(normalizeCapabilityName),

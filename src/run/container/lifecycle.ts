@@ -40,9 +40,12 @@ import { monitorLogOptions, refuseTerminalPassthrough } from './log-config.js';
 import { prepareRootfs } from './mount-prepare.js';
 import { mountSteps } from './mount-steps.js';
 import { ensureInRoot } from '../../fs/in-root.js';
+import { startingHealth } from './health-log.js';
+import { clearStoppedByUser, markStoppedByUser, policyRestarts } from './restart-state.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
 import type { ContainerSpec } from './spec.js';
 import { monitorAlive, processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
+import { localtimeMount } from './timezone.js';
 
 export interface Runtime {
   identity: Identity;
@@ -148,12 +151,19 @@ export function writeEtcFilesIn(
   return { hosts, hostname: hostnameFile, resolvConf };
 }
 
-/** The container's child: mounts, pivot_root, hostname, cwd, stdio, credentials, exec. */
-export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): { plan: Plan; cloneFlags: number } {
+/**
+ * The container's child: mounts, pivot_root, hostname, cwd, stdio, credentials, exec.
+ * preserveFds: the monitor's fds handed on to the container's 3… (--preserve-fds).
+ */
+export function containerPlan(
+  spec: ContainerSpec,
+  setgroupsAllowed: boolean,
+  options: { preserveFds?: number } = {},
+): { plan: Plan; cloneFlags: number } {
   // The cgroup namespace is unshared once the parent has put the child in its cgroup (runc's order), so
   // that the namespace's root, and the cgroup2 mounted at /sys/fs/cgroup, is the container's own cgroup.
   const plan = new Plan().waitParent();
-  closeMonitorFds(plan, { terminal: spec.process.terminal });
+  closeMonitorFds(plan, { terminal: spec.process.terminal, preserveFds: options.preserveFds });
   plan.unshare(Clone.NEWCGROUP);
   if (spec.network.mode === 'new' && spec.network.loopbackUp === true) plan.linkUp('lo');
   // --network container:NAME: entered before the mounts (the path is in the host's /proc, sysfs is the target's).
@@ -164,7 +174,7 @@ export function containerPlan(spec: ContainerSpec, setgroupsAllowed: boolean): {
   plan.chdir(spec.process.cwd).verifyCwd(spec.process.cwd);
   plan.umask(spec.process.umask);
   for (const limit of spec.process.rlimits) plan.setrlimit(limit.resource, limit.soft, limit.hard);
-  addContainerStdio(plan, { terminal: spec.process.terminal });
+  addContainerStdio(plan, { terminal: spec.process.terminal, preserveFds: options.preserveFds });
   credentialSteps(plan, spec.process, { setgroupsAllowed });
   const path = spec.process.env.find((e) => e.startsWith('PATH='))?.slice(5) ?? null;
   if (spec.init !== undefined) {
@@ -201,8 +211,18 @@ export function imageLowers(runtime: Runtime, container: Container): string[] {
  * `container cleanup ID` once it exec'd that): a reused pid does not.
  */
 export async function waitForMonitor(container: Container, timeoutMs = 10_000): Promise<void> {
+  // The monitor's exit command restarting the container (restart-policy.ts) is that monitor, exec'd.
+  if (container.state.monitorPid === process.pid) return;
   const deadline = Date.now() + timeoutMs;
   while (monitorAlive(container) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+}
+
+/** A start of the restart policy that a stop, kill or start made meanwhile has called off. */
+export class RestartCancelled extends Error {
+  constructor() {
+    super('the restart policy no longer restarts the container');
+    this.name = 'RestartCancelled';
+  }
 }
 
 export interface StartOptions {
@@ -211,6 +231,10 @@ export interface StartOptions {
   terminalSize?: { rows: number; cols: number } | undefined;
   /** The attached caller runs cleanupContainer itself after the exit (AttachClient.takeCleanup). */
   takeCleanup?: boolean;
+  /** --preserve-fds: our fds 3… become the container's 3… (run only: they are the caller's). */
+  preserveFds?: number;
+  /** A start of the restart policy: the restart count goes up (any other start sets it to 0). */
+  byPolicy?: boolean;
 }
 
 /**
@@ -232,6 +256,8 @@ export async function startContainer(runtime: Runtime, container: Container, opt
     if (current.state.status === 'running') {
       throw new HutchError(`container ${container.config.name} is already running`);
     }
+    // Checked again under the lock: a stop, kill or start since the policy's first look wins.
+    if (options.byPolicy === true && !policyRestarts(current)) throw new RestartCancelled();
     await waitForMonitor(current);
     cgroup = await createContainerCgroup(id, current.config.options.resources ?? {});
     await driver.mount(
@@ -252,11 +278,15 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       paths,
       containers,
     );
+    const { timezone, healthcheck, timeout } = current.config.options;
     const spec = buildSpec({
       container: current,
       identity,
       rootfs: merged,
-      mounts: current.config.options.mounts,
+      mounts: [
+        ...current.config.options.mounts,
+        ...(timezone === undefined ? [] : [localtimeMount(timezone, userdata)]),
+      ],
       etcFiles: writeEtcFilesIn(userdata, hostname, etcContents(request, netCtx)),
       initBinary: paths.launcher,
       network: namespaceFor(request, netCtx),
@@ -265,8 +295,10 @@ export async function startContainer(runtime: Runtime, container: Container, opt
     const { plan, cloneFlags } = containerPlan(
       spec,
       spec.userNamespace !== undefined || identity.root || setgroupsAllowed(),
+      { preserveFds: options.preserveFds },
     );
     mkdirSync(current.runtimeDir, { recursive: true, mode: 0o700 });
+    clearStoppedByUser(current);
     const log = monitorLogOptions(current.config.options.log, current.dir);
     if (log.passthrough) refuseTerminalPassthrough();
     const monitor = await startMonitor({
@@ -279,6 +311,17 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       stdin: current.config.options.interactive && !log.passthrough,
       detach: true,
       exitCommand: [paths.launcher, 'container', 'cleanup', id],
+      ...(timeout === undefined ? {} : { timeoutSeconds: timeout }),
+      ...(options.preserveFds === undefined ? {} : { preserveFds: options.preserveFds }),
+      // The monitor runs the healthcheck, as podman's systemd timer does: `healthcheck run` every interval.
+      ...(healthcheck !== undefined && healthcheck.intervalMs > 0
+        ? {
+            periodic: {
+              everyMs: Math.max(1, Math.round(healthcheck.intervalMs)),
+              command: [paths.launcher, 'healthcheck', 'run', id],
+            },
+          }
+        : {}),
     });
     // Limits hold from the container's first instruction: it waits for go() until it is in its cgroup.
     if (cgroup !== undefined) addProcess(cgroup, monitor.containerPid);
@@ -303,6 +346,8 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       network,
       oomKilled: false,
       cgroup,
+      restartCount: options.byPolicy === true ? current.state.restartCount + 1 : 0,
+      ...(healthcheck === undefined ? {} : { health: startingHealth(current.state.health) }),
     };
     containers.writeState(id, state);
     const client = options.attach ? await AttachClient.connect(current.runtimeDir) : undefined;
@@ -403,6 +448,8 @@ export function signalContainer(container: Container, signal: number): void {
       `can only kill running containers. ${container.config.id.slice(0, 12)} is in state ${container.state.status}: container state improper`,
     );
   }
+  // As podman's kill: whatever the signal, an exit after it is the user's doing, not one to restart after.
+  markStoppedByUser(container);
   // SIGKILL through cgroup.kill takes every process of the container at once: none escapes by forking.
   if (signal === 9 && container.state.cgroup !== undefined) {
     killAll(container.state.cgroup, 9);
@@ -426,6 +473,8 @@ export function signalContainer(container: Container, signal: number): void {
 
 /** STOPSIGNAL, then SIGKILL after timeoutSeconds; then cleanup. */
 export async function stopContainer(runtime: Runtime, container: Container, timeoutSeconds?: number): Promise<void> {
+  // Also when it is not running: a restart the policy is about to make (restart-policy.ts) is off.
+  markStoppedByUser(container);
   if (container.state.status === 'running') {
     const stopSignal = parseSignal(
       container.config.options.stopSignal ?? container.config.imageConfig.StopSignal ?? 'SIGTERM',

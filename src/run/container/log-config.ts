@@ -48,6 +48,8 @@ export interface LogConfig {
   maxSize: number;
   /** --log-opt max-file as given: the files kept in all, the current one included (1 when unset). */
   maxFile?: number;
+  /** --log-opt tag: kept and shown by inspect (podman's journald uses it; the k8s-file log has no field for it). */
+  tag?: string;
 }
 
 export const DEFAULT_LOG: LogConfig = { driver: 'k8s-file', maxSize: 0 };
@@ -142,11 +144,14 @@ export function parseLogConfig(flags: LogFlags, cwd: string): LogConfig {
         if (value === '') throw new HutchError('invalid log option path=: the path is empty');
         config.path = resolve(cwd, value);
         break;
+      case 'tag':
+        config.tag = value;
+        break;
       default:
-        // podman takes any NAME and ignores it (tag is for journald): refused here, so that a
-        // misspelt max-size does not leave a log unbounded unnoticed.
+        // podman takes any NAME and ignores it: refused here, so that a misspelt max-size does
+        // not leave a log unbounded unnoticed (docs/compat.md).
         throw new HutchError(`unsupported log option ${JSON.stringify(opt)}`, {
-          hint: 'hutch takes max-size=SIZE, max-file=N and path=FILE',
+          hint: 'hutch takes max-size=SIZE, max-file=N, path=FILE and tag=TAG',
         });
     }
   }
@@ -191,7 +196,7 @@ export function inspectLogConfig(
     Type: log.driver,
     Config: log.maxFile === undefined ? null : { 'max-file': String(log.maxFile) },
     Path: logPath(log, containerDir) ?? log.path ?? '',
-    Tag: '',
+    Tag: log.tag ?? '',
     Size: formatLogSize(log.maxSize),
   };
 }

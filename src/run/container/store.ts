@@ -23,7 +23,10 @@ import { processStartTime } from '../../host/proc.js';
 import { detachMountsUnder, mountsUnder } from '../../host/detach-mounts.js';
 import type { NetworkRequest, NetworkState } from '../network/index.js';
 import type { RootfsDriverName } from '../rootfs/index.js';
+import type { HealthState } from './health-log.js';
+import type { HealthcheckConfig } from './healthcheck.js';
 import type { LogConfig } from './log-config.js';
+import type { RestartPolicy } from './restart-policy.js';
 import type { MountSpec } from './spec.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 import { isMissing } from '../../fs/missing.js';
@@ -80,6 +83,14 @@ export interface ContainerOptions {
   log?: LogConfig;
   /** --ulimit, resolved at create: set in the container's process before its command (setrlimit). */
   ulimits?: Ulimit[];
+  /** --health-* or the image's HEALTHCHECK (healthcheck.ts); absent: none. */
+  healthcheck?: HealthcheckConfig;
+  /** --restart (restart-policy.ts); absent: no. */
+  restartPolicy?: RestartPolicy;
+  /** --timeout: seconds after each start when the monitor kills the container. */
+  timeout?: number;
+  /** --tz: a zone of the host's /usr/share/zoneinfo, or local (the host's /etc/localtime). */
+  timezone?: string;
 }
 
 export interface ContainerState {
@@ -101,6 +112,8 @@ export interface ContainerState {
   network?: NetworkState;
   /** The container's own cgroup while it runs (src/run/cgroups); none where the host gives it none. */
   cgroup?: CgroupState | undefined;
+  /** Its healthcheck's results (health-log.ts), with a healthcheck only. */
+  health?: HealthState;
 }
 
 export interface Container {

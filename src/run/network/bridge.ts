@@ -51,6 +51,8 @@ export interface Member {
   containerId: string;
   name: string;
   hostname: string;
+  /** --network-alias: more names the other members find it by (absent in older state files). */
+  aliases?: string[];
   address: string;
   /** The holder's end of the veth pair. */
   veth: string;
@@ -199,7 +201,7 @@ function rewriteHosts(state: NetworkRuntime): void {
   for (const member of members) {
     const peers: HostEntry[] = members
       .filter((m) => m.containerId !== member.containerId)
-      .map((m) => ({ address: m.address, names: ownNames(m.hostname, m.name) }));
+      .map((m) => ({ address: m.address, names: ownNames(m.hostname, m.name, m.aliases) }));
     try {
       writeFileSync(member.hostsFile, hostsWithPeers(member.baseHosts, peers));
     } catch {
@@ -238,6 +240,7 @@ export interface JoinRequest {
   containerId: string;
   name: string;
   hostname: string;
+  aliases: string[];
   /** The container's process (waiting before its first instruction), in its own network namespace. */
   pid: number;
   hostsFile: string;
@@ -322,6 +325,7 @@ export async function joinNetwork(
       containerId: request.containerId,
       name: request.name,
       hostname: request.hostname,
+      aliases: request.aliases,
       address,
       veth,
       hostsFile: request.hostsFile,
@@ -421,6 +425,7 @@ export const bridgeDriver: ModeDriver = {
       containerId: ctx.containerId,
       name: ctx.name,
       hostname: ctx.hostname,
+      aliases: request.aliases ?? [],
       pid: ctx.pid,
       hostsFile: ctx.hostsFile,
       baseHosts: (address) => etcFiles(request, ctx, host, { address, ...networkEtc(config, host) }).hosts,

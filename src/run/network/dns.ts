@@ -54,6 +54,26 @@ export function checkDnsServer(value: string): string {
   return value;
 }
 
+/** A resolv.conf option as --dns-option gives it (ndots:2, timeout:1, rotate). */
+export function checkDnsOption(value: string): string {
+  if (!/^[A-Za-z0-9_-]+(:[A-Za-z0-9_.-]+)?$/.test(value)) {
+    throw new HutchError(`invalid --dns-option ${JSON.stringify(value)}`, {
+      hint: 'give a resolv.conf(5) option, e.g. ndots:2 or timeout:1',
+    });
+  }
+  return value;
+}
+
+/** --network-alias: a host name the other members of the network resolve to this container. */
+export function checkAlias(value: string): string {
+  if (!HOSTNAME.test(value) || value.length > 253) {
+    throw new HutchError(`invalid --network-alias ${JSON.stringify(value)}: not a host name`, {
+      hint: 'letters, digits, _ . and -, e.g. --network-alias db',
+    });
+  }
+  return value;
+}
+
 export function checkDnsSearch(value: string): string {
   if (value !== '.' && (!HOSTNAME.test(value) || value.length > 253)) {
     throw new HutchError(`invalid --dns-search ${JSON.stringify(value)}: not a domain name`, {
@@ -108,17 +128,19 @@ export function renderResolvConf(conf: ResolvConf): string {
 
 /**
  * The container's resolv.conf: --dns replaces the servers, --dns-search the
- * search list (`.` empties it); the host's options are kept.
+ * search list (`.` empties it), --dns-option the options (else the host's are
+ * kept).
  */
 export function containerResolvConf(
   host: ResolvConf,
   defaults: { nameservers: string[] },
-  flags: { dns: string[]; dnsSearch: string[] },
+  flags: { dns: string[]; dnsSearch: string[]; dnsOptions?: string[] | undefined },
 ): string {
+  const options = flags.dnsOptions ?? [];
   return renderResolvConf({
     nameservers: flags.dns.length > 0 ? flags.dns : defaults.nameservers,
     search: flags.dnsSearch.length > 0 ? flags.dnsSearch : host.search,
-    options: host.options,
+    options: options.length > 0 ? options : host.options,
   });
 }
 
@@ -134,9 +156,11 @@ export function renderHosts(entries: HostEntry[]): string {
     .join('');
 }
 
-/** hostname, then name when it differs: the names a container answers to. */
-export function ownNames(hostname: string, name: string): string[] {
-  return name === hostname || name === '' ? [hostname] : [hostname, name];
+/** hostname, then name when it differs, then its network aliases: the names a container answers to. */
+export function ownNames(hostname: string, name: string, aliases: readonly string[] = []): string[] {
+  const names = name === hostname || name === '' ? [hostname] : [hostname, name];
+  for (const alias of aliases) if (!names.includes(alias)) names.push(alias);
+  return names;
 }
 
 /**
@@ -150,6 +174,8 @@ export function containerHosts(options: {
   hostEntries: HostEntry[];
   hostname: string;
   name: string;
+  /** --network-alias: its own names on its network too. */
+  aliases?: readonly string[] | undefined;
   address: string | undefined;
   hostGateway: string | undefined;
 }): HostEntry[] {
@@ -164,7 +190,10 @@ export function containerHosts(options: {
   });
   entries.push(...options.hostEntries);
   if (!options.hostEntries.some((e) => e.names.includes('localhost'))) entries.push(...LOCALHOST_ENTRIES);
-  entries.push({ address: options.address ?? '127.0.1.1', names: ownNames(options.hostname, options.name) });
+  entries.push({
+    address: options.address ?? '127.0.1.1',
+    names: ownNames(options.hostname, options.name, options.aliases),
+  });
   if (options.hostGateway !== undefined) entries.push({ address: options.hostGateway, names: [...HOST_NAMES] });
   return entries;
 }
@@ -183,6 +212,8 @@ export interface EtcFlags {
   addHost: string[];
   dns: string[];
   dnsSearch: string[];
+  dnsOptions?: string[] | undefined;
+  aliases?: string[] | undefined;
 }
 
 /**
@@ -202,6 +233,7 @@ export function etcFiles(
       hostEntries: parseHosts(host.hosts),
       hostname: who.hostname,
       name: who.name,
+      aliases: flags.aliases,
       address: net.address,
       hostGateway: net.hostGateway,
     }),

@@ -20,7 +20,7 @@ export const hostDriver: ModeDriver = {
     const base = host.hosts.endsWith('\n') || host.hosts === '' ? host.hosts : `${host.hosts}\n`;
     const hosts = `${added}${base}${own.test(base) ? '' : `127.0.1.1\t${ctx.hostname}\n`}`;
     const resolvConf =
-      request.dns.length === 0 && request.dnsSearch.length === 0
+      request.dns.length === 0 && request.dnsSearch.length === 0 && (request.dnsOptions ?? []).length === 0
         ? host.resolvConf
         : containerResolvConf(
             parseResolvConf(host.resolvConf),

@@ -1,5 +1,6 @@
 /**
- * `--network`, `-p`, `-P`, `--dns`, `--dns-search` and `--add-host`, with
+ * `--network`, `--network-alias`, `-p`, `-P`, `--dns`, `--dns-search`,
+ * `--dns-option` and `--add-host`, with
  * podman's names and meaning, checked and turned into a NetworkRequest: the
  * plain, JSON-serializable description a container keeps in its config and
  * every start attaches from. Everything a user can get wrong is refused here,
@@ -10,7 +11,7 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { HutchError } from '../../errors.js';
 import { currentIdentity } from '../../host/identity.js';
 import { parseCidr } from './cidr.js';
-import { checkDnsSearch, checkDnsServer, HOST_GATEWAY, parseAddHost } from './dns.js';
+import { checkAlias, checkDnsOption, checkDnsSearch, checkDnsServer, HOST_GATEWAY, parseAddHost } from './dns.js';
 import { networkFile, NETWORK_NAME } from './networks.js';
 import {
   checkPrivilegedPorts,
@@ -42,17 +43,24 @@ export interface NetworkRequest {
   publishAll: boolean;
   dns: string[];
   dnsSearch: string[];
+  /** --dns-option: resolv.conf's options, replacing the host's (absent in containers made before it). */
+  dnsOptions?: string[];
   /** --add-host NAME:IP, checked. */
   addHost: string[];
+  /** --network-alias: more names the other members of its network find it by (absent: none). */
+  aliases?: string[];
 }
 
 export interface NetworkFlags {
+  /** --network (and --net): one mode or network; NAME,NAME (podman's list) is refused with more than one. */
   network?: string;
   publish: string[];
   publishAll: boolean;
   dns: string[];
   dnsSearch: string[];
+  dnsOptions?: string[];
   addHost: string[];
+  aliases?: string[];
 }
 
 /** What the checks need from the host; read from it when not given (tests give it). */
@@ -218,6 +226,13 @@ function parseMode(
       throw invalid(value, `${head} is not supported`);
     default: {
       if (rest !== undefined) throw invalid(value, `unknown network mode ${JSON.stringify(head)}`);
+      const names = [...new Set(value.split(',').filter((n) => n !== ''))];
+      if (names.length > 1) {
+        throw new HutchError(`--network ${value}: hutch connects a container to one network`, {
+          hint: 'give one network; containers on different networks cannot reach each other here',
+        });
+      }
+      if (names.length === 1 && names[0] !== value) return parseMode(names[0], host);
       if (!NETWORK_NAME.test(value)) throw invalid(value, 'not a mode, and not a valid network name');
       if (host.storage !== undefined && !existsSync(networkFile(host.storage, value))) {
         throw new HutchError(`unable to find network with name or ID ${value}: network not found`, {
@@ -271,6 +286,15 @@ export function parseNetworkRequest(
   const publish = combinePublished(explicit, flags.publishAll ? exposedMappings(exposed) : []);
   const dns = flags.dns.map(checkDnsServer);
   const dnsSearch = flags.dnsSearch.map(checkDnsSearch);
+  const dnsOptions = (flags.dnsOptions ?? []).map(checkDnsOption);
+  const aliases = [...new Set((flags.aliases ?? []).map(checkAlias))];
+  if (aliases.length > 0 && mode.mode !== 'network') {
+    // podman's words; the alias is a name on a network, which only --network NAME has.
+    throw new HutchError(
+      'invalid config provided: networks and static ip/mac address can only be used with Bridge mode networking',
+      { hint: '--network-alias needs a network: hutch network create NAME, then --network NAME' },
+    );
+  }
   const addHost = flags.addHost.map((value) => {
     const entry = parseAddHost(value);
     if (entry.address === HOST_GATEWAY) checkHostGateway(mode, value);
@@ -313,7 +337,9 @@ export function parseNetworkRequest(
     publishAll: flags.publishAll,
     dns,
     dnsSearch,
+    ...(dnsOptions.length > 0 ? { dnsOptions } : {}),
     addHost,
+    ...(aliases.length > 0 ? { aliases } : {}),
   };
 }
 
