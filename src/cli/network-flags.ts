@@ -1,6 +1,6 @@
 // The network flags of `run` and `create`, as podman spells them. The values
 // become NetworkFlags; src/run/network/request.ts checks them (parseNetworkRequest).
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
 import type { NetworkFlags } from '../run/network/request.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -10,6 +10,8 @@ function collect(value: string, previous: string[]): string[] {
 /** What commander gives for the flags addNetworkFlags adds. */
 export interface NetworkFlagValues {
   network?: string;
+  /** podman's other name for --network. */
+  net?: string;
   publish: string[];
   publishAll?: boolean;
   dns: string[];
@@ -23,6 +25,7 @@ export function addNetworkFlags(command: Command): Command {
       '--network <mode>',
       'slirp4netns[:opts] (default), pasta[:opts], none, host, container:NAME, or a network NAME',
     )
+    .addOption(new Option('--net <mode>', 'another name of --network').hideHelp())
     .option(
       '-p, --publish <[ip:][hostPort:]containerPort[/proto]>',
       'publish a container port (or range) on the host (repeatable)',
@@ -37,7 +40,7 @@ export function addNetworkFlags(command: Command): Command {
 
 export function networkFlags(values: NetworkFlagValues): NetworkFlags {
   return {
-    ...(values.network !== undefined ? { network: values.network } : {}),
+    ...((values.network ?? values.net) !== undefined ? { network: values.network ?? values.net } : {}),
     publish: values.publish,
     publishAll: values.publishAll === true,
     dns: values.dns,

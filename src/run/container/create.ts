@@ -17,8 +17,8 @@ import {
 } from '../network/index.js';
 import { checkEnforceable, defaultLimits, type Limits } from '../cgroups/index.js';
 import { currentLimits, resolveUlimits, type UlimitRequests } from '../rlimits.js';
-import { selectRootfsDriver } from '../rootfs/probe.js';
-import type { Runtime } from './lifecycle.js';
+import { selectRootfsDriver, storageDriverOf } from '../rootfs/probe.js';
+import { parseSignal, removeContainer, stopContainer, type Runtime } from './lifecycle.js';
 import { parseLogConfig, type LogFlags } from './log-config.js';
 import { parseMountFlag, parseTmpfsFlag, parseVolumeFlag, resolveMounts, type MountRequest } from './mount-options.js';
 import type { Container, ContainerOptions } from './store.js';
@@ -61,6 +61,8 @@ export interface CreateFlags {
   log?: LogFlags;
   /** --ulimit, parsed (resolved against hutch's own limits at create). */
   ulimits: UlimitRequests;
+  /** --replace: a container that has the --name already is stopped and removed first. */
+  replace?: boolean;
 }
 
 export interface RunFlags extends CreateFlags {
@@ -165,6 +167,14 @@ async function imageFor(
   return image;
 }
 
+/** --replace: the container of that name, if any, stopped (its stop signal and timeout) and removed. */
+async function replaceNamed(runtime: Runtime, name: string): Promise<void> {
+  const existing = runtime.containers.list().find((c) => c.config.name === name);
+  if (existing === undefined) return;
+  await stopContainer(runtime, existing);
+  await removeContainer(runtime, existing, { force: true, volumes: false });
+}
+
 export async function createContainer(
   runtime: Runtime,
   flags: CreateFlags,
@@ -173,6 +183,10 @@ export async function createContainer(
 ): Promise<Container> {
   // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
   checkEnforceable(flags.resources);
+  if (flags.stopSignal !== undefined) parseSignal(flags.stopSignal);
+  if (flags.replace === true && flags.name === undefined) {
+    throw new HutchError('cannot replace container without --name being set', { hint: 'name it with --name' });
+  }
   const log = parseLogConfig(flags.log ?? { opts: [] }, process.cwd());
   if (log.driver === 'passthrough' && flags.tty) {
     // podman accepts it and the output goes nowhere: conmon refuses a terminal with passthrough.
@@ -229,9 +243,11 @@ export async function createContainer(
       storage: runtime.paths.storage,
       pathVar: env.PATH,
       runtime: runtime.paths.runtime,
+      storageDriver: storageDriverOf(env.HUTCH_STORAGE_DRIVER),
     },
     { onWarning: reporting.onWarning },
   );
+  if (flags.replace === true && flags.name !== undefined) await replaceNamed(runtime, flags.name);
   const release = await runtime.containers.lockAll();
   try {
     const resolved = await resolveMounts(requests, runtime.paths.storage);
