@@ -4,13 +4,13 @@
 // HUTCH_STORAGE_DRIVER), which src/host/dirs.ts and src/run/rootfs read, so the
 // command this one re-execs into the session and the monitor's cleanup command
 // of a container started now use them too.
-import { accessSync, constants } from 'node:fs';
-import { delimiter, join, resolve } from 'node:path';
+import { basename, dirname, resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { Option, type Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { resolvePaths } from '../host/dirs.js';
 import { currentIdentity } from '../host/identity.js';
+import { findOnPath } from '../host/idmap.js';
 import { storageDriverOf } from '../run/rootfs/probe.js';
 import { LOG_LEVELS, isLogLevel, log, setLogLevel } from './log.js';
 
@@ -85,16 +85,9 @@ export function addGlobalFlags(program: Command): Command {
 
 /** An executable file at path, or a command of that name on PATH. */
 function findExecutable(name: string, pathVar: string | undefined): string | undefined {
-  const candidates = name.includes('/') ? [name] : (pathVar ?? '').split(delimiter).map((dir) => join(dir, name));
-  for (const candidate of candidates) {
-    try {
-      accessSync(candidate, constants.X_OK);
-      return candidate;
-    } catch {
-      // the next one
-    }
-  }
-  return undefined;
+  if (!name.includes('/')) return findOnPath(name, pathVar);
+  const path = resolve(name);
+  return findOnPath(basename(path), dirname(path));
 }
 
 /** Checks the flags and applies them: the environment, the log level, stdout. Runs before every verb. */
