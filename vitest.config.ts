@@ -17,6 +17,8 @@ export default defineConfig({
   cacheDir: join(process.env.HOME ?? homedir(), '.cache', 'hutch-test', 'vite'),
   test: {
     testTimeout: 60_000,
+    // The hint: line is printed for a terminal only (src/cli/report.ts); tests read it from a pipe.
+    env: { HUTCH_HINTS: '1' },
     hookTimeout: 120_000,
     pool: 'forks',
     maxWorkers: workers,

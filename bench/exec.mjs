@@ -67,7 +67,7 @@ await main(() => {
           : `, conmon ${conmonRss} KiB, ratio ${hutchRss === undefined ? '?' : (hutchRss / conmonRss).toFixed(2)}×`);
       process.stdout.write(`${line}\n`);
       try {
-        hutch.run(['rm', '-f', 'sleeper']);
+        hutch.run(['rm', '-f', '-t', '0', 'sleeper']);
       } catch {
         // never started
       }

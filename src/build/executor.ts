@@ -24,7 +24,7 @@ import { reapEphemeralLeftovers } from '../run/container/ephemeral.js';
 import { checkEnforceable, defaultLimits } from '../run/cgroups/index.js';
 import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
 import { currentLimits, resolveUlimits } from '../run/rlimits.js';
-import { selectRootfsDriver } from '../run/rootfs/probe.js';
+import { selectRootfsDriver, storageDriverOf } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
 import { loadContainerfile } from './containerfile/instruction-parser.js';
 import type { Containerfile } from './containerfile/instructions.js';
@@ -116,6 +116,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       storage: runtime.paths.storage,
       pathVar: env.PATH,
       runtime: runtime.paths.runtime,
+      storageDriver: storageDriverOf(env.HUTCH_STORAGE_DRIVER),
     },
     // Before the build's output starts: a plain line on the caller's stderr.
     { onWarning: (message) => options.stderr.write(`warning: ${message}\n`) },

@@ -6,6 +6,7 @@
 import { createInterface } from 'node:readline';
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
+import { containerGroup } from './containers.js';
 import { formatInspect } from './format/template.js';
 import { print, printOutcomes, processStdio, warn } from './output.js';
 
@@ -249,12 +250,31 @@ function addRestart(parent: Command): void {
   parent
     .command('restart')
     .description('stop and start containers again')
-    .argument('<containers...>', 'names or ids')
+    .argument('[containers...]', 'names or ids')
+    .option('-a, --all', 'every container')
+    .option('--running', 'with --all: only the running ones')
+    .option('-l, --latest', 'act on the container created last')
+    .option('--cidfile <file>', 'read the container id from this file (repeatable)', collect, [])
+    .option('-f, --filter <KEY=VALUE>', 'act on the containers that match KEY=VALUE (repeatable)', collect, [])
     .option('-t, --time <seconds>', 'seconds to wait before SIGKILL (default: the stop timeout, 10)', integer('--time'))
-    .action(async (names: string[], o: { time?: number }) => {
-      const { restart } = await import('../verbs/restart.js');
-      await printOutcomes(restart(names, o.time), (name) => `${name}\n`, 'last');
-    });
+    .action(
+      async (
+        names: string[],
+        o: { time?: number; all?: boolean; running?: boolean; latest?: boolean; cidfile: string[]; filter: string[] },
+      ) => {
+        const { restart } = await import('../verbs/restart.js');
+        const options = {
+          names,
+          all: o.all === true,
+          running: o.running === true,
+          latest: o.latest === true,
+          cidfiles: o.cidfile,
+          filters: o.filter,
+          timeoutSeconds: o.time,
+        };
+        await printOutcomes(restart(options), (name) => `${name}\n`, 'last');
+      },
+    );
 }
 
 function addPrune(parent: Command): void {
@@ -278,9 +298,7 @@ function addPrune(parent: Command): void {
 
 export function registerContainerTools(program: Command): void {
   for (const add of [addExec, addLogs, addTop, addCp, addCommit, addExport, addRestart]) add(program);
-  const container =
-    program.commands.find((c) => c.name() === 'container') ??
-    program.command('container').description('manage containers');
+  const container = containerGroup(program);
   for (const add of [addExec, addLogs, addContainerInspect, addTop, addCp, addCommit, addExport, addRestart, addPrune])
     add(container);
 }

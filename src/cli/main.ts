@@ -6,8 +6,10 @@ import { registerBuild } from './build.js';
 import { registerContainers } from './containers.js';
 import { registerContainerTools } from './container-tools.js';
 import { registerHealthcheck } from './healthcheck.js';
+import { addGlobalFlags, applyGlobalFlags, GlobalFlagExit, type GlobalFlagValues } from './global-flags.js';
 import { registerImages } from './images.js';
 import { registerInfo } from './info.js';
+import { log } from './log.js';
 import { registerLogin } from './login.js';
 import { registerNetwork } from './network.js';
 import { registerRegistryVerbs } from './registry.js';
@@ -25,6 +27,10 @@ export function buildProgram(): Command {
     .enablePositionalOptions()
     .exitOverride()
     .showSuggestionAfterError();
+  addGlobalFlags(program).hook('preAction', (_program, verb) => {
+    applyGlobalFlags(program.opts<GlobalFlagValues>(), process.argv, process.env);
+    log.trace(`options of ${verbPath(verb)}: ${JSON.stringify(verb.opts())}`);
+  });
   registerContainers(program);
   registerContainerTools(program);
   registerHealthcheck(program);
@@ -41,6 +47,13 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** `container rm`: the verb as the user typed it, below the program. */
+function verbPath(command: Command): string {
+  const names: string[] = [];
+  for (let c: Command | null = command; c?.parent != null; c = c.parent) names.unshift(c.name());
+  return names.join(' ');
+}
+
 async function main(argv: string[]): Promise<void> {
   // Said once, when the session starts (the command that started it exec'd this one): every later command shares it.
   for (const warning of takeSessionWarnings()) process.stderr.write(`warning: ${warning}\n`);
@@ -54,6 +67,11 @@ async function main(argv: string[]): Promise<void> {
   try {
     await program.parseAsync(argv);
   } catch (error) {
+    if (error instanceof GlobalFlagExit) {
+      process.stderr.write(`${error.message}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
     if (error instanceof CommanderError) {
       // commander printed the message (or the help) already.
       process.exitCode = error.exitCode === 0 ? 0 : ExitCode.Error;

@@ -4,6 +4,7 @@
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { confirm } from './container-tools.js';
+import { containerGroup } from './containers.js';
 import { print } from './output.js';
 
 function collect(value: string, previous: string[]): string[] {
@@ -129,7 +130,12 @@ export function registerNetwork(program: Command): void {
       print(removed.map((n) => `${n}\n`).join(''));
     });
 
-  program
+  for (const parent of [program, containerGroup(program)]) addPort(parent);
+}
+
+/** `port`, also under `hutch container`. */
+function addPort(parent: Command): void {
+  parent
     .command('port')
     .description("list a container's published ports")
     .argument('[container]', 'name or id')

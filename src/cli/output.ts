@@ -4,6 +4,7 @@
 import type { Stdio } from '../run/container/attach.js';
 import type { CreateReporting } from '../run/container/create.js';
 import type { Outcome } from '../verbs/outcomes.js';
+import { logEnabled } from './log.js';
 
 /**
  * The process's stdin, stdout and stderr for the verbs that relay a
@@ -30,9 +31,9 @@ export function print(text: string): void {
   process.stdout.write(text);
 }
 
-/** One `warning: …` line on stderr. */
+/** One `warning: …` line on stderr (none with --log-level error and above). */
 export function warn(message: string): void {
-  process.stderr.write(`warning: ${message}\n`);
+  if (logEnabled('warn')) process.stderr.write(`warning: ${message}\n`);
 }
 
 /**

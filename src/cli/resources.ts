@@ -3,6 +3,7 @@
 import type { Command } from 'commander';
 import { HutchError } from '../errors.js';
 import { addLimitFlags, limitsFromOptions, type LimitOptionValues } from './cgroup-flags.js';
+import { containerGroup } from './containers.js';
 import { print, printOutcomes } from './output.js';
 
 function seconds(value: string): number {
@@ -13,25 +14,54 @@ function seconds(value: string): number {
   return number;
 }
 
+interface FreezeFlagValues {
+  all?: boolean;
+  latest?: boolean;
+  cidfile: string[];
+  filter: string[];
+}
+
+/** pause and unpause: the same flags, podman's. */
+function addFreezeVerb(parent: Command, verb: 'pause' | 'unpause'): void {
+  parent
+    .command(verb)
+    .description(
+      verb === 'pause'
+        ? 'pause every process of one or more containers (cgroup freezer)'
+        : 'resume the processes of paused containers',
+    )
+    .argument('[container...]', 'names or ids')
+    .option('-a, --all', verb === 'pause' ? 'every running container' : 'every paused container')
+    .option('-l, --latest', 'act on the container created last')
+    .option('--cidfile <file>', 'read the container id from this file (repeatable)', collect, [])
+    .option('-f, --filter <KEY=VALUE>', 'act on the containers that match KEY=VALUE (repeatable)', collect, [])
+    .action(async (names: string[], o: FreezeFlagValues) => {
+      const verbs = await import('../verbs/pause.js');
+      const options = {
+        names,
+        all: o.all === true,
+        latest: o.latest === true,
+        cidfiles: o.cidfile,
+        filters: o.filter,
+      };
+      await printOutcomes(verbs[verb](options), (name) => `${name}\n`, 'first');
+    });
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
 export function registerResources(program: Command): void {
-  program
-    .command('pause')
-    .description('pause every process of one or more containers (cgroup freezer)')
-    .argument('<container...>', 'names or ids')
-    .action(async (names: string[]) => {
-      const { pause } = await import('../verbs/pause.js');
-      await printOutcomes(pause(names), (name) => `${name}\n`, 'first');
-    });
+  for (const parent of [program, containerGroup(program)]) {
+    addFreezeVerb(parent, 'pause');
+    addFreezeVerb(parent, 'unpause');
+    addStats(parent);
+    addUpdate(parent);
+  }
+}
 
-  program
-    .command('unpause')
-    .description('resume the processes of paused containers')
-    .argument('<container...>', 'names or ids')
-    .action(async (names: string[]) => {
-      const { unpause } = await import('../verbs/pause.js');
-      await printOutcomes(unpause(names), (name) => `${name}\n`, 'first');
-    });
-
+function addStats(program: Command): void {
   program
     .command('stats')
     .description('show the resource usage of containers (all running ones by default)')
@@ -67,7 +97,9 @@ export function registerResources(program: Command): void {
         } else print(`${clear}${tabulate(statsTable(rows, hostMemory))}`);
       }
     });
+}
 
+function addUpdate(program: Command): void {
   addLimitFlags(program.command('update'))
     .description('change the resource limits of a running container')
     .argument('<container>', 'name or id')

@@ -11,10 +11,16 @@ import { packageRoot } from '../package.js';
  * the uid it has outside, which names the directories.
  */
 export interface Paths {
-  /** Images, layers, containers: $XDG_DATA_HOME/hutch, or ~/.local/share/hutch. */
+  /** Images, layers, containers: $HUTCH_STORAGE (`--root`), else $XDG_DATA_HOME/hutch, or ~/.local/share/hutch. */
   storage: string;
-  /** Pid files, locks, sockets: $XDG_RUNTIME_DIR/hutch, or /tmp/hutch-UID. */
+  /** Containers' pid files, locks, sockets: $HUTCH_RUNTIME (`--runroot`), else the session directory. */
   runtime: string;
+  /**
+   * The session's pid file and lock: $XDG_RUNTIME_DIR/hutch, or /tmp/hutch-UID.
+   * One per user whatever --runroot says: native/launcher.c finds the session
+   * there before node starts, with no flags parsed.
+   */
+  session: string;
   /** The launcher (bin/hutch), which also becomes the session holder. */
   launcher: string;
 }
@@ -23,9 +29,11 @@ export function resolvePaths(env: NodeJS.ProcessEnv, hostUid: number): Paths {
   const dataHome = isAbsoluteSet(env.XDG_DATA_HOME)
     ? env.XDG_DATA_HOME
     : join(env.HOME ?? homedir(), '.local', 'share');
+  const session = runtimeDir(env, hostUid);
   return {
-    storage: join(dataHome, 'hutch'),
-    runtime: runtimeDir(env, hostUid),
+    storage: isAbsoluteSet(env.HUTCH_STORAGE) ? env.HUTCH_STORAGE : join(dataHome, 'hutch'),
+    runtime: isAbsoluteSet(env.HUTCH_RUNTIME) ? env.HUTCH_RUNTIME : session,
+    session,
     launcher: join(packageRoot, 'bin', 'hutch'),
   };
 }

@@ -59,7 +59,7 @@ export interface StartedSession {
  */
 export async function createSession(identity: Identity, env: NodeJS.ProcessEnv): Promise<StartedSession> {
   const paths = resolvePaths(env, identity.uid);
-  const runtime = ensureRuntimeDir(paths.runtime, identity.uid);
+  const runtime = ensureRuntimeDir(paths.session, identity.uid);
   const lock = openSync(join(runtime, 'session.lock'), 'a', 0o600);
   try {
     native.flock(lock, true, true);

@@ -363,7 +363,7 @@ export async function collectHostInfo(env: NodeJS.ProcessEnv = process.env): Pro
   const identity = currentIdentity(env);
   const paths = resolvePaths(env, identity.uid);
   const facts = readUsernsFacts();
-  const holder = identity.session ?? readSessionPid(paths.runtime);
+  const holder = identity.session ?? readSessionPid(paths.session);
   const inside = identity.session !== undefined;
   const cgroups = probeCgroups();
 

@@ -1,9 +1,15 @@
-/** `hutch kill`: a signal (a name or number, checked before anything) to each container. */
+/** `hutch kill`: a signal (a name or number, checked before anything) to each container; --all: the running ones. */
 import { openRuntime, parseSignal, signalContainer } from '../run/container/lifecycle.js';
-import { eachName, type Outcome } from './outcomes.js';
+import type { Outcome } from './outcomes.js';
+import { eachTarget, selectTargets, type TargetOptions } from './targets.js';
 
-export async function* kill(names: readonly string[], signal: string): AsyncGenerator<Outcome<void>, void, undefined> {
-  const number = parseSignal(signal);
+export interface KillOptions extends TargetOptions {
+  signal: string;
+}
+
+export async function* kill(options: KillOptions): AsyncGenerator<Outcome<void>, void, undefined> {
+  const number = parseSignal(options.signal);
   const runtime = await openRuntime();
-  yield* eachName(names, async (name) => signalContainer(runtime.containers.find(name), number));
+  const targets = selectTargets(runtime, options, { allOf: (c) => c.state.status === 'running' });
+  yield* eachTarget(targets, async (container) => signalContainer(container, number));
 }

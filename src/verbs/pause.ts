@@ -4,16 +4,20 @@
  * two directions of one switch, with the same checks.
  */
 import { HutchError } from '../errors.js';
-import { freeze, isFrozen } from '../run/cgroups/index.js';
+import { freeze, isFrozen, isPaused } from '../run/cgroups/index.js';
 import { runningCgroup, shortId } from '../run/cgroups/container-cgroup.js';
 import { openRuntime } from '../run/container/lifecycle.js';
-import { eachName, type Outcome } from './outcomes.js';
+import type { Outcome } from './outcomes.js';
+import { eachTarget, selectTargets, type TargetOptions } from './targets.js';
 
-async function* setFrozen(names: readonly string[], frozen: boolean): AsyncGenerator<Outcome<void>, void, undefined> {
+/** --all: pause takes the running containers that are not paused, unpause the paused ones. */
+async function* setFrozen(options: TargetOptions, frozen: boolean): AsyncGenerator<Outcome<void>, void, undefined> {
   const runtime = await openRuntime();
   const verb = frozen ? 'pause' : 'unpause';
-  yield* eachName(names, async (name) => {
-    const container = runtime.containers.find(name);
+  const targets = selectTargets(runtime, options, {
+    allOf: (c) => c.state.status === 'running' && isPaused(c.state) !== frozen,
+  });
+  yield* eachTarget(targets, async (container) => {
     const cgroup = runningCgroup(container, verb);
     if (isFrozen(cgroup) === frozen) {
       throw new HutchError(
@@ -24,10 +28,10 @@ async function* setFrozen(names: readonly string[], frozen: boolean): AsyncGener
   });
 }
 
-export function pause(names: readonly string[]): AsyncGenerator<Outcome<void>, void, undefined> {
-  return setFrozen(names, true);
+export function pause(options: TargetOptions): AsyncGenerator<Outcome<void>, void, undefined> {
+  return setFrozen(options, true);
 }
 
-export function unpause(names: readonly string[]): AsyncGenerator<Outcome<void>, void, undefined> {
-  return setFrozen(names, false);
+export function unpause(options: TargetOptions): AsyncGenerator<Outcome<void>, void, undefined> {
+  return setFrozen(options, false);
 }

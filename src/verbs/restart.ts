@@ -11,10 +11,19 @@ import {
   waitForMonitor,
   type Runtime,
 } from '../run/container/lifecycle.js';
-import { eachName, type Outcome } from './outcomes.js';
+import type { Container } from '../run/container/store.js';
+import type { Outcome } from './outcomes.js';
+import { eachTarget, selectTargets, type TargetOptions } from './targets.js';
 
-async function restartContainer(runtime: Runtime, name: string, timeoutSeconds?: number): Promise<void> {
-  const container = runtime.containers.find(name);
+export interface RestartOptions extends TargetOptions {
+  /** Seconds between the stop signal and SIGKILL (default: the container's stop timeout, 10). */
+  timeoutSeconds?: number;
+  /** --running: with --all, only the containers that run. */
+  running?: boolean;
+}
+
+async function restartContainer(runtime: Runtime, target: Container, timeoutSeconds?: number): Promise<void> {
+  const container = runtime.containers.read(target.config.id) ?? target;
   if (container.state.status === 'running') {
     await stopContainer(runtime, container, timeoutSeconds);
   }
@@ -27,10 +36,12 @@ async function restartContainer(runtime: Runtime, name: string, timeoutSeconds?:
 }
 
 export async function* restart(
-  names: readonly string[],
-  timeoutSeconds: number | undefined,
+  options: RestartOptions,
   env: NodeJS.ProcessEnv = process.env,
 ): AsyncGenerator<Outcome<void>, void, undefined> {
   const runtime = await openRuntime(env);
-  yield* eachName(names, (name) => restartContainer(runtime, name, timeoutSeconds));
+  const targets = selectTargets(runtime, options, {
+    allOf: (c) => options.running !== true || c.state.status === 'running',
+  });
+  yield* eachTarget(targets, (container) => restartContainer(runtime, container, options.timeoutSeconds));
 }

@@ -1,11 +1,22 @@
-/** `hutch stop`: each container's stop signal, then SIGKILL after the timeout. */
+/**
+ * `hutch stop`: each container's stop signal, then SIGKILL after the timeout
+ * (with a warning saying so); the containers named, or --all, --latest,
+ * --cidfile, --filter. Containers that do not run are only cleaned up.
+ */
 import { openRuntime, stopContainer } from '../run/container/lifecycle.js';
-import { eachName, type Outcome } from './outcomes.js';
+import type { Outcome } from './outcomes.js';
+import { eachTarget, selectTargets, type TargetOptions } from './targets.js';
 
-export async function* stop(
-  names: readonly string[],
-  timeoutSeconds: number | undefined,
-): AsyncGenerator<Outcome<void>, void, undefined> {
+export interface StopOptions extends TargetOptions {
+  /** Seconds between the stop signal and SIGKILL (default: the container's stop timeout, 10). */
+  timeoutSeconds?: number;
+  onWarning: (message: string) => void;
+}
+
+export async function* stop(options: StopOptions): AsyncGenerator<Outcome<void>, void, undefined> {
   const runtime = await openRuntime();
-  yield* eachName(names, (name) => stopContainer(runtime, runtime.containers.find(name), timeoutSeconds));
+  const targets = selectTargets(runtime, options);
+  yield* eachTarget(targets, (container) =>
+    stopContainer(runtime, container, options.timeoutSeconds, { onWarning: options.onWarning }),
+  );
 }

@@ -1,12 +1,14 @@
-/** `hutch wait`: each container's exit code once it has exited (-1 when none was recorded). */
+/** `hutch wait`: each container's exit code once it is not running (0 for one that never ran, as podman; -1 when it is gone). */
 import { openRuntime, waitForExit } from '../run/container/lifecycle.js';
-import { eachName, type Outcome } from './outcomes.js';
+import type { Outcome } from './outcomes.js';
+import { eachTarget, selectTargets, type TargetOptions } from './targets.js';
 
-export async function* wait(names: readonly string[]): AsyncGenerator<Outcome<number>, void, undefined> {
+export async function* wait(options: TargetOptions): AsyncGenerator<Outcome<number>, void, undefined> {
   const runtime = await openRuntime();
-  yield* eachName(names, async (name) => {
-    const container = runtime.containers.find(name);
+  const targets = selectTargets(runtime, options);
+  yield* eachTarget(targets, async (container) => {
     const after = await waitForExit(runtime, container.config.id);
-    return after?.state.exitCode ?? -1;
+    if (after === undefined) return -1;
+    return after.state.exitCode ?? 0;
   });
 }

@@ -153,7 +153,7 @@ const c3 = usage(busy);
 pause(4000);
 const c4 = usage(busy);
 const stats2 = json(run('stats', '--no-stream', '--format', 'json', 'busy'));
-const rm = run('rm', '-f', 'busy');
+const rm = run('rm', '-t', '0', '-f', 'busy');
 result.cpu = {
   limited: share(c1, c2),
   updated: share(c3, c4),
@@ -198,7 +198,7 @@ result.pause = {
 const plain = run(...runArgs('-d --name plain busybox', 'sleep', '300')).stdout.trim();
 const plainCgroup = cgroupFile(plain, 'cgroup.events');
 const plainPause = run('pause', 'plain');
-const plainRm = run('rm', '-f', 'plain');
+const plainRm = run('rm', '-t', '0', '-f', 'plain');
 result.plain = {
   cgroupEvents: plainCgroup,
   pause: { status: plainPause.status, stderr: plainPause.stderr },

@@ -311,8 +311,9 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
       expect(ok(['pause', 'plain'], box)).toBe('plain\n');
       expect(readEvents(cgroup)).toEqual({ populated: true, frozen: true });
       expect(inspect().State).toMatchObject({ Status: 'paused', Paused: true, Running: true });
-      expect(ok(['ps'], box)).toMatch(/ Paused +plain\n/);
-      expect(JSON.parse(ok(['ps', '--format', 'json'], box))[0].State).toBe('paused');
+      // podman's ps lists running containers only: a paused one with -a.
+      expect(ok(['ps', '-a'], box)).toMatch(/ Paused +plain\n/);
+      expect(JSON.parse(ok(['ps', '-a', '--format', 'json'], box))[0].State).toBe('paused');
       const paused = hutch(['exec', 'plain', 'true'], box);
       expect(paused.status).toBe(125);
       expect(errorLines(paused.stderr)).toEqual(['Error: container plain is paused: container state improper']);
@@ -342,7 +343,7 @@ describe.skipIf(delegated.skip)('cgroups on this host, in the delegated subtree'
       const a = ok(['run', '-d', 'busybox', 'sh', '-c', 'sleep 300 & sleep 300'], box).trim();
       const b = ok(['run', '-d', 'busybox', 'sleep', '300'], box).trim();
       ok(['pause', a, b], box);
-      ok(['rm', '-f', a], box);
+      ok(['rm', '-t', '0', '-f', a], box);
       expect(existsSync(join(root(), 'hutch', a))).toBe(false);
       ok(['stop', '-t', '1', b], box);
       expect(existsSync(join(root(), 'hutch', b))).toBe(false);

@@ -53,7 +53,7 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
   });
   afterAll(() => {
     rmSync(marker, { force: true });
-    hutch(['rm', '-f', '-a'], box);
+    hutch(['rm', '-t', '0', '-f', '-a'], box);
     box?.dispose();
     rmSync(work, { recursive: true, force: true });
   });
@@ -68,7 +68,7 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
         /^Error: chdir to cwd \("\/w"\) failed: (ENOENT|ENOTDIR)|^Error: working directory/m,
       );
     }
-    ok(['rm', '-f', 'swapped'], box);
+    ok(['rm', '-t', '0', '-f', 'swapped'], box);
   });
 
   it('exec -w /proc/self/fd/N, for N from 3 to 20', () => {
@@ -77,7 +77,7 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
       refused(hutch(['exec', '-w', `/proc/self/fd/${n}`, 'direct', 'cat', relMarker()], box), `exec -w fd ${n}`);
       refused(hutch(['exec', '-t', '-w', `/proc/self/fd/${n}`, 'direct', 'cat', relMarker()], box), `exec -t fd ${n}`);
     }
-    ok(['rm', '-f', 'direct'], box);
+    ok(['rm', '-t', '0', '-f', 'direct'], box);
   });
 
   it('run -w /proc/self/fd/N, and start/restart of a container that swapped its own working directory', () => {
@@ -93,7 +93,7 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
       );
       expect(first.status, first.stderr).toBe(0);
       refused(hutch(['start', '-a', name], box), `start fd ${n}`);
-      ok(['rm', '-f', name], box);
+      ok(['rm', '-t', '0', '-f', name], box);
     }
   });
 
@@ -156,7 +156,7 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
       ok(['exec', '-e', path, 'watcher', 'true'], box);
       report = hutch(['exec', 'watcher', 'cat', '/tmp/caught'], box).stdout;
     }
-    ok(['rm', '-f', 'watcher'], box);
+    ok(['rm', '-t', '0', '-f', 'watcher'], box);
     // The probe itself works: it can open the exe of, and pass ptrace's check on, a process that did exec.
     expect(report).toMatch(/^control caps=[0-9a-f]+ exe=REACHED ptrace=REACHED$/m);
     const caught = report.split('\n').filter((l) => l.startsWith('caught '));
@@ -184,7 +184,7 @@ describe.skipIf(need.skip)('a container cannot reach the host through the proces
       hutch(['exec', 'shebang', '/evil'], box);
       report = hutch(['exec', 'shebang', 'cat', '/tmp/caught'], box).stdout;
     }
-    ok(['rm', '-f', 'shebang'], box);
+    ok(['rm', '-t', '0', '-f', 'shebang'], box);
     // The copy refuses writes (EPERM: sealed), is busy while it runs (ETXTBSY), or is out of reach once it
     // runs Main again and makes itself non-dumpable (EACCES): never the user's file, never written.
     const lines = report.split('\n').filter((l) => l.startsWith('shebang '));

@@ -57,7 +57,7 @@ describe.skipIf(need.skip)('container verbs', () => {
     ok(['import', await busyboxRootfsTar(), 'busybox'], box);
   });
   afterAll(() => {
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose(work);
   });
 

@@ -58,7 +58,7 @@ describe.skipIf(need.skip)('hutch exec', () => {
     }
   });
   afterAll(() => {
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose(work);
   });
 

@@ -126,7 +126,7 @@ describe.skipIf(skip)('faults: SIGKILL at random points, then the next ordinary 
     ok(['rmi', big], box);
     typical.set('run', timed(['run', '--rm', '--network', 'none', 'busybox', 'sh', '-c', 'sleep 0.2']));
     const id = ok(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'], box).trim();
-    typical.set('rm', timed(['rm', '-f', id]));
+    typical.set('rm', timed(['rm', '-t', '0', '-f', id]));
     console.log(`faults: seed ${SEED}; uncut durations (ms): ${JSON.stringify(Object.fromEntries(typical))}`);
   }, 300_000);
   afterAll(async () => {
@@ -183,8 +183,8 @@ describe.skipIf(skip)('faults: SIGKILL at random points, then the next ordinary 
       }
       case 'rm': {
         const id = ok(['run', '-d', '--network', 'none', 'busybox', 'sleep', '60'], box).trim();
-        const killed = await killDuring(['rm', '-f', id], box, at((typical.get('rm') ?? 1000) * 1.2));
-        return { killed, token, cleanup: ['rm', '-f', '--', id] };
+        const killed = await killDuring(['rm', '-t', '0', '-f', id], box, at((typical.get('rm') ?? 1000) * 1.2));
+        return { killed, token, cleanup: ['rm', '-t', '0', '-f', '--', id] };
       }
     }
   };

@@ -34,7 +34,7 @@ describe.skipIf(need.skip)('container logs: rotation and drivers', () => {
     ok(['import', await busyboxRootfsTar(), 'busybox'], box);
   });
   afterAll(() => {
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose();
   });
 

@@ -29,7 +29,7 @@ describe.skipIf(need.skip)('network modes', () => {
   });
   afterAll(() => {
     host?.server.close();
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     hutch(['network', 'prune', '-f'], box);
     box.dispose();
   });
@@ -74,7 +74,7 @@ describe.skipIf(need.skip)('network modes', () => {
   });
 
   it('a network stops with its last member; network rm -f removes its containers', async () => {
-    ok(['rm', '-f', 'outsider'], box);
+    ok(['rm', '-t', '0', '-f', 'outsider'], box);
     // back had one member: its slirp4netns is gone with it.
     expect(networkHelpers(box.runtime).filter((cmd) => cmd.includes('/networks/back/'))).toEqual([]);
     expect(ok(['network', 'rm', 'back'], box)).toBe('back\n');
@@ -124,7 +124,7 @@ describe.skipIf(need.skip)('network modes', () => {
     process.kill(Number(inspect('pasta-web', '{{.State.ConmonPid}}')), 'SIGKILL');
     process.kill(pid, 'SIGKILL');
     expect(await helpersGone(box.runtime, [pid])).toEqual([]);
-    ok(['rm', '-f', 'pasta-web'], box);
+    ok(['rm', '-t', '0', '-f', 'pasta-web'], box);
   });
 
   it("--network container:NAME shares the other container's namespace and its /etc files", () => {

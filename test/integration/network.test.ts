@@ -36,7 +36,7 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
   });
   afterAll(() => {
     host?.server.close();
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose();
   });
 
@@ -117,7 +117,7 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
     ok(['restart', '-t', '1', 'web'], box);
     expect(await hostGet(port, '/hostname')).toBe(`${id.slice(0, 12)}\n`);
     expect(networkHelpers(box.runtime)).toHaveLength(1);
-    ok(['rm', '-f', 'web'], box);
+    ok(['rm', '-t', '0', '-f', 'web'], box);
     expect(networkHelpers(box.runtime)).toEqual([]);
   });
 
@@ -131,7 +131,7 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
       await udpRoundTrip(port, 'one-way', 8).catch(() => undefined);
       expect(ok(['logs', 'udp'], box)).toContain('got one-way from 10.0.2.2\n');
     } finally {
-      ok(['rm', '-f', 'udp'], box);
+      ok(['rm', '-t', '0', '-f', 'udp'], box);
     }
     const open = await freePort();
     ok(
@@ -151,7 +151,7 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
     try {
       expect(await udpRoundTrip(open, 'ping')).toBe('echo:ping');
     } finally {
-      ok(['rm', '-f', 'udp2'], box);
+      ok(['rm', '-t', '0', '-f', 'udp2'], box);
     }
     expect(networkHelpers(box.runtime)).toEqual([]);
   });
@@ -172,7 +172,7 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
         '{"80/tcp":[{"HostIp":"","HostPort":""}],"53/udp":[{"HostIp":"","HostPort":""}]}',
       );
     } finally {
-      ok(['rm', '-f', 'all'], box);
+      ok(['rm', '-t', '0', '-f', 'all'], box);
     }
   });
 
@@ -287,6 +287,6 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
     process.kill(pid, 'SIGKILL');
     // Nothing of hutch runs now: slirp4netns ends by itself once the container is reaped (--exit-fd).
     expect(await helpersGone(box.runtime)).toEqual([]);
-    ok(['rm', '-f', 'victim'], box);
+    ok(['rm', '-t', '0', '-f', 'victim'], box);
   });
 });

@@ -56,7 +56,7 @@ describe.skipIf(need.skip)('hutch run', () => {
     );
   });
   afterAll(() => {
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose(work);
   });
 
@@ -106,7 +106,7 @@ describe.skipIf(need.skip)('hutch run', () => {
         .split(/\s+/);
       expect(nspid?.at(-1)).toBe('1');
     } finally {
-      ok(['rm', '-f', id], box);
+      ok(['rm', '-t', '0', '-f', id], box);
     }
   });
 
@@ -314,7 +314,8 @@ describe.skipIf(need.skip)('hutch run', () => {
     expect(ok(['wait', 'sleeper'], box)).toBe('137\n');
     expect(fail(['kill', 'sleeper'], box)).toMatch(/container state improper/);
     ok(['rm', 'sleeper'], box);
-    expect(fail(['rm', 'sleeper'], box)).toMatch(/no container with name or ID "sleeper" found/);
+    // podman rm's status for a missing container is 1.
+    expect(fail(['rm', 'sleeper'], box, 1)).toMatch(/no container with name or ID "sleeper" found/);
     expect(fail(['run', '-d', '--name', 'bad name', 'busybox', 'true'], box)).toMatch(/invalid container name/);
   });
 

@@ -39,7 +39,7 @@ describe.skipIf(need.skip)('hutch run/create/build --ulimit', () => {
     ok(['import', await busyboxRootfsTar(), 'busybox'], box);
   });
   afterAll(() => {
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose(dir);
   });
 
@@ -92,7 +92,7 @@ describe.skipIf(need.skip)('hutch run/create/build --ulimit', () => {
     ok(['rm', 'limited'], box);
     ok(['run', '-d', '--name', 'exec-limited', '--ulimit', 'nofile=64:128', 'busybox', 'sleep', '100'], box);
     expect(ok(['exec', 'exec-limited', 'sh', '-c', 'ulimit -n; ulimit -Hn'], box)).toBe('64\n128\n');
-    ok(['rm', '-f', 'exec-limited'], box);
+    ok(['rm', '-t', '0', '-f', 'exec-limited'], box);
   });
 
   it('refuses a hard limit above the user’s own, and a bad flag, with one line and exit 125', () => {

@@ -33,7 +33,7 @@ describe.skipIf(need.skip)('hutch volume', () => {
     ok(['import', await busyboxRootfsTar(), 'busybox'], box);
   });
   afterAll(() => {
-    hutch(['rm', '-af'], box);
+    hutch(['rm', '-t', '0', '-af'], box);
     box.dispose();
   });
 

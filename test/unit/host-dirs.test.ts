@@ -15,6 +15,13 @@ describe('paths', () => {
     expect(resolvePaths({ XDG_DATA_HOME: 'relative', HOME: '/h' }, uid).storage).toBe('/h/.local/share/hutch');
   });
 
+  it('takes --root and --runroot from HUTCH_STORAGE and HUTCH_RUNTIME; the session stays where bin/hutch looks', () => {
+    const paths = resolvePaths({ HUTCH_STORAGE: '/r', HUTCH_RUNTIME: '/rr', HOME: '/h' }, uid);
+    expect(paths).toMatchObject({ storage: '/r', runtime: '/rr', session: `/tmp/hutch-${uid}` });
+    expect(resolvePaths({ HUTCH_STORAGE: 'relative', HOME: '/h' }, uid).storage).toBe('/h/.local/share/hutch');
+    expect(resolvePaths({ HOME: '/h' }, uid).runtime).toBe(resolvePaths({ HOME: '/h' }, uid).session);
+  });
+
   it('uses XDG_RUNTIME_DIR only when it is our own directory', () => {
     const own = mkdtempSync(join(tmpdir(), 'hutch-paths-'));
     expect(runtimeDir({ XDG_RUNTIME_DIR: own }, uid)).toBe(join(own, 'hutch'));

@@ -41,6 +41,7 @@ export const PS_REPORT: ReportFormat = {
     User: 'USERNS',
     UTS: 'UTS',
   },
+  structs: ['Namespaces'],
 };
 
 export const IMAGES_REPORT: ReportFormat = {

@@ -28,6 +28,8 @@ export interface ReportFormat {
    * fields of the first row are titled from their names; a field of neither prints `<no value>`.
    */
   headers?: Readonly<Record<string, string>>;
+  /** Fields that hold a struct (ps's Namespaces): their fields get titles too, for `{{.Namespaces.UTS}}`. */
+  structs?: readonly string[];
 }
 
 const TABLE = 'table ';
@@ -113,10 +115,24 @@ export function columnTitle(field: string): string {
   return splitCamelCase(field).join(' ').toUpperCase();
 }
 
-function headerRow(report: ReportFormat, rows: readonly unknown[]): Record<string, string> {
-  const first = rows.find((r) => r !== null && typeof r === 'object' && !Array.isArray(r)) ?? {};
-  const titles = Object.fromEntries(Object.keys(first).map((k) => [k, columnTitle(k)]));
-  return declareMap({ ...titles, ...report.headers });
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  value !== null && typeof value === 'object' && !Array.isArray(value);
+
+/**
+ * The header row: each field's title, podman's own first. A struct field (report.structs) gets
+ * titles for its fields; any other field is its title, so `{{.Labels.x}}` fails as in podman.
+ */
+function headerRow(report: ReportFormat, rows: readonly unknown[]): Record<string, unknown> {
+  const first = rows.find(isRecord) ?? {};
+  const titles = (fields: string[]) =>
+    Object.fromEntries(fields.map((k) => [k, report.headers?.[k] ?? columnTitle(k)]));
+  const nested = Object.fromEntries(
+    (report.structs ?? []).map((field) => {
+      const value = first[field];
+      return [field, declareMap(titles(isRecord(value) ? Object.keys(value) : []))];
+    }),
+  );
+  return declareMap({ ...titles(Object.keys(first)), ...report.headers, ...nested });
 }
 
 /**

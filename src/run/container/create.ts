@@ -17,8 +17,8 @@ import {
 } from '../network/index.js';
 import { checkEnforceable, defaultLimits, type Limits } from '../cgroups/index.js';
 import { currentLimits, resolveUlimits, type UlimitRequests } from '../rlimits.js';
-import { selectRootfsDriver } from '../rootfs/probe.js';
-import { removeContainer, stopContainer, type Runtime } from './lifecycle.js';
+import { selectRootfsDriver, storageDriverOf } from '../rootfs/probe.js';
+import { parseSignal, removeContainer, stopContainer, type Runtime } from './lifecycle.js';
 import { resolveHealthcheck, type HealthFlags } from './healthcheck.js';
 import { parseRestartPolicy } from './restart-policy.js';
 import { timezoneFile } from './timezone.js';
@@ -215,6 +215,10 @@ export async function createContainer(
 ): Promise<Container> {
   // A limit this host cannot enforce is refused before anything exists, as podman refuses it at create.
   checkEnforceable(flags.resources);
+  if (flags.stopSignal !== undefined) parseSignal(flags.stopSignal);
+  if (flags.replace && flags.name === undefined) {
+    throw new HutchError('cannot replace container without --name being set', { hint: 'name it with --name' });
+  }
   const log = parseLogConfig(flags.log ?? { opts: [] }, process.cwd());
   if (log.driver === 'passthrough' && flags.tty) {
     // podman accepts it and the output goes nowhere: conmon refuses a terminal with passthrough.
@@ -281,6 +285,7 @@ export async function createContainer(
       storage: runtime.paths.storage,
       pathVar: env.PATH,
       runtime: runtime.paths.runtime,
+      storageDriver: storageDriverOf(env.HUTCH_STORAGE_DRIVER),
     },
     { onWarning: reporting.onWarning },
   );

@@ -15,6 +15,7 @@ import { hostConfigResources, isPaused, wasOomKilled } from '../cgroups/index.js
 import { inspectUlimits } from '../rlimits.js';
 import { normalizeCapabilityName } from '../security/capabilities.js';
 import { inspectVolume, volumesDir } from '../volumes.js';
+import { containerState } from './filters.js';
 import { parseSignal, type Runtime } from './lifecycle.js';
 import { inspectHealth } from './health-log.js';
 import { inspectHealthcheck } from './healthcheck.js';
@@ -172,7 +173,7 @@ export function inspectContainer(runtime: Runtime, container: Container): Record
     Args: args.slice(1),
     State: {
       OciVersion: '1.0.2',
-      Status: paused ? 'paused' : state.status,
+      Status: containerState(container),
       Running: running,
       Paused: paused,
       Restarting: false,

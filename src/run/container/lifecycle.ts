@@ -94,20 +94,42 @@ const SIGNALS: Record<string, number> = {
   SIGSYS: 31,
 };
 
-/** A signal by name (TERM, SIGTERM, sigterm) or number, as `kill -s` and STOPSIGNAL take it. */
+/** Other names docker's signal table knows for the same numbers. */
+const SIGNAL_ALIASES: Record<string, number> = { SIGCLD: 17, SIGIOT: 6, SIGPOLL: 29 };
+
+/** A signal's number by its name without SIG (TERM, RTMIN+3, RTMAX-1), as docker's signal map has them. */
+function signalByName(name: string): number | undefined {
+  const full = `SIG${name}`;
+  const known = SIGNALS[full] ?? SIGNAL_ALIASES[full];
+  if (known !== undefined) return known;
+  const rt = /^RT(MIN|MAX)(?:([+-])(\d+))?$/.exec(name);
+  if (rt === null) return undefined;
+  const offset = rt[3] === undefined ? 0 : Number(rt[3]);
+  if (rt[1] === 'MIN' && rt[2] !== '-') return 34 + offset;
+  if (rt[1] === 'MAX' && rt[2] !== '+') return 64 - offset;
+  return undefined;
+}
+
+/**
+ * A signal by name (TERM, SIGTERM, sigterm, RTMIN+2) or number, with a
+ * leading dash or not (-HUP, -1), as `kill -s`, --stop-signal and STOPSIGNAL
+ * take it; podman's errors (podman's util.ParseSignal over docker's).
+ */
 export function parseSignal(text: string): number {
-  if (/^\d+$/.test(text)) {
-    const number = Number(text);
-    if (number >= 1 && number <= 64) return number;
+  const raw = text.startsWith('-') ? text.slice(1) : text;
+  let number: number | undefined;
+  if (/^[+-]?\d+$/.test(raw)) {
+    number = Number(raw);
+    if (number === 0) number = undefined;
   } else {
-    const upper = text.toUpperCase();
-    const name = upper.startsWith('SIG') ? upper : `SIG${upper}`;
-    const number = SIGNALS[name];
-    if (number !== undefined) return number;
-    const rt = /^SIGRTMIN(\+(\d+))?$/.exec(name);
-    if (rt !== null) return 34 + Number(rt[2] ?? 0);
+    const upper = raw.toUpperCase();
+    number = signalByName(upper.startsWith('SIG') ? upper.slice(3) : upper);
   }
-  throw new HutchError(`invalid signal ${JSON.stringify(text)}`, { hint: 'use a name like TERM or KILL, or a number' });
+  if (number === undefined) {
+    throw new HutchError(`invalid signal: ${raw}`, { hint: 'use a name like TERM or KILL, or a number' });
+  }
+  if (number < 1 || number > 64) throw new HutchError('valid signals are 1 through 64');
+  return number;
 }
 
 export async function openRuntime(env: NodeJS.ProcessEnv = process.env): Promise<Runtime> {
@@ -348,6 +370,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       cgroup,
       restartCount: options.byPolicy === true ? current.state.restartCount + 1 : 0,
       ...(healthcheck === undefined ? {} : { health: startingHealth(current.state.health) }),
+      stopping: undefined,
     };
     containers.writeState(id, state);
     const client = options.attach ? await AttachClient.connect(current.runtimeDir) : undefined;
@@ -399,8 +422,8 @@ export function startFailure(error: unknown, spec: ContainerSpec): unknown {
  */
 export async function cleanupContainer(runtime: Runtime, id: string): Promise<void> {
   const { containers } = runtime;
-  if (containers.read(id) === undefined) return;
-  const release = await containers.lock(id);
+  const release = await containers.lockIfExists(id);
+  if (release === undefined) return;
   try {
     const container = containers.read(id);
     if (container === undefined || container.state.status === 'running') return;
@@ -445,7 +468,7 @@ export async function waitForExit(runtime: Runtime, id: string, timeoutMs = Infi
 export function signalContainer(container: Container, signal: number): void {
   if (container.state.status !== 'running') {
     throw new HutchError(
-      `can only kill running containers. ${container.config.id.slice(0, 12)} is in state ${container.state.status}: container state improper`,
+      `can only kill running containers. ${container.config.id} is in state ${container.state.status}: container state improper`,
     );
   }
   // As podman's kill: whatever the signal, an exit after it is the user's doing, not one to restart after.
@@ -471,8 +494,48 @@ export function signalContainer(container: Container, signal: number): void {
   }
 }
 
-/** STOPSIGNAL, then SIGKILL after timeoutSeconds; then cleanup. */
-export async function stopContainer(runtime: Runtime, container: Container, timeoutSeconds?: number): Promise<void> {
+/** The signal's name (SIGTERM) for a number, as podman's messages name it. */
+export function signalName(signal: number): string {
+  const name = Object.entries(SIGNALS).find(([, n]) => n === signal)?.[0];
+  if (name !== undefined) return name;
+  if (signal >= 34 && signal <= 64) return signal === 34 ? 'SIGRTMIN' : `SIGRTMIN+${signal - 34}`;
+  return String(signal);
+}
+
+export interface StopOptions {
+  /** Said when the stop signal did not stop the container in time and SIGKILL follows. */
+  onWarning?: (message: string) => void;
+}
+
+/**
+ * Marks the run as stopping (podman's "stopping" state: inspect and ps show
+ * it) until it exits. Under the container's lock, and only for the run that
+ * was signalled: the next start writes a state without it.
+ */
+async function markStopping(runtime: Runtime, container: Container): Promise<void> {
+  const id = container.config.id;
+  const release = await runtime.containers.lockIfExists(id);
+  if (release === undefined) return;
+  try {
+    const current = runtime.containers.read(id);
+    if (current?.state.status !== 'running' || current.state.pid !== container.state.pid) return;
+    runtime.containers.writeState(id, { ...current.state, stopping: true });
+  } finally {
+    release();
+  }
+}
+
+/**
+ * STOPSIGNAL, then SIGKILL after timeoutSeconds (0: SIGKILL at once, as
+ * podman's stop -t 0); then cleanup. Holds no lock while it waits, so other
+ * commands (ps, logs, kill) go on meanwhile.
+ */
+export async function stopContainer(
+  runtime: Runtime,
+  container: Container,
+  timeoutSeconds?: number,
+  options: StopOptions = {},
+): Promise<void> {
   // Also when it is not running: a restart the policy is about to make (restart-policy.ts) is off.
   markStoppedByUser(container);
   if (container.state.status === 'running') {
@@ -480,13 +543,25 @@ export async function stopContainer(runtime: Runtime, container: Container, time
       container.config.options.stopSignal ?? container.config.imageConfig.StopSignal ?? 'SIGTERM',
     );
     const timeout = timeoutSeconds ?? container.config.options.stopTimeout ?? 10;
-    signalContainer(container, stopSignal);
-    // A paused container gets its stop signal once thawed, as podman's stop does.
-    const { cgroup } = container.state;
-    if (cgroup !== undefined && isFrozen(cgroup)) await freeze(cgroup, false);
-    let after = await waitForExit(runtime, container.config.id, timeout * 1000);
+    let after: Container | undefined = container;
+    if (timeout > 0) {
+      await markStopping(runtime, container);
+      signalContainer(container, stopSignal);
+      // A paused container gets its stop signal once thawed, as podman's stop does.
+      const { cgroup } = container.state;
+      if (cgroup !== undefined && isFrozen(cgroup)) await freeze(cgroup, false);
+      after = await waitForExit(runtime, container.config.id, timeout * 1000);
+      if (after?.state.status === 'running') {
+        options.onWarning?.(
+          `StopSignal ${signalName(stopSignal)} failed to stop container ${container.config.name} in ${timeout} seconds, resorting to SIGKILL`,
+        );
+      }
+    }
     if (after?.state.status === 'running') {
       signalContainer(after, 9);
+      // SIGKILL reaches a frozen cgroup's processes only once it is thawed.
+      const { cgroup } = after.state;
+      if (cgroup !== undefined && isFrozen(cgroup)) await freeze(cgroup, false);
       after = await waitForExit(runtime, container.config.id, 10_000);
       if (after?.state.status === 'running')
         throw new HutchError(`container ${container.config.name} did not die after SIGKILL`);
@@ -505,13 +580,15 @@ export async function removeContainer(
     if (!options.force) {
       throw new HutchError(
         `cannot remove container ${container.config.id} as it is running - running or paused containers cannot be removed without force: container state improper`,
-        { hint: `stop it first (hutch stop ${container.config.name}) or use hutch rm -f` },
+        // podman rm's status for a container in the wrong state.
+        { hint: `stop it first (hutch stop ${container.config.name}) or use hutch rm -f`, exitCode: 2 },
       );
     }
     signalContainer(container, 9);
     await waitForExit(runtime, container.config.id, 10_000);
   }
-  const release = await runtime.containers.lock(container.config.id);
+  const release = await runtime.containers.lockIfExists(container.config.id);
+  if (release === undefined) return;
   try {
     const current = runtime.containers.read(container.config.id);
     if (current === undefined) return;

@@ -4,10 +4,11 @@
  * with the /etc files, ctr.log) and the monitor's runtime directory under
  * `<runtime>/containers/<id>/` (attach socket, exit file, monitor.pid).
  *
- * config.json is written once, at create; state.json is rewritten atomically
- * (temp + rename) under the container's lock. The real state of a running
- * container is the process itself: reads reconcile state.json with /proc and
- * the monitor's exit file, so a killed hutch client never leaves a lie behind.
+ * config.json is written at create, and rewritten atomically only by update
+ * and rename; state.json is rewritten atomically (temp + rename) under the
+ * container's lock. The real state of a running container is the process
+ * itself: reads reconcile state.json with /proc and the monitor's exit file,
+ * so a killed hutch client never leaves a lie behind.
  */
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
@@ -114,6 +115,8 @@ export interface ContainerState {
   cgroup?: CgroupState | undefined;
   /** Its healthcheck's results (health-log.ts), with a healthcheck only. */
   health?: HealthState;
+  /** A stop signalled this run and waits for it to exit (podman's "stopping"); meaningful while running. */
+  stopping?: boolean | undefined;
 }
 
 export interface Container {
@@ -169,6 +172,19 @@ const NAMES = [
   'wozniak',
   'yalow',
 ];
+
+/** podman's ErrNoSuchCtr: a name or id that names no container (rm --ignore skips them; rm exits 1 with it). */
+export class NoSuchContainerError extends HutchError {
+  constructor(
+    readonly nameOrId: string,
+    options: { exitCode?: number } = {},
+  ) {
+    super(`no container with name or ID "${nameOrId}" found: no such container`, {
+      hint: 'hutch ps -a lists the containers',
+      exitCode: options.exitCode,
+    });
+  }
+}
 
 export class ContainerStore {
   readonly root: string;
@@ -274,6 +290,20 @@ export class ContainerStore {
     return acquireLock(join(this.dir(id), '.lock'));
   }
 
+  /**
+   * lock(id), or undefined when the container is gone: removed meanwhile
+   * (rm, or the cleanup of a --rm container), its directory and lock file with it.
+   */
+  async lockIfExists(id: string): Promise<(() => void) | undefined> {
+    if (this.read(id) === undefined) return undefined;
+    try {
+      return await this.lock(id);
+    } catch (error) {
+      if (isMissing(error) && this.read(id) === undefined) return undefined;
+      throw error;
+    }
+  }
+
   ids(): string[] {
     return readdirSync(this.root).filter((name) => ID.test(name) && existsSync(join(this.root, name, 'config.json')));
   }
@@ -356,13 +386,43 @@ export class ContainerStore {
     const prefixed = /^[a-f0-9]{3,63}$/.test(nameOrId) ? all.filter((c) => c.config.id.startsWith(nameOrId)) : [];
     if (prefixed.length === 1) return prefixed[0] as Container;
     if (prefixed.length > 1) throw new HutchError(`more than one container matches the id prefix ${nameOrId}`);
-    throw new HutchError(`no container with name or ID "${nameOrId}" found: no such container`, {
-      hint: 'hutch ps -a lists the containers',
-    });
+    throw new NoSuchContainerError(nameOrId);
   }
 
   writeState(id: string, state: ContainerState): void {
     writeJson(join(this.dir(id), 'state.json'), state);
+  }
+
+  /**
+   * Gives the container a new name (podman rename): names are unique, so
+   * under lockAll() like create; config.json is rewritten atomically.
+   * Containers that joined it by its old name (--network container:NAME) keep
+   * the name they were given, as podman keeps ids.
+   */
+  async rename(nameOrId: string, newName: string): Promise<Container> {
+    if (!NAME.test(newName)) {
+      throw new HutchError('names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument', {
+        hint: 'names are letters, digits, and _ . - (not first)',
+      });
+    }
+    const release = await this.lockAll();
+    try {
+      const container = this.find(nameOrId);
+      const { id } = container.config;
+      if (container.config.name === newName) return container;
+      if (this.list().some((c) => c.config.name === newName)) {
+        throw new HutchError(
+          `renaming container ${id}: name ${newName} already in use, cannot rename container ${id}: container already exists`,
+          { hint: `remove that container (hutch rm ${newName}) or choose another name` },
+        );
+      }
+      const path = join(this.dir(id), 'config.json');
+      const config = JSON.parse(readFileSync(path, 'utf8')) as ContainerConfig;
+      writeJson(path, { ...config, name: newName });
+      return { ...container, config: { ...config, name: newName } };
+    } finally {
+      release();
+    }
   }
 
   /** Replaces the container's resource limits in config.json (`hutch update`: kept for the next start). Call under lock(id). */

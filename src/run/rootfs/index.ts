@@ -31,7 +31,12 @@ export interface RootfsHost {
   pathVar: string | undefined;
   /** hutch's runtime directory: where the session-long choice of a driver is kept, when given. */
   runtime?: string;
+  /** podman's --storage-driver: the drivers of that kind only (probe.ts storageDriverOf). */
+  storageDriver?: StorageDriver;
 }
+
+/** What podman's --storage-driver names and hutch has: overlay (overlayfs, or fuse-overlayfs) and vfs (copies). */
+export type StorageDriver = 'overlay' | 'vfs';
 
 export type RootfsDriverName = 'overlay' | 'fuse-overlayfs' | 'copy';
 

@@ -5,12 +5,13 @@
  * tries what the driver needs, so `hutch info` and the run code choose alike.
  */
 import { mkdirSync, readFileSync } from 'node:fs';
+import { HutchError } from '../../errors.js';
 import { release } from 'node:os';
 import { join } from 'node:path';
 import { processStartTime } from '../../host/proc.js';
 import { copyDriver } from './copy-driver.js';
 import { fuseOverlayfsDriver } from './fuse-overlayfs.js';
-import type { RootfsCheck, RootfsDriver, RootfsDriverName, RootfsHost } from './index.js';
+import type { RootfsCheck, RootfsDriver, RootfsDriverName, RootfsHost, StorageDriver } from './index.js';
 import { overlayDriver } from './overlay.js';
 
 export type {
@@ -20,11 +21,32 @@ export type {
   RootfsHost,
   RootfsLayout,
   RootfsMountOptions,
+  StorageDriver,
 } from './index.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 
 /** In order of preference; the first whose probe is ok is used. */
 export const rootfsDrivers: readonly RootfsDriver[] = [overlayDriver, fuseOverlayfsDriver, copyDriver];
+
+/** The drivers of each --storage-driver: podman's overlay is overlayfs, or fuse-overlayfs as its mount_program. */
+const DRIVERS_OF: Record<StorageDriver, readonly RootfsDriver[]> = {
+  overlay: [overlayDriver, fuseOverlayfsDriver],
+  vfs: [copyDriver],
+};
+
+/**
+ * podman's --storage-driver (HUTCH_STORAGE_DRIVER in the environment, so the
+ * monitor's cleanup command and a re-exec keep it): overlay or vfs; undefined
+ * when not given (the first driver that works). Others are refused.
+ */
+export function storageDriverOf(value: string | undefined): StorageDriver | undefined {
+  if (value === undefined || value === '') return undefined;
+  if (value === 'overlay' || value === 'vfs') return value;
+  throw new HutchError(
+    `unsupported storage driver ${JSON.stringify(value)}: hutch has overlay (overlayfs or fuse-overlayfs) and vfs (a full copy per container)`,
+    { hint: 'use --storage-driver overlay or vfs, or leave it out' },
+  );
+}
 
 export interface RootfsReport {
   drivers: ({ name: RootfsDriverName } & RootfsCheck)[];
@@ -54,27 +76,41 @@ export function selectRootfsDriver(
   host: RootfsHost,
   options: { onWarning: (message: string) => void },
 ): Promise<RootfsDriver> {
-  const known = chosen.get(host.storage);
+  const candidates = host.storageDriver === undefined ? rootfsDrivers : DRIVERS_OF[host.storageDriver];
+  const key = `${host.storageDriver ?? ''}:${host.storage}`;
+  const known = chosen.get(key);
   if (known !== undefined) return known;
   const remembered = rememberedChoice(host);
-  if (remembered !== undefined) {
+  if (remembered !== undefined && candidates.includes(remembered)) {
     const driver = Promise.resolve(remembered);
-    chosen.set(host.storage, driver);
+    chosen.set(key, driver);
     return driver;
   }
   const choosing = (async () => {
-    for (const driver of rootfsDrivers) {
-      if (!(await driver.probe(host)).ok) continue;
-      rememberChoice(host, driver);
-      if (driver.name === 'copy' && !warned) {
+    const reasons: string[] = [];
+    for (const driver of candidates) {
+      const check = await driver.probe(host);
+      if (!check.ok) {
+        reasons.push(`${driver.name}: ${check.detail}`);
+        continue;
+      }
+      // Only the free choice is remembered: it is what the next command without --storage-driver takes.
+      if (host.storageDriver === undefined) rememberChoice(host, driver);
+      // Asked for (vfs), a copy is what the user wants: no warning.
+      if (driver.name === 'copy' && host.storageDriver === undefined && !warned) {
         warned = true;
         options.onWarning(COPY_WARNING);
       }
       return driver;
     }
+    if (host.storageDriver !== undefined) {
+      throw new HutchError(`storage driver ${host.storageDriver} does not work here: ${reasons.join('; ')}`, {
+        hint: 'hutch info lists the drivers that work; leave --storage-driver out to take the first of them',
+      });
+    }
     return copyDriver;
   })();
-  chosen.set(host.storage, choosing);
+  chosen.set(key, choosing);
   return choosing;
 }
 
