@@ -18,14 +18,6 @@ function collect(value: string, previous: string[]): string[] {
   return [...previous, value];
 }
 
-function integer(flag: string): (value: string) => number {
-  return (value) => {
-    if (!/^\d+$/.test(value))
-      throw new HutchError(`invalid ${flag} ${JSON.stringify(value)}`, { hint: 'give a whole number' });
-    return Number(value);
-  };
-}
-
 /** `hutch container`: made by the first module that mounts a verb there. */
 export function containerGroup(program: Command): Command {
   return (
