@@ -14,6 +14,7 @@ import { isDigest, type Digest } from '../digest.js';
 import { MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
 import { defaultRegistry, DOCKER_HUB, formatReference, parseReference, repositoryName } from '../reference.js';
+import { recordNamesHistory } from './names-history.js';
 import { acquireLock } from '../../fs/lock.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 
@@ -77,8 +78,9 @@ export async function updateIndex(
   const release = await acquireLock(lockPath);
   try {
     const current = readIndex(path);
-    const next = edit(structuredClone(current));
-    if (next === undefined) return current;
+    const edited = edit(structuredClone(current));
+    if (edited === undefined) return current;
+    const next = recordNamesHistory(current, edited);
     writeIndex(path, next, tmpDir);
     return next;
   } finally {
