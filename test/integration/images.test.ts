@@ -182,6 +182,26 @@ describe.skipIf(need.skip)('image verbs, as podman has them', () => {
     ok(['tag', bb, 'localhost/bb:latest'], box);
   });
 
+  it('intermediate images hide without -a; prune removes dangling ones, not those an image is built on', async () => {
+    const rootfs = await busyboxRootfsTar();
+    const stale = ok(['import', rootfs, 'localhost/stale:1', '--message', 'first'], box).trim();
+    // The name moves to a new image: the old one is left without a name and without children.
+    ok(['import', rootfs, 'localhost/stale:1', '--message', 'second'], box);
+    expect(ok(['images', '-q', '--no-trunc', '--filter', 'dangling=true'], box)).toBe(`${stale}\n`);
+    // bb without its name is the base of app: intermediate, not dangling.
+    ok(['untag', 'localhost/bb'], box);
+    expect(ok(['images', '--format', '{{.ID}}', '--no-trunc'], box)).not.toContain(bb);
+    expect(ok(['images', '-a', '--format', '{{.ID}} {{.Repository}}', '--no-trunc'], box)).toContain(`${bb} <none>`);
+    expect(ok(['images', '-a', '-q', '--no-trunc', '--filter', 'intermediate=true'], box)).toBe(`${bb}\n`);
+    expect(fail(['images', '--filter', 'intermediate=true'], box)).toBe(
+      'Error: specifying "intermediate" filter more than once with different values is not supported',
+    );
+    expect(ok(['image', 'prune', '-f'], box)).toBe(`${stale.slice(7)}\n`);
+    expect(ok(['images', '-a', '-q', '--no-trunc', '--filter', `id=${bb.slice(7)}`], box)).toBe(`${bb}\n`);
+    ok(['tag', bb, 'localhost/bb:latest'], box);
+    ok(['rmi', 'localhost/stale:1'], box);
+  });
+
   it("rmi: podman's errors and exit statuses", () => {
     const two = hutch(['rmi', 'nope1', 'nope2'], box);
     expect(two.status).toBe(1);
