@@ -9,8 +9,6 @@ import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Digest } from '../image/digest.js';
 import { openUserStore, type ImageStore } from '../image/store/store.js';
-import { resolvePaths } from '../host/dirs.js';
-import { currentIdentity } from '../host/identity.js';
 import { ifExists } from '../fs/missing.js';
 import { treeSize } from '../fs/tree-size.js';
 import { pruneContainers } from './container-prune.js';
@@ -23,7 +21,7 @@ export interface SystemPruneOptions {
   all?: boolean;
   /** Volumes no container uses too. */
   volumes?: boolean;
-  /** podman's --filter, for containers… here for images (label=…, until=…). */
+  /** podman's --filter (label=…, until=…): hutch applies it to the images. */
   filters?: string[];
 }
 
@@ -43,7 +41,7 @@ export async function systemPrune(
   env: NodeJS.ProcessEnv = process.env,
 ): Promise<SystemPruneReport> {
   const { store } = await openUserStore(env);
-  const storage = resolvePaths(env, currentIdentity(env).uid).storage;
+  const storage = store.storageDir;
   const before = treeSize(storage);
   const containers = await pruneContainers(env);
   const networks = await networkPrune();

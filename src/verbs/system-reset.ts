@@ -7,6 +7,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { openRuntime, removeContainer } from '../run/container/lifecycle.js';
+import { monitorAlive } from '../run/container/store.js';
 import { stopNetworkNow } from '../run/network/bridge.js';
 import { deleteNetwork, listNetworks } from '../run/network/networks.js';
 import { listVolumes, removeVolume } from '../run/volumes.js';
@@ -35,11 +36,17 @@ export async function systemReset(env: NodeJS.ProcessEnv = process.env): Promise
       report.warnings.push(`${what}: ${(error as Error).message}`);
     }
   };
-  for (const container of runtime.containers.list()) {
+  const containers = runtime.containers.list();
+  for (const container of containers) {
     await attempt(container.config.name, async () => {
       await removeContainer(runtime, container, { force: true, volumes: true });
       report.containers.push(container.config.id);
     });
+  }
+  // A killed container's monitor still runs its cleanup, which opens the store: let it finish first.
+  const deadline = Date.now() + 10_000;
+  while (containers.some((c) => monitorAlive(c)) && Date.now() < deadline) {
+    await new Promise((resolve) => setTimeout(resolve, 20));
   }
   const storage = runtime.paths.storage;
   for (const network of listNetworks(storage)) {
