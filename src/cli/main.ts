@@ -15,7 +15,9 @@ import { registerNetwork } from './network.js';
 import { registerRegistryVerbs } from './registry.js';
 import { reportError } from './report.js';
 import { registerResources } from './resources.js';
+import { registerSystem } from './system.js';
 import { registerUnshare } from './unshare.js';
+import { registerVersion } from './version.js';
 import { registerVolumes } from './volume.js';
 import { version } from '../package.js';
 import { takeSessionWarnings } from '../host/session-warnings.js';
@@ -40,7 +42,9 @@ export function buildProgram(): Command {
   registerNetwork(program);
   registerRegistryVerbs(program);
   registerResources(program);
+  registerSystem(program);
   registerUnshare(program);
+  registerVersion(program);
   registerVolumes(program);
   // After registerImages: `hutch image build` joins its group.
   registerBuild(program);

@@ -58,6 +58,13 @@ function parseSize(value: string): number {
 }
 
 export function registerRegistryVerbs(program: Command): void {
+  // pull and push are image verbs too: `hutch image pull` (registered after registerImages).
+  const image = program.commands.find((c) => c.name() === 'image');
+  for (const parent of image === undefined ? [program] : [program, image]) addPullPush(parent);
+  addArtifact(program);
+}
+
+function addPullPush(program: Command): void {
   withAccess(program.command('pull'))
     .description('pull an image from a registry into the store')
     .argument('<image>', 'the image: [REGISTRY[:PORT]/]NAME[:TAG|@DIGEST]')
@@ -118,7 +125,9 @@ export function registerRegistryVerbs(program: Command): void {
         });
       },
     );
+}
 
+function addArtifact(program: Command): void {
   const artifact = program.command('artifact').description('push and pull OCI artifacts (any files) with a registry');
   withAccess(artifact.command('push'))
     .description('push files as an OCI artifact')

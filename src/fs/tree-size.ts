@@ -1,42 +1,29 @@
-/** How much a directory tree holds, as podman's ps --size counts a container's writable layer. */
-import { lstatSync, readdirSync, type Stats } from 'node:fs';
-import { join } from 'node:path';
-
 /**
- * The apparent size of every regular file and symbolic link below dir, each
- * inode once (hard links are one file); directories and devices count 0. Never
- * follows a link; an entry gone meanwhile counts 0; a missing dir is 0.
+ * The bytes a directory tree holds (what `du --apparent-size` counts): the
+ * sizes of its files and symlinks, a hard-linked file once. A tree that
+ * vanishes while it is walked counts what was seen.
  */
-export function treeSize(dir: string): number {
+import { lstatSync, readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { ifExists } from './missing.js';
+
+export function treeSize(path: string): number {
   const seen = new Set<string>();
   let total = 0;
-  const pending = [dir];
-  while (pending.length > 0) {
-    const current = pending.pop() as string;
-    let names: string[];
-    try {
-      names = readdirSync(current);
-    } catch {
-      continue;
+  const walk = (current: string) => {
+    const st = ifExists(() => lstatSync(current, { bigint: false }));
+    if (st === undefined) return;
+    if (st.isDirectory()) {
+      for (const name of ifExists(() => readdirSync(current)) ?? []) walk(join(current, name));
+      return;
     }
-    for (const name of names) {
-      const path = join(current, name);
-      let stat: Stats;
-      try {
-        stat = lstatSync(path);
-      } catch {
-        continue;
-      }
-      if (stat.isDirectory()) pending.push(path);
-      else if (stat.isFile() || stat.isSymbolicLink()) {
-        const key = `${stat.dev}:${stat.ino}`;
-        if (stat.nlink > 1) {
-          if (seen.has(key)) continue;
-          seen.add(key);
-        }
-        total += stat.size;
-      }
+    if (st.nlink > 1) {
+      const key = `${st.dev}:${st.ino}`;
+      if (seen.has(key)) return;
+      seen.add(key);
     }
-  }
+    total += st.size;
+  };
+  walk(path);
   return total;
 }

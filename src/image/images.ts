@@ -15,7 +15,7 @@ export function inspectJson(image: ResolvedImage): Record<string, unknown> {
   const config = image.config as ResolvedImage['config'] & { comment?: string; docker_version?: string };
   const history = config.history ?? [];
   const tagged = image.names.filter((n) => tagOf(n) !== undefined);
-  return {
+  const document: Record<string, unknown> = {
     Id: hexOf(image.id),
     Digest: image.manifestDescriptor.digest,
     RepoTags: tagged,
@@ -37,6 +37,9 @@ export function inspectJson(image: ResolvedImage): Record<string, unknown> {
     ManifestType: image.manifest.mediaType ?? image.manifestDescriptor.mediaType ?? MediaType.ociManifest,
     User: config.config?.User ?? '',
     History: history,
-    NamesHistory: [],
+    NamesHistory: image.namesHistory,
   };
+  // podman's struct field is ID (its JSON key Id): templates say {{.ID}}. Not enumerable: not in the JSON.
+  Object.defineProperty(document, 'ID', { value: document.Id, enumerable: false });
+  return document;
 }

@@ -9,6 +9,7 @@ import { causeChain, HutchError, messageOf, withContext } from '../errors.js';
 import { resolvePaths } from '../host/dirs.js';
 import { currentIdentity } from '../host/identity.js';
 import { enterSession } from '../host/userns-session.js';
+import { isArchiveReference, pullArchive } from './archive/transport.js';
 import { recordBlobSources } from './blob-sources.js';
 import type { Digest } from './digest.js';
 import { shortId } from './digest.js';
@@ -145,6 +146,8 @@ async function resolveManifest(
  * as progress notes.
  */
 export async function pullImage(options: PullOptions, env: NodeJS.ProcessEnv = process.env): Promise<PullResult> {
+  // docker-archive:FILE and oci-archive:FILE come from a file, not a registry.
+  if (isArchiveReference(options.reference)) return pullArchive(options.reference, env);
   const identity = currentIdentity(env);
   await enterSession(identity, env);
   const conf = loadRegistriesConf(env);

@@ -16,7 +16,7 @@ export interface RemoveOptions {
   all?: boolean;
   /** Remove an image by id even when it has several names. */
   force?: boolean;
-  /** Ignore images that do not exist. */
+  /** Ignore images that do not exist (force does too, as podman's). */
   ignore?: boolean;
   /**
    * The containers made from an image (the container store answers; none
@@ -41,7 +41,7 @@ export class ImageInUseError extends HutchError {
 }
 
 export interface RemoveResult {
-  /** `Untagged: NAME` and `Deleted: HEX` lines, in order. */
+  /** `Untagged: NAME` lines, then `Deleted: HEX` lines. */
   lines: string[];
   /** Failures, in order; the command continues past each. */
   errors: HutchError[];
@@ -114,12 +114,17 @@ export async function removeImages(
         );
       }
     } catch (error) {
-      if (error instanceof ImageNotKnownError && options.ignore === true) continue;
+      if (error instanceof ImageNotKnownError && (options.ignore === true || options.force === true)) continue;
       if (!(error instanceof HutchError)) throw error;
       result.errors.push(error);
     }
   }
   if (result.lines.some((l) => l.startsWith('Deleted: '))) await store.collectGarbage({ wait: true });
+  // podman reports every name untagged, then every image deleted.
+  result.lines = [
+    ...result.lines.filter((l) => l.startsWith('Untagged: ')),
+    ...result.lines.filter((l) => !l.startsWith('Untagged: ')),
+  ];
   if (result.errors.length > 0) {
     result.exitCode = result.errors.every((e) => e instanceof ImageNotKnownError)
       ? 1
@@ -144,6 +149,12 @@ async function untag(store: ImageStore, digest: Digest, name: string): Promise<v
     if (entry === undefined || entry.digest !== digest) throw new ImageNotKnownError(name);
     return removeName(index, name, { keepNameless: true });
   });
+}
+
+/** podman's message for several failures (hashicorp/go-multierror's): one per line, after a count. */
+export function combinedMessage(errors: readonly Error[]): string {
+  if (errors.length === 1) return (errors[0] as Error).message;
+  return `${errors.length} errors occurred:\n${errors.map((e) => `\t* ${e.message}`).join('\n')}`;
 }
 
 /** Removes every entry of the image's manifests: `Untagged:` for each name, then `Deleted:` with the id. */

@@ -30,7 +30,7 @@ import {
   readDirTree,
   readTarTree,
 } from '../helpers/images.js';
-import { fail, ok, sandbox, storeListing, type Sandbox } from '../helpers/hutch.js';
+import { fail, hutch, ok, sandbox, storeListing, type Sandbox } from '../helpers/hutch.js';
 import { podman as podmanPeer, type Podman } from '../helpers/peers.js';
 import { hutchBin, requires } from '../helpers/requires.js';
 
@@ -258,13 +258,19 @@ describe.skipIf(need.skip)('hutch save and load', () => {
     const before = storeListing(storage);
     const text = join(work, 'not-an-archive.tar');
     writeFileSync(text, 'hello\n'.repeat(200));
-    expect(fail(['load', '-i', text], box)).toMatch(new RegExp(`^Error: load ${text}: `));
+    // podman's first words, which scripts (and podman's own tests) match.
+    expect(fail(['load', '-i', text], box)).toMatch(
+      /^Error: payload does not match any of the supported image formats: not a tar archive: /,
+    );
+    const piped = hutch(['load'], { env: box.env, input: 'Danger, Will Robinson!! This is a corrupt tarball!\n' });
+    expect(piped.status).toBe(125);
+    expect(piped.stderr).toMatch(/^Error: payload does not match any of the supported image formats: /);
 
     const empty = await writeArchive(join(work, 'empty.tar'), [
       { name: 'README', type: 'file', body: Buffer.from('hi') },
     ]);
     expect(fail(['load', '-i', empty], box)).toBe(
-      `Error: load ${empty}: not a docker-archive or oci-archive: it has neither manifest.json nor index.json`,
+      'Error: payload does not match any of the supported image formats: it has neither manifest.json (docker-archive) nor index.json (oci-archive)',
     );
 
     const docker = await readArchive(join(work, 'docker.tar'));

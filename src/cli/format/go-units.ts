@@ -1,6 +1,23 @@
 // Sizes and ages as podman prints them through docker/go-units.
-/** go-units HumanSizeWithPrecision(size, 3): decimal units, three significant digits ("4.5 MB", "824 kB"). */
+
+/** Go's zero time (ms since the epoch): podman's date for what has none. */
+export const GO_ZERO_TIME = Date.parse('0001-01-01T00:00:00Z');
+/**
+ * go-units HumanSizeWithPrecision(size, 3) with the space podman's listings
+ * put before the unit: decimal units, three significant digits ("4.5 MB", "824 kB").
+ */
 export function humanSize(bytes: number): string {
+  const [number, unit] = scaled(bytes);
+  return `${goPrecision(number, 3)} ${unit}`;
+}
+
+/** go-units HumanSizeWithPrecision(size, precision) as it is: no space ("2.005MB", "12B"); HumanSize is precision 4. */
+export function goHumanSize(bytes: number, precision = 4): string {
+  const [number, unit] = scaled(bytes);
+  return `${goPrecision(number, precision)}${unit}`;
+}
+
+function scaled(bytes: number): [number, string] {
   const units = ['B', 'kB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'];
   let size = bytes;
   let i = 0;
@@ -8,12 +25,12 @@ export function humanSize(bytes: number): string {
     size /= 1000;
     i++;
   }
-  return `${goPrecision3(size)} ${units[i]}`;
+  return [size, units[i] as string];
 }
 
-/** Go's %.3g. */
-function goPrecision3(value: number): string {
-  const text = value.toPrecision(3);
+/** Go's %.Ng. */
+function goPrecision(value: number, precision: number): string {
+  const text = value.toPrecision(precision);
   const [mantissa, exponent] = text.split('e') as [string, string | undefined];
   const trimmed = mantissa.includes('.') ? mantissa.replace(/\.?0+$/, '') : mantissa;
   if (exponent === undefined) return trimmed;

@@ -13,10 +13,10 @@
  */
 import { createReadStream, createWriteStream, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { dirname, join, posix } from 'node:path';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { extract } from 'tar-stream';
-import { HutchError, withContext } from '../../errors.js';
+import { HutchError, messageOf, withContext } from '../../errors.js';
 import { digestOf, hexOf, isDigest, type Digest } from '../digest.js';
 import { decompressStream, detectCompression } from '../layer/compression.js';
 import { MAX_CONFIG_BYTES, MAX_MANIFEST_BYTES, parseImageConfig, parseManifestDocument } from '../manifest.js';
@@ -31,14 +31,40 @@ import { openUserStore, storageError, type ImageStore } from '../store/store.js'
 import { removeTree } from '../../fs/remove-tree.js';
 import { readHead } from '../../fs/read-head.js';
 
-export type LoadSource = { file: string } | { stdin: Readable };
+/** A file, a stream (stdin), or an http(s) URL to download (podman's `load -i URL`). */
+export type LoadSource = { file: string } | { stdin: Readable } | { url: string };
+
+/** podman's refusal of what is neither a docker-archive nor an oci-archive (its first words, which scripts match). */
+export class NotAnArchiveError extends HutchError {
+  constructor(detail: string, cause?: unknown) {
+    super(`payload does not match any of the supported image formats: ${detail}`, {
+      hint: 'give a file written by hutch save, podman save, docker save or skopeo copy … oci-archive:FILE',
+      cause,
+    });
+    this.name = 'NotAnArchiveError';
+  }
+}
+
+/** The body of an http(s) URL, as a stream. */
+async function download(url: string): Promise<Readable> {
+  let response: Response;
+  try {
+    response = await fetch(url);
+  } catch (error) {
+    throw withContext('load', `download ${url}`, (error as Error & { cause?: unknown }).cause ?? error);
+  }
+  if (!response.ok || response.body === null) {
+    throw new HutchError(`download ${url}: ${response.status} ${response.statusText}`);
+  }
+  return Readable.fromWeb(response.body as import('node:stream/web').ReadableStream<Uint8Array>);
+}
 
 /** containerd's (and Docker ≥ 25's) annotation with the full image name. */
 const ContainerdNameAnnotation = 'io.containerd.image.name';
 
 /** Loads every image of the archive; returns what `Loaded image:` lines name (a name, or sha256:ID when nameless). */
 export async function loadImages(source: LoadSource, env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
-  const label = 'file' in source ? source.file : 'stdin';
+  const label = 'file' in source ? source.file : 'url' in source ? source.url : 'stdin';
   if ('file' in source) {
     try {
       if (!statSync(source.file).isFile()) throw new HutchError(`load ${source.file}: not a regular file`);
@@ -53,17 +79,23 @@ export async function loadImages(source: LoadSource, env: NodeJS.ProcessEnv = pr
   try {
     // The unpacked archive, the blobs and the layers all stay above the disk reserve.
     const space = new SpaceGuard(store.storageDir, env);
-    const input = 'file' in source ? createReadStream(source.file) : source.stdin;
-    const archive = await unpackArchive(input, join(temp.path, 'archive'), space.meter('unpacking the archive'));
+    const input =
+      'file' in source ? createReadStream(source.file) : 'url' in source ? await download(source.url) : source.stdin;
+    let archive: Archive;
+    try {
+      archive = await unpackArchive(input, join(temp.path, 'archive'), space.meter('unpacking the archive'));
+    } catch (error) {
+      if (storageError(error, store.storageDir, '') !== error) throw error;
+      throw new NotAnArchiveError(`not a tar archive: ${messageOf(error)}`, error);
+    }
     const options = { userXattrs: !identity.root, space };
     // podman tries oci-archive before docker-archive: a Docker ≥ 25 archive, which has both, loads
     // under the full names of its index (io.containerd.image.name), not the short RepoTags.
     if (archive.resolve('index.json') !== undefined) return await loadOciArchive(store, archive, options);
     if (archive.resolve('manifest.json') !== undefined) return await loadDockerArchive(store, archive, options);
-    throw new HutchError('not a docker-archive or oci-archive: it has neither manifest.json nor index.json', {
-      hint: 'give a file written by hutch save, podman save, docker save or skopeo copy … oci-archive:FILE',
-    });
+    throw new NotAnArchiveError('it has neither manifest.json (docker-archive) nor index.json (oci-archive)');
   } catch (error) {
+    if (error instanceof NotAnArchiveError) throw error;
     const full = storageError(error, store.storageDir, `load ${label}`);
     throw full !== error ? full : withContext('load', `load ${label}`, error);
   } finally {

@@ -1,5 +1,5 @@
 /**
- * `hutch save -o FILE [--format docker-archive|oci-archive] IMAGE…`.
+ * `hutch save [-o FILE] [--format docker-archive|oci-archive] [-m] IMAGE…`.
  *
  * docker-archive is what `docker save` and `podman save` write: manifest.json
  * ([{Config, RepoTags, Layers}]), the config as `<hex>.json`, each layer as an
@@ -11,17 +11,22 @@
  * Every blob is verified as it is read (digest and size; a decompressed layer
  * against its diff id). The archive is written to a temp file beside FILE,
  * fsynced and renamed (fs/atomic-write.ts), so FILE is either the old file or
- * a whole archive.
+ * a whole archive; or to a stream the caller gives (stdout).
+ *
+ * As podman: with multiImage (-m) every image given goes in, a docker-archive
+ * only; without, the first image goes in and the other arguments are more
+ * names for it (docker-archive) or are ignored (oci-archive).
  */
 import { resolve } from 'node:path';
-import { PassThrough, type Readable } from 'node:stream';
+import { PassThrough, Readable, type Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pack, type Header, type Pack } from 'tar-stream';
 import { HutchError, withContext } from '../../errors.js';
 import { digestOf, HashingStream, hexOf, VerifyingStream, type Digest } from '../digest.js';
 import { decompressStream } from '../layer/compression.js';
-import { layerCompression, MediaType } from '../media.js';
+import { layerCompression, layerMediaType, MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
+import { normalizeTag } from '../store/refs.js';
 import type { ResolvedImage } from '../store/resolve.js';
 import { openUserStore, storageError, type ImageStore } from '../store/store.js';
 import { writeStreamAtomic } from '../../fs/atomic-write.js';
@@ -30,8 +35,13 @@ export type ArchiveFormat = 'docker-archive' | 'oci-archive';
 
 export interface SaveOptions {
   images: string[];
-  output: string;
+  /** The archive file, or a stream the caller owns (stdout), written to and ended. */
+  output: string | Writable;
   format: ArchiveFormat;
+  /** podman's -m: every image given goes in (docker-archive only). */
+  multiImage?: boolean;
+  /** oci-archive: layers as uncompressed tars (podman's --uncompressed), under a manifest that says so. */
+  uncompressed?: boolean;
 }
 
 /** An image to write, with the names to write it under (the names given; [] when given by id). */
@@ -46,55 +56,70 @@ type EntryHeader = Partial<Header> & { name: string };
 
 export async function saveImages(options: SaveOptions, env: NodeJS.ProcessEnv = process.env): Promise<void> {
   if (options.images.length === 0) throw new HutchError('save: give at least one image name or id');
+  if (options.multiImage === true && options.format !== 'docker-archive' && options.images.length > 1) {
+    throw new HutchError(`unsupported format "${options.format}" for saving multiple images (only docker-archive)`);
+  }
   const { store } = await openUserStore(env);
   // Shared: garbage collection must not remove a blob while it is copied.
   const release = await store.writeLock();
-  const output = resolve(options.output);
+  const label = typeof options.output === 'string' ? options.output : 'stdout';
   let selected: Selected[];
   try {
-    selected = select(store, options.images);
+    selected = select(store, options);
   } catch (error) {
     release();
     throw error;
   }
+  const fill = async (out: Writable) => {
+    const archive = pack();
+    const writing = pipeline(archive, out);
+    try {
+      if (options.format === 'oci-archive') await writeOciArchive(store, selected, archive, options.uncompressed);
+      else await writeDockerArchive(store, selected, archive);
+      archive.finalize();
+    } catch (error) {
+      archive.destroy(error as Error);
+      await writing.catch(() => undefined);
+      throw error;
+    }
+    await writing;
+  };
   try {
-    await writeStreamAtomic(
-      output,
-      async (out) => {
-        const archive = pack();
-        const writing = pipeline(archive, out);
-        try {
-          if (options.format === 'oci-archive') await writeOciArchive(store, selected, archive);
-          else await writeDockerArchive(store, selected, archive);
-          archive.finalize();
-        } catch (error) {
-          archive.destroy(error as Error);
-          await writing.catch(() => undefined);
-          throw error;
-        }
-        await writing;
-      },
-      { mode: 0o644 },
-    );
+    if (typeof options.output === 'string') await writeStreamAtomic(resolve(options.output), fill, { mode: 0o644 });
+    else await fill(options.output);
   } catch (error) {
-    const full = storageError(error, output, `save ${options.output}`);
-    throw full !== error ? full : withContext('save', `save ${options.output}`, error);
+    const full =
+      typeof options.output === 'string' ? storageError(error, resolve(options.output), `save ${label}`) : error;
+    throw full !== error ? full : withContext('save', `save ${label}`, error);
   } finally {
     release();
   }
 }
 
-/** Resolves every image first (an unknown one fails before anything is written); one entry per image. */
-function select(store: ImageStore, inputs: string[]): Selected[] {
+/**
+ * Resolves every image first (an unknown one fails before anything is
+ * written); one entry per image, with the names it goes under.
+ */
+function select(store: ImageStore, options: SaveOptions): Selected[] {
   const { images, damaged } = store.scan();
-  const byId = new Map<string, Selected>();
-  for (const input of inputs) {
+  const find = (input: string) => {
     const { image, name } = store.findImage(input, images, damaged);
     if ('problem' in image) {
       throw new HutchError(`${input}: the image is damaged: ${image.problem}`, {
         hint: 'run hutch system check --repair',
       });
     }
+    return { image, name };
+  };
+  if (options.multiImage !== true) {
+    const [first, ...more] = options.images as [string, ...string[]];
+    const { image, name } = find(first);
+    const tags = options.format === 'docker-archive' ? more.map((n) => normalizeTag(n)) : [];
+    return [{ image, names: [...new Set([...tags, ...(name === undefined ? [] : [name])])] }];
+  }
+  const byId = new Map<string, Selected>();
+  for (const input of options.images) {
+    const { image, name } = find(input);
     const entry = byId.get(image.manifestDescriptor.digest) ?? { image, names: [] };
     if (name !== undefined && !entry.names.includes(name)) entry.names.push(name);
     byId.set(image.manifestDescriptor.digest, entry);
@@ -124,11 +149,33 @@ async function addBuffer(archive: Pack, name: string, body: Buffer | string): Pr
 // ---------------------------------------------------------------------------
 // oci-archive
 
-async function writeOciArchive(store: ImageStore, selected: Selected[], archive: Pack): Promise<void> {
+async function writeOciArchive(
+  store: ImageStore,
+  selected: Selected[],
+  archive: Pack,
+  uncompressed = false,
+): Promise<void> {
   const index: Index = { schemaVersion: 2, mediaType: MediaType.ociIndex, manifests: [] };
-  const blobs = new Map<string, number>();
+  const blobs = new Map<string, { size: number; open: () => Readable }>();
+  const stored = (digest: Digest, size: number) => ({ size, open: () => store.blobs.open(digest, size) });
   for (const { image, names } of selected) {
-    const { digest, size } = image.manifestDescriptor;
+    let manifest = { descriptor: image.manifestDescriptor, body: undefined as Buffer | undefined };
+    if (uncompressed && image.manifest.layers.some((l) => layerCompression(l.mediaType) !== 'none')) {
+      const family = (image.manifest.mediaType ?? image.manifestDescriptor.mediaType) === MediaType.dockerManifest;
+      const layers: Descriptor[] = [];
+      for (const [i, layer] of image.manifest.layers.entries()) {
+        const diffId = image.config.rootfs.diff_ids[i] as Digest;
+        const tar = await uncompressedLayer(store, layer, diffId);
+        layers.push({ mediaType: layerMediaType('none', family ? 'docker' : 'oci'), digest: diffId, size: tar.size });
+        blobs.set(diffId, tar);
+      }
+      const body = Buffer.from(JSON.stringify({ ...image.manifest, layers }));
+      const mediaType = image.manifest.mediaType ?? image.manifestDescriptor.mediaType;
+      manifest = { descriptor: { mediaType, digest: digestOf(body), size: body.length }, body };
+    } else {
+      for (const layer of image.manifest.layers) blobs.set(layer.digest, stored(layer.digest, layer.size));
+    }
+    const { digest, size } = manifest.descriptor;
     const entry = (name?: string): Descriptor => ({
       mediaType: image.manifest.mediaType ?? image.manifestDescriptor.mediaType,
       digest,
@@ -137,21 +184,17 @@ async function writeOciArchive(store: ImageStore, selected: Selected[], archive:
     });
     if (names.length === 0) index.manifests.push(entry());
     for (const name of names) index.manifests.push(entry(name));
-    blobs.set(digest, size);
-    blobs.set(image.manifest.config.digest, image.manifest.config.size);
-    for (const layer of image.manifest.layers) blobs.set(layer.digest, layer.size);
+    const body = manifest.body;
+    blobs.set(digest, body === undefined ? stored(digest, size) : { size, open: () => Readable.from([body]) });
+    blobs.set(image.manifest.config.digest, stored(image.manifest.config.digest, image.manifest.config.size));
   }
   await addBuffer(archive, 'oci-layout', '{"imageLayoutVersion":"1.0.0"}');
   await addBuffer(archive, 'index.json', JSON.stringify(index));
   const dir = (name: string): EntryHeader => ({ name, mode: 0o755, mtime: EPOCH, uid: 0, gid: 0, type: 'directory' });
   await new Promise<void>((r, j) => archive.entry(dir('blobs/'), (e) => (e ? j(e) : r())));
   await new Promise<void>((r, j) => archive.entry(dir('blobs/sha256/'), (e) => (e ? j(e) : r())));
-  for (const [digest, size] of blobs) {
-    await addStream(
-      archive,
-      fileHeader(`blobs/sha256/${hexOf(digest as Digest)}`, size),
-      store.blobs.open(digest as Digest, size),
-    );
+  for (const [digest, blob] of blobs) {
+    await addStream(archive, fileHeader(`blobs/sha256/${hexOf(digest as Digest)}`, blob.size), blob.open());
   }
 }
 
@@ -159,7 +202,7 @@ async function writeOciArchive(store: ImageStore, selected: Selected[], archive:
 // docker-archive
 
 async function writeDockerArchive(store: ImageStore, selected: Selected[], archive: Pack): Promise<void> {
-  const manifest: { Config: string; RepoTags: string[] | null; Layers: string[] }[] = [];
+  const manifest: { Config: string; RepoTags: string[]; Layers: string[] }[] = [];
   const repositories: Record<string, Record<string, string>> = {};
   const written = new Set<string>();
   for (const { image, names } of selected) {
@@ -187,7 +230,7 @@ async function writeDockerArchive(store: ImageStore, selected: Selected[], archi
       parent = legacyId;
     }
     const tags = names.filter((n) => !n.includes('@'));
-    manifest.push({ Config: configName, RepoTags: tags.length === 0 ? null : tags, Layers: layerNames });
+    manifest.push({ Config: configName, RepoTags: tags, Layers: layerNames });
     for (const name of tags) {
       const colon = name.lastIndexOf(':');
       const repo = name.slice(0, colon);
@@ -241,6 +284,16 @@ async function writeLayerTar(
   layer: Descriptor,
   diffId: Digest,
 ): Promise<void> {
+  const tar = await uncompressedLayer(store, layer, diffId);
+  await addStream(archive, fileHeader(name, tar.size), tar.open());
+}
+
+/** A layer as an uncompressed tar: its size (measured and checked when the store does not know it) and a verified stream. */
+async function uncompressedLayer(
+  store: ImageStore,
+  layer: Descriptor,
+  diffId: Digest,
+): Promise<{ size: number; open: () => Readable }> {
   const compression = layerCompression(layer.mediaType);
   if (compression === undefined)
     throw new HutchError(`layer ${layer.digest} has media type ${layer.mediaType}, which hutch cannot unpack`);
@@ -260,7 +313,13 @@ async function writeLayerTar(
     if (hashing.digest() !== diffId) throw new HutchError(`layer ${layer.digest} does not unpack to ${diffId}`);
     size = hashing.size;
   }
-  const verifier = new VerifyingStream(`layer ${diffId}`, { digest: diffId, size });
-  pipeline(uncompressed(), verifier).catch((e: unknown) => verifier.destroy(e as Error));
-  await addStream(archive, fileHeader(name, size), verifier);
+  const known = size;
+  return {
+    size: known,
+    open: () => {
+      const verifier = new VerifyingStream(`layer ${diffId}`, { digest: diffId, size: known });
+      pipeline(uncompressed(), verifier).catch((e: unknown) => verifier.destroy(e as Error));
+      return verifier;
+    },
+  };
 }

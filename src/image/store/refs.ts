@@ -15,6 +15,7 @@ import { MediaType } from '../media.js';
 import { RefNameAnnotation, type Descriptor, type Index } from '../oci.js';
 import { DOCKER_HUB, formatReference, isShortName, LOCALHOST, parseReference, repositoryName } from '../reference.js';
 import { localCandidates, type ShortNameSettings } from '../registries-conf/short-names.js';
+import { recordNamesHistory } from './names-history.js';
 import { acquireLock } from '../../fs/lock.js';
 import { writeFileAtomic } from '../../fs/atomic-write.js';
 
@@ -78,8 +79,9 @@ export async function updateIndex(
   const release = await acquireLock(lockPath);
   try {
     const current = readIndex(path);
-    const next = edit(structuredClone(current));
-    if (next === undefined) return current;
+    const edited = edit(structuredClone(current));
+    if (edited === undefined) return current;
+    const next = recordNamesHistory(current, edited);
     writeIndex(path, next, tmpDir);
     return next;
   } finally {

@@ -17,6 +17,8 @@ export interface ResolvedImage {
   id: Digest;
   /** Full names, in index order; [] for a nameless image. */
   names: string[];
+  /** Every name the image has had, newest first (podman's NamesHistory; names-history.ts). */
+  namesHistory: string[];
   manifestDescriptor: Descriptor;
   manifest: Manifest;
   config: ImageConfig;

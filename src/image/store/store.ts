@@ -32,6 +32,7 @@ import { BlobStore } from './blobs.js';
 import { LayerStore } from './layers.js';
 import { collectGarbage, collectGarbageLocked, reachable, type GarbageReport } from './gc.js';
 import { reapLeftovers } from './leftovers.js';
+import { namesHistoryOf } from './names-history.js';
 import { acquireLock, moveIntoTemp, type Release, type TempEntry } from '../../fs/lock.js';
 import { ifExists } from '../../fs/missing.js';
 import {
@@ -228,6 +229,7 @@ export class ImageStore {
     return {
       id: manifest.config.digest,
       names: namesOf(index, entry.digest),
+      namesHistory: namesHistoryOf(index, entry.digest),
       manifestDescriptor: { mediaType: entry.mediaType, digest: entry.digest, size: entry.size },
       manifest,
       config,
