@@ -178,7 +178,11 @@ describe.skipIf(need.skip)('container selection flags', () => {
     expect(fail(['rename', 'renamed', 'bad/name'], box)).toBe(
       'Error: names must match [a-zA-Z0-9][a-zA-Z0-9_.-]*: invalid argument',
     );
-    const replaced = ok(['run', '-d', '--replace', '--name', 'renamed', 'busybox', 'sleep', '60'], box).trim();
+    // podman prints the name of the container --replace removed, then the new id.
+    const [removed, replaced] = ok(['run', '-d', '--replace', '--name', 'renamed', 'busybox', 'sleep', '60'], box)
+      .trim()
+      .split('\n');
+    expect(removed).toBe('renamed');
     expect(replaced).not.toBe(id);
     expect(ok(['ps', '-q', '--no-trunc'], box)).toBe(`${replaced}\n`);
   });
