@@ -41,6 +41,7 @@ import { prepareRootfs } from './mount-prepare.js';
 import { mountSteps } from './mount-steps.js';
 import { ensureInRoot } from '../../fs/in-root.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
+import { stageCopyUps, type StagedCopyUps } from './tmpfs-copy-up.js';
 import type { ContainerSpec } from './spec.js';
 import { monitorAlive, processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
 
@@ -226,6 +227,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
   const driver = rootfsDriver(container.config.rootfsDriver);
   let mounted = false;
   let cgroup: CgroupState | undefined;
+  let copyUps: StagedCopyUps | undefined;
   try {
     const current = containers.read(id);
     if (current === undefined) throw new HutchError(`container ${container.config.name} was removed`);
@@ -252,11 +254,12 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       paths,
       containers,
     );
+    copyUps = stageCopyUps(current.config.options.mounts, merged, current.runtimeDir);
     const spec = buildSpec({
       container: current,
       identity,
       rootfs: merged,
-      mounts: current.config.options.mounts,
+      mounts: copyUps.mounts,
       etcFiles: writeEtcFilesIn(userdata, hostname, etcContents(request, netCtx)),
       initBinary: paths.launcher,
       network: namespaceFor(request, netCtx),
@@ -317,8 +320,11 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       client?.close();
       throw startFailure(error, spec);
     }
+    // The child has bound the staged tmpfs mounts: the session's own are not needed any more.
+    copyUps.release();
     return { monitor, client };
   } catch (error) {
+    copyUps?.release();
     const failed = containers.read(id);
     if (failed !== undefined && failed.state.status !== 'running') {
       // Never started: nothing of it runs, so nothing else will unmount it or remove its cgroup.
