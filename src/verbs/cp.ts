@@ -21,7 +21,7 @@ import { realpathSync, statSync, type Stats } from 'node:fs';
 import { posix } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { ExitCode, HutchError, withContext } from '../errors.js';
+import { HutchError, withContext } from '../errors.js';
 import { cleanPath, isWithin, UnsafePathError } from '../fs/in-root.js';
 import {
   withContainerFiles,
@@ -362,7 +362,6 @@ export async function cp(options: CpOptions, env: NodeJS.ProcessEnv = process.en
   if (source.path === '' || destination.path === '') {
     throw new HutchError(
       `invalid arguments ${JSON.stringify(options.source)}, ${JSON.stringify(options.destination)}: you must specify paths`,
-      { exitCode: ExitCode.Error },
     );
   }
   const runtime = await openRuntime(env);

@@ -412,6 +412,11 @@ describe.skipIf(need.skip)('container file systems in the session', () => {
     const climbName = `hutch-climb-${randomBytes(6).toString('hex')}`;
     const throughLink = join(fresh('tars'), 'through-link.tar');
     writeFileSync(throughLink, await new TarBuilder().symlink('evil', host).file('evil/pwned', 'pwned\n').toBuffer());
+    const hardlinkThroughLink = join(fresh('tars'), 'hardlink-through-link.tar');
+    writeFileSync(
+      hardlinkThroughLink,
+      await new TarBuilder().symlink('etc-link', '/etc').hardlink('stolen', 'etc-link/shadow').toBuffer(),
+    );
     const climbing = join(fresh('tars'), 'climbing.tar');
     writeFileSync(climbing, await new TarBuilder().file('../../../clamped.txt', 'clamped\n').toBuffer());
     const result = runner<Record<string, unknown> & { results: Record<string, string> }>('cp', {
@@ -420,6 +425,7 @@ describe.skipIf(need.skip)('container file systems in the session', () => {
       host,
       climbName,
       throughLink,
+      hardlinkThroughLink,
       climbing,
     });
     const r = result.results;
@@ -438,6 +444,9 @@ describe.skipIf(need.skip)('container file systems in the session', () => {
     expect(r['tar-through-link']).toMatch(/^error: error creating "\/srv\/evil": \/srv\/evil: not a directory$/);
     expect(result.evilLink).toBe(host);
     expect(result.hostPwned).toBe(false);
+    // A hard link to a file reached through such a link: refused too (it would expose the container's /etc/shadow).
+    expect(r['tar-hardlink-through-link']).toMatch(/^error: error creating "\/srv\/etc-link": .*not a directory$/);
+    expect(result.stolen).toBe(false);
     // ".." cannot climb out of the destination: the name is cleaned as if it were "/".
     expect(r['tar-climbing']).toBe('ok');
     expect(result.clamped).toMatchObject({ content: 'clamped\n' });

@@ -94,7 +94,7 @@ export class EntryWriter {
    * parent the archive lacks).
    */
   private ensureDirectory(path: string): void {
-    if (this.checked.has(path)) return;
+    if (this.checked.has(path) || path === '/') return;
     const parent = path.slice(0, path.lastIndexOf('/')) || '/';
     this.ensureDirectory(parent);
     const stat = this.tree.lstat(path);
@@ -127,16 +127,18 @@ export class EntryWriter {
     return false;
   }
 
-  private prepare(entry: CopyEntry): string {
-    const path = this.pathOf(entry.name);
-    if (path === cleanPath(this.dir))
-      throw new HutchError(`cannot copy ${JSON.stringify(entry.name)}: it names the destination itself`);
+  /** The tree path for an entry name, its parent directories made or checked. */
+  private prepare(name: string): string {
+    const path = this.pathOf(name);
+    if (path === cleanPath(this.dir)) {
+      throw new HutchError(`cannot copy ${JSON.stringify(name)}: it names the destination itself`);
+    }
     this.ensureDirectory(path.slice(0, path.lastIndexOf('/')) || '/');
     return path;
   }
 
   directory(entry: CopyEntry): void {
-    const path = this.prepare(entry);
+    const path = this.prepare(entry.name);
     if (!this.clear(path, 'directory')) this.tree.mkdir(path, 0o700);
     this.checked.add(path);
     this.directories.push({ path, meta: this.meta(entry) });
@@ -144,7 +146,7 @@ export class EntryWriter {
 
   /** A new regular file for the entry, open for writing: fill it, then fileDone(). */
   file(entry: CopyEntry): number {
-    const path = this.prepare(entry);
+    const path = this.prepare(entry.name);
     this.clear(path, 'file');
     return this.tree.create(path, entry.mode);
   }
@@ -158,14 +160,14 @@ export class EntryWriter {
     }
   }
 
-  /** Writes a whole buffer to a file fileOf() opened. */
+  /** Writes length bytes of chunk from at to a file file() opened. */
   static write(fd: number, chunk: Buffer, at = 0, length = chunk.length - at): void {
     let written = 0;
     while (written < length) written += writeSync(fd, chunk, at + written, length - written);
   }
 
   symlink(entry: CopyEntry): void {
-    const path = this.prepare(entry);
+    const path = this.prepare(entry.name);
     this.clear(path, 'symlink');
     this.tree.symlink(entry.linkTarget ?? '', path);
     this.tree.finish(path, this.meta(entry));
@@ -176,7 +178,7 @@ export class EntryWriter {
    * skipped, as podman skips them when rootless.
    */
   special(entry: CopyEntry): void {
-    const path = this.prepare(entry);
+    const path = this.prepare(entry.name);
     this.clear(path, entry.kind);
     const type = entry.kind === 'fifo' ? 0o010000 : entry.kind === 'char' ? 0o020000 : 0o060000;
     try {
@@ -190,9 +192,11 @@ export class EntryWriter {
 
   /** A hard link at name to target, an entry written before (both relative to the destination). */
   hardlink(name: string, target: string): void {
-    const path = this.prepare({ name } as CopyEntry);
+    const path = this.prepare(name);
+    // The target is reached through directories, never through a link an earlier entry made.
+    const existing = this.prepare(target);
     this.clear(path, 'file');
-    this.tree.link(this.pathOf(target), path);
+    this.tree.link(existing, path);
   }
 
   /** Modes, owners and times of the directories, deepest first (writing inside one changes its mtime). */
