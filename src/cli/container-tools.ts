@@ -4,7 +4,8 @@
 // (one module per verb), loaded when the verb runs; what it returns is
 // printed here.
 import { createInterface } from 'node:readline';
-import type { Command } from 'commander';
+import { Option, type Command } from 'commander';
+import { acceptBoolValues } from './bool-flags.js';
 import { HutchError } from '../errors.js';
 import { containerGroup } from './containers.js';
 import { formatInspect } from './format/template.js';
@@ -176,23 +177,36 @@ function addTop(parent: Command): void {
 }
 
 function addCp(parent: Command): void {
-  parent
+  const command = parent
     .command('cp')
-    .description('copy files between a container and the host (one side is CONTAINER:PATH)')
-    .argument('<source>', 'CONTAINER:PATH or a host path')
-    .argument('<destination>', 'CONTAINER:PATH or a host path')
-    .option('-a, --archive', 'keep owners (uid and gid) as they are in the source')
-    .option('-L, --follow-link', 'follow a symbolic link at the source')
-    .action(async (source: string, destination: string, o: { archive?: boolean; followLink?: boolean }) => {
+    .description('copy files between a container and the host, or between containers (- : a tar on stdin or stdout)')
+    .argument('<source>', '[CONTAINER:]PATH, or - for a tar archive on stdin')
+    .argument('<destination>', '[CONTAINER:]PATH, or - for a tar stream on stdout')
+    .option('-a, --archive', "chown copied files to the destination container's user (default true)")
+    .option('--no-archive', 'keep the owners (uid and gid) the files come with')
+    .option('--overwrite', 'let a directory replace a non-directory and the other way round')
+    // podman 4.3 still takes these, deprecated and without effect, and hides them.
+    .addOption(new Option('--pause').hideHelp())
+    .addOption(new Option('--no-pause').hideHelp())
+    .addOption(new Option('--extract').hideHelp())
+    .addOption(new Option('--no-extract').hideHelp())
+    .action(async (source: string, destination: string, o: { archive?: boolean; overwrite?: boolean }) => {
       const { cp } = await import('../verbs/cp.js');
       await cp({
         source,
         destination,
-        archive: o.archive === true,
-        followLink: o.followLink === true,
-        onWarning: warn,
+        archive: o.archive !== false,
+        overwrite: o.overwrite === true,
+        stdin: process.stdin,
+        stdout: process.stdout,
       });
     });
+  acceptBoolValues(command, [
+    { long: 'archive', short: 'a' },
+    { long: 'overwrite' },
+    { long: 'pause' },
+    { long: 'extract' },
+  ]);
 }
 
 function addCommit(parent: Command): void {

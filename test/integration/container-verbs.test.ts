@@ -1,12 +1,12 @@
 /**
  * The verbs around an existing container, as the unprivileged user: logs,
- * inspect, top, cp, commit, export, restart, container prune, and rmi of an
+ * inspect, top, commit, export, restart, container prune, and rmi of an
  * image a container uses; each bad input with its one Error: line and exit
  * status. Outputs are read back with other tools where there are some (tar,
  * skopeo).
  */
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, readlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -244,77 +244,6 @@ describe.skipIf(need.skip)('container verbs', () => {
       expect(fail(['top', 'never-started'], box)).toBe('Error: top can only be used on running containers');
       expect(fail(['top', 'nosuch'], box)).toBe(
         'Error: no container with name or ID "nosuch" found: no such container',
-      );
-    });
-  });
-
-  describe('cp', () => {
-    let host: string;
-    beforeAll(() => {
-      host = join(work, 'cp');
-      mkdirSync(join(host, 'dir', 'sub'), { recursive: true });
-      writeFileSync(join(host, 'file.txt'), 'from the host\n');
-      writeFileSync(join(host, 'dir', 'sub', 'deep.txt'), 'deep\n');
-      ok(['run', '-d', '--name', 'copier', 'busybox', 'sleep', '1000'], box);
-    });
-
-    it('copies files and directories both ways, docker’s rules', () => {
-      ok(['cp', join(host, 'file.txt'), 'copier:/tmp/'], box);
-      expect(ok(['exec', 'copier', 'cat', '/tmp/file.txt'], box)).toBe('from the host\n');
-      ok(['cp', join(host, 'dir'), 'copier:/tmp/copied'], box);
-      expect(ok(['exec', 'copier', 'cat', '/tmp/copied/sub/deep.txt'], box)).toBe('deep\n');
-      ok(['cp', 'copier:/etc/passwd', join(host, 'passwd')], box);
-      expect(readFileSync(join(host, 'passwd'), 'utf8')).toMatch(/^root:x:0:0/);
-      ok(['cp', 'copier:/home/user/.', join(host, 'dir')], box);
-      expect(readFileSync(join(host, 'dir', 'hello.txt'), 'utf8')).toBe('hello from user 1000\n');
-    });
-
-    it('copies to and from a stopped container (its rootfs mounted for the copy)', () => {
-      ok(['create', '--name', 'cold', 'busybox', 'cat', '/cold.txt'], box);
-      ok(['cp', join(host, 'file.txt'), 'cold:/cold.txt'], box);
-      ok(['cp', 'cold:/cold.txt', join(host, 'back.txt')], box);
-      expect(readFileSync(join(host, 'back.txt'), 'utf8')).toBe('from the host\n');
-      expect(hutch(['start', '-a', 'cold'], box).stdout).toBe('from the host\n');
-    });
-
-    it('never follows a symlink of the container out of it', () => {
-      const outside = join(work, 'outside');
-      mkdirSync(outside);
-      writeFileSync(join(outside, 'secret'), 'host secret\n');
-      // Links inside the container that name host paths: they resolve inside its root.
-      ok(['exec', 'copier', 'mkdir', '-p', outside], box);
-      ok(['exec', 'copier', 'ln', '-s', outside, '/escape'], box);
-      ok(['exec', 'copier', 'ln', '-s', `/../../../../../..${outside}/secret`, '/secret-link'], box);
-      ok(['cp', join(host, 'file.txt'), 'copier:/escape/pwned'], box);
-      expect(existsSync(join(outside, 'pwned'))).toBe(false);
-      expect(ok(['exec', 'copier', 'cat', `${outside}/pwned`], box)).toBe('from the host\n');
-      expect(fail(['cp', '-L', 'copier:/secret-link', join(host, 'stolen')], box)).toMatch(
-        /no such file or directory in the container/,
-      );
-      expect(existsSync(join(host, 'stolen'))).toBe(false);
-      // Without -L the link itself is copied, as docker does.
-      ok(['cp', 'copier:/secret-link', join(host, 'link')], box);
-      expect(readlinkSync(join(host, 'link'))).toBe(`/../../../../../..${outside}/secret`);
-    });
-
-    it('refuses bad input', () => {
-      expect(fail(['cp', 'copier:/nonexistent', host], box)).toBe(
-        'Error: /nonexistent: no such file or directory in the container',
-      );
-      expect(fail(['cp', join(host, 'nonexistent'), 'copier:/tmp'], box)).toMatch(
-        /nonexistent: no such file or directory on the host$/,
-      );
-      expect(fail(['cp', join(host, 'file.txt'), join(host, 'other')], box)).toBe(
-        'Error: must specify at least one container source',
-      );
-      expect(fail(['cp', 'copier:/etc/passwd', 'cold:/tmp'], box)).toBe(
-        'Error: copying between containers is not supported',
-      );
-      expect(fail(['cp', 'nosuch:/etc/passwd', host], box)).toBe(
-        'Error: no container with name or ID "nosuch" found: no such container',
-      );
-      expect(fail(['cp', 'copier:/etc/passwd', join(host, 'no', 'such', 'dir')], box)).toMatch(
-        /the directory it would be created in does not exist/,
       );
     });
   });

@@ -1,11 +1,10 @@
 /**
  * The pure parts of the container verbs: the k8s-file log parser and time
- * flags (logs), cp's argument split, top's descriptors and Go durations,
+ * flags (logs), top's descriptors and Go durations,
  * commit's --change check and config.
  */
 import { describe, expect, it } from 'vitest';
 import { applyChanges, committedConfig, mountPoints } from '../../src/run/container/commit.js';
-import { splitCpArgument } from '../../src/verbs/cp.js';
 import { formatLogTimestamp, LogParser, parseLogTime } from '../../src/run/container/logs.js';
 import type { Container, ContainerOptions } from '../../src/run/container/store.js';
 import { goDuration, parseDescriptors } from '../../src/run/container/top.js';
@@ -74,19 +73,6 @@ describe('log times', () => {
     expect(formatLogTimestamp('2026-11-25T13:00:00.120000000+00:00')).toBe('2026-11-25T13:00:00.12Z');
     expect(formatLogTimestamp('2026-11-25T13:00:00.000000000+00:00')).toBe('2026-11-25T13:00:00Z');
     expect(formatLogTimestamp('2026-11-25T13:00:00.5+02:00')).toBe('2026-11-25T13:00:00.5+02:00');
-  });
-});
-
-describe('splitCpArgument', () => {
-  it('takes a colon before any slash as CONTAINER:PATH', () => {
-    expect(splitCpArgument('web:/etc/hosts')).toEqual({ container: 'web', path: '/etc/hosts' });
-    expect(splitCpArgument('web:etc')).toEqual({ container: 'web', path: 'etc' });
-    expect(splitCpArgument('web:')).toEqual({ container: 'web', path: '/' });
-    expect(splitCpArgument('/tmp/a:b')).toEqual({ host: '/tmp/a:b' });
-    expect(splitCpArgument('./a:b')).toEqual({ host: './a:b' });
-    expect(splitCpArgument('dir/a:b')).toEqual({ host: 'dir/a:b' });
-    expect(splitCpArgument('file')).toEqual({ host: 'file' });
-    expect(splitCpArgument(':x')).toEqual({ host: ':x' });
   });
 });
 

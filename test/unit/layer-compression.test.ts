@@ -8,7 +8,13 @@ import { pipeline } from 'node:stream/promises';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { afterEach, describe, expect, it } from 'vitest';
 import { HutchError } from '../../src/errors.js';
-import { compressStream, decompressStream, detectCompression } from '../../src/image/layer/compression.js';
+import {
+  compressStream,
+  decompressArchive,
+  decompressStream,
+  detectArchiveCompression,
+  detectCompression,
+} from '../../src/image/layer/compression.js';
 import { requires } from '../helpers/requires.js';
 
 // CI provisions both (scripts/provision): there, a missing one fails instead of skipping its tests.
@@ -65,6 +71,20 @@ describe('detectCompression', () => {
     expect(detectCompression(Buffer.alloc(0))).toBe('none');
     expect(detectCompression(Buffer.from([0x1f]))).toBe('none');
     expect(detectCompression(Buffer.from([0x28, 0xb5, 0x2f]))).toBe('none');
+  });
+});
+
+describe('detectArchiveCompression', () => {
+  it('knows bzip2 and xz besides what layers use (podman cp takes all four on stdin)', async () => {
+    expect(detectArchiveCompression(Buffer.from('BZh91AY&SY'))).toBe('bzip2');
+    expect(detectArchiveCompression(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00, 0x00]))).toBe('xz');
+    expect(detectArchiveCompression(gzipSync(Buffer.from('x')))).toBe('gzip');
+    expect(detectArchiveCompression(Buffer.from([0x28, 0xb5, 0x2f, 0xfd, 0x00, 0x00]))).toBe('zstd');
+    expect(detectArchiveCompression(Buffer.from('ustar'))).toBe('none');
+    const input = Buffer.from('archive content\n');
+    const xz = spawnSync('xz', ['-c'], { input });
+    expect(xz.status).toBe(0);
+    expect(await through(decompressArchive(detectArchiveCompression(xz.stdout)), xz.stdout)).toEqual(input);
   });
 });
 

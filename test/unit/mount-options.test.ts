@@ -146,7 +146,11 @@ describe('--mount', () => {
       readonly: false,
       data: ['size=64m', 'mode=1770'],
       options: ['nosuid', 'nodev', 'noexec'],
+      copyUp: true,
     });
+    // podman copies the image's content into a tmpfs unless told notmpcopyup.
+    expect(parseMountFlag('type=tmpfs,dst=/t,notmpcopyup')).toMatchObject({ copyUp: false });
+    expect(parseMountFlag('type=tmpfs,dst=/t,notmpcopyup,tmpcopyup')).toMatchObject({ copyUp: true });
   });
 
   it('names the flag and the problem', () => {
@@ -165,6 +169,7 @@ describe('--mount', () => {
     expect(message('type=bind,src=/a,dst=/x,unknown=1')).toMatch(/unknown option "unknown"/);
     expect(message('type=volume,src=/abs,dst=/x')).toMatch(/neither an absolute path nor a volume name/);
     expect(message('type=tmpfs,src=x,dst=/x')).toMatch(/type=tmpfs takes no source/);
+    expect(message('type=tmpfs,dst=/x,notmpcopyup=1')).toMatch(/notmpcopyup takes no value/);
     expect(message('type=bind,"src=/a,dst=/x')).toBe(
       'invalid --mount "type=bind,\\"src=/a,dst=/x": an unterminated quote',
     );
@@ -180,11 +185,14 @@ describe('--tmpfs', () => {
       readonly: false,
       data: [],
       options: ['nosuid', 'nodev', 'noexec'],
+      copyUp: true,
     });
     expect(parseTmpfsFlag('/t:rw,exec,size=10m,mode=755,uid=1000,tmpcopyup')).toMatchObject({
       data: ['size=10m', 'mode=755', 'uid=1000'],
       options: ['nosuid', 'nodev'],
+      copyUp: true,
     });
+    expect(parseTmpfsFlag('/t:notmpcopyup')).toMatchObject({ copyUp: false, data: [] });
     expect(parseTmpfsFlag('/t:ro')).toMatchObject({ readonly: true });
   });
 
@@ -213,6 +221,7 @@ describe('resolveMounts and volumes', () => {
       parseVolumeFlag('/anon'),
       parseTmpfsFlag('/t:size=1m'),
       parseMountFlag(`type=bind,src=${source},dst=/p,bind-propagation=rprivate`),
+      parseTmpfsFlag('/n:notmpcopyup'),
     ];
     const resolved = await resolveMounts(requests, dir);
     expect(resolved.mounts[0]).toEqual({
@@ -246,6 +255,8 @@ describe('resolveMounts and volumes', () => {
       options: ['nosuid', 'nodev', 'noexec'],
     });
     expect(resolved.mounts[4]).toMatchObject({ propagation: 'rprivate' });
+    // Stored only when it is not podman's default.
+    expect(resolved.mounts[5]).toMatchObject({ type: 'tmpfs', destination: '/n', copyUp: false });
     // Used again: the same volume, not created twice.
     const again = await resolveMounts([parseVolumeFlag('data:/other')], dir);
     expect(again.created).toEqual([]);

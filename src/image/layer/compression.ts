@@ -56,6 +56,23 @@ export function decompressArchiveStream(format: 'bzip2' | 'xz'): Duplex {
       ]);
 }
 
+/** How a tar archive may be compressed: a layer's compressions, and bzip2 and xz (podman cp takes all four). */
+export type ArchiveCompression = Compression | 'bzip2' | 'xz';
+
+/** An archive's compression, from its first bytes (at least 6). */
+export function detectArchiveCompression(head: Buffer): ArchiveCompression {
+  if (head.subarray(0, 3).toString('latin1') === 'BZh') return 'bzip2';
+  if (head.subarray(0, 6).equals(Buffer.from([0xfd, 0x37, 0x7a, 0x58, 0x5a, 0x00]))) return 'xz';
+  return detectCompression(head);
+}
+
+/** Decompresses an archive of any ArchiveCompression. */
+export function decompressArchive(compression: ArchiveCompression): Duplex {
+  return compression === 'bzip2' || compression === 'xz'
+    ? decompressArchiveStream(compression)
+    : decompressStream(compression);
+}
+
 /**
  * Compresses what is written into what is read. gzip: level 1–9 (6 by default);
  * zstd: level 1–19 (3 by default), on every core. pigz and zlib give different

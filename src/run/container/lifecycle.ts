@@ -43,6 +43,7 @@ import { ensureInRoot } from '../../fs/in-root.js';
 import { startingHealth } from './health-log.js';
 import { clearStoppedByUser, markStoppedByUser, policyRestarts } from './restart-state.js';
 import { buildSpec, commandNotStarted } from './spec-builder.js';
+import { stageCopyUps, type StagedCopyUps } from './tmpfs-copy-up.js';
 import type { ContainerSpec } from './spec.js';
 import { monitorAlive, processStartTime, type Container, type ContainerState, type ContainerStore } from './store.js';
 import { localtimeMount } from './timezone.js';
@@ -272,6 +273,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
   const driver = rootfsDriver(container.config.rootfsDriver);
   let mounted = false;
   let cgroup: CgroupState | undefined;
+  let copyUps: StagedCopyUps | undefined;
   try {
     const current = containers.read(id);
     if (current === undefined) throw new HutchError(`container ${container.config.name} was removed`);
@@ -301,12 +303,13 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       containers,
     );
     const { timezone, healthcheck, timeout } = current.config.options;
+    copyUps = stageCopyUps(current.config.options.mounts, merged, current.runtimeDir);
     const spec = buildSpec({
       container: current,
       identity,
       rootfs: merged,
       mounts: [
-        ...current.config.options.mounts,
+        ...copyUps.mounts,
         ...(timezone === undefined ? [] : [localtimeMount(timezone, userdata)]),
       ],
       etcFiles: writeEtcFilesIn(userdata, hostname, etcContents(request, netCtx)),
@@ -385,8 +388,11 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       client?.close();
       throw startFailure(error, spec);
     }
+    // The child has bound the staged tmpfs mounts: the session's own are not needed any more.
+    copyUps.release();
     return { monitor, client };
   } catch (error) {
+    copyUps?.release();
     const failed = containers.read(id);
     if (failed !== undefined && failed.state.status !== 'running') {
       // Never started: nothing of it runs, so nothing else will unmount it or remove its cgroup.

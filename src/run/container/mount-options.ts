@@ -66,7 +66,16 @@ export type MountRequest =
       /** Copy the image's content at the destination into a new volume (podman's default; not done yet). */
       copy: boolean;
     }
-  | { type: 'tmpfs'; flag: string; destination: string; readonly: boolean; data: string[]; options: FlagOption[] };
+  | {
+      type: 'tmpfs';
+      flag: string;
+      destination: string;
+      readonly: boolean;
+      data: string[];
+      options: FlagOption[];
+      /** tmpcopyup (podman's default): the image's content at the destination is copied into the tmpfs. */
+      copyUp: boolean;
+    };
 
 function invalid(flag: string, value: string, problem: string): HutchError {
   return new HutchError(`invalid ${flag} ${JSON.stringify(value)}: ${problem}`);
@@ -221,6 +230,7 @@ export function parseMountFlag(value: string, cwd: string = process.cwd()): Moun
   let recursive = true;
   let readonly = false;
   let copy = true;
+  let copyUp = true;
   const tmpfsData: string[] = [];
   for (const field of splitCsv(value)) {
     if (field === '') continue;
@@ -265,6 +275,11 @@ export function parseMountFlag(value: string, cwd: string = process.cwd()): Moun
         if (text === undefined || !MODE.test(text))
           throw invalid(flag, value, `tmpfs-mode=${text ?? ''} is not an octal mode`);
         tmpfsData.push(`mode=${text}`);
+        break;
+      case 'tmpcopyup':
+      case 'notmpcopyup':
+        if (text !== undefined) throw invalid(flag, value, `${key} takes no value`);
+        copyUp = key === 'tmpcopyup';
         break;
       case 'z':
       case 'Z':
@@ -317,7 +332,15 @@ export function parseMountFlag(value: string, cwd: string = process.cwd()): Moun
       if (propagation !== undefined) throw invalid(flag, value, 'bind-propagation does not apply to type=tmpfs');
       const tmpfsOptions = new Set<FlagOption>(['nosuid', 'nodev', 'noexec']);
       for (const o of options) tmpfsOptions.add(o);
-      return { type: 'tmpfs', flag: shown, destination, readonly, data: tmpfsData, options: sorted(tmpfsOptions) };
+      return {
+        type: 'tmpfs',
+        flag: shown,
+        destination,
+        readonly,
+        data: tmpfsData,
+        options: sorted(tmpfsOptions),
+        copyUp,
+      };
     }
     default:
       throw invalid(flag, value, `type=${type}: expected bind, volume or tmpfs`);
@@ -334,10 +357,12 @@ export function parseTmpfsFlag(value: string): MountRequest {
   const options = new Set<FlagOption>(['nosuid', 'nodev', 'noexec']);
   const data: string[] = [];
   let readonly = false;
+  let copyUp = true;
   for (const option of colon < 0 ? [] : value.slice(colon + 1).split(',')) {
     if (option === '') continue;
     if (option === 'ro' || option === 'rw') readonly = option === 'ro';
-    else if (option === 'tmpcopyup' || option === 'notmpcopyup' || option === 'z' || option === 'Z') continue;
+    else if (option === 'tmpcopyup' || option === 'notmpcopyup') copyUp = option === 'tmpcopyup';
+    else if (option === 'z' || option === 'Z') continue;
     else if (applyFlag(options, option)) continue;
     else if (TMPFS_DATA.test(option)) {
       if (option.startsWith('size=') && !SIZE.test(option.slice(5)))
@@ -347,7 +372,7 @@ export function parseTmpfsFlag(value: string): MountRequest {
       data.push(option);
     } else throw invalid(flag, value, `unknown mount option ${JSON.stringify(option)}`);
   }
-  return { type: 'tmpfs', flag: `${flag} ${value}`, destination, readonly, data, options: sorted(options) };
+  return { type: 'tmpfs', flag: `${flag} ${value}`, destination, readonly, data, options: sorted(options), copyUp };
 }
 
 export interface ResolvedMounts {
@@ -384,6 +409,7 @@ export async function resolveMounts(requests: readonly MountRequest[], storage: 
           data: request.data,
           options: request.options,
         };
+        if (!request.copyUp) spec.copyUp = false;
         result.mounts.push(spec);
         break;
       }

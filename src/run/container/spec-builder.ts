@@ -13,7 +13,7 @@ import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './moun
 import { O_PATH, openInRoot, pathOfFd } from '../../fs/in-root.js';
 import type { ContainerSpec, IdMapping, MountSpec } from './spec.js';
 import type { Container } from './store.js';
-import { resolveUser } from './user.js';
+import { resolveUser, type ResolvedUser } from './user.js';
 import { isMissing } from '../../fs/missing.js';
 
 export const DEFAULT_PATH = '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
@@ -107,10 +107,34 @@ export interface SpecInputs {
   network?: ContainerSpec['network'];
 }
 
+/**
+ * The user a container's process runs as, ids as the container sees them:
+ * --user, else (--userns=keep-id) the user's own ids, else the image's USER,
+ * resolved against the rootfs's /etc/passwd and /etc/group.
+ */
+export function containerUser(container: Container, identity: Identity, rootfs: string): ResolvedUser {
+  const { options, imageConfig } = container.config;
+  const accounts = { passwd: readInRoot(rootfs, '/etc/passwd'), group: readInRoot(rootfs, '/etc/group') };
+  const userSpec =
+    options.user ?? (options.userns === 'keep-id' ? `${identity.uid}:${identity.gid}` : imageConfig.User);
+  return resolveUser(userSpec === '' ? undefined : userSpec, accounts, options.groupAdd);
+}
+
+/** The id maps of the container's own user namespace (--userns=keep-id); undefined: it has the session's. */
+export function containerIdMaps(
+  options: Container['config']['options'],
+  identity: Identity,
+): { uidMap: IdMapping[]; gidMap: IdMapping[] } | undefined {
+  if (options.userns !== 'keep-id') return undefined;
+  return {
+    uidMap: keepIdMapping(identity.uid, sessionIdCount('uid')),
+    gidMap: keepIdMapping(identity.gid, sessionIdCount('gid')),
+  };
+}
+
 export function buildSpec(inputs: SpecInputs): ContainerSpec {
   const { container, identity, rootfs } = inputs;
   const { options, imageConfig, id } = container.config;
-  const keepId = options.userns === 'keep-id';
   if (
     options.userns !== undefined &&
     options.userns !== '' &&
@@ -119,9 +143,7 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
   ) {
     throw new HutchError(`unsupported --userns ${options.userns}`, { hint: 'use keep-id, or leave it out' });
   }
-  const accounts = { passwd: readInRoot(rootfs, '/etc/passwd'), group: readInRoot(rootfs, '/etc/group') };
-  const userSpec = options.user ?? (keepId ? `${identity.uid}:${identity.gid}` : imageConfig.User);
-  const user = resolveUser(userSpec === '' ? undefined : userSpec, accounts, options.groupAdd);
+  const user = containerUser(container, identity, rootfs);
   const hostname = options.hostname ?? id.slice(0, 12);
   const args = containerArgs(container);
   const env = mergeEnv(
@@ -166,12 +188,7 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
     maskedPaths: options.privileged ? [] : [...defaultMaskedPaths],
     readonlyPaths: options.privileged ? [] : [...defaultReadonlyPaths],
     network: inputs.network ?? (options.network === 'host' ? { mode: 'host' } : { mode: 'new' }),
-    userNamespace: keepId
-      ? {
-          uidMap: keepIdMapping(identity.uid, sessionIdCount('uid')),
-          gidMap: keepIdMapping(identity.gid, sessionIdCount('gid')),
-        }
-      : undefined,
+    userNamespace: containerIdMaps(options, identity),
     init: options.init ? inputs.initBinary : undefined,
     process: {
       args,

@@ -31,6 +31,8 @@ export interface TmpfsMount {
   /** size=, mode=, uid=, gid= … as mount(8) takes them; nosuid/nodev/noexec as flags. */
   data: string[];
   options: ('nosuid' | 'nodev' | 'noexec')[];
+  /** false: notmpcopyup. Otherwise (podman's default) the image's content there is copied into it at start. */
+  copyUp?: boolean;
 }
 
 export type MountSpec = BindMount | TmpfsMount;
