@@ -20,6 +20,7 @@ import type { BuildOptions } from './options.js';
 import type { BuildOutput } from './output.js';
 import type { ImageState } from './state.js';
 import type { Ulimit } from '../run/rlimits.js';
+import type { MountSpec } from '../run/container/spec.js';
 import type { BuildSecret } from './steps/run-mounts.js';
 
 export interface StageResult {
@@ -42,6 +43,8 @@ export interface BuildSession {
   plan: StagePlan;
   global: GlobalScope;
   options: BuildOptions;
+  /** -v: what every RUN step mounts (binds, named volumes), resolved. */
+  volumes: MountSpec[];
   /** --ulimit, resolved against hutch's own limits: set in every RUN step's process. */
   ulimits: Ulimit[];
   cache: BuildCache;

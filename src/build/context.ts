@@ -185,8 +185,9 @@ export class BuildContext {
   /**
    * The entries below `dir` that the ignore rules keep (and `extra`
    * patterns, relative to `dir`, do not exclude), depth first in name order.
-   * An excluded directory still appears when something below it is
-   * re-included by an exception, as in BuildKit.
+   * An excluded directory is entered when an exception names a path below
+   * it (IgnoreRules.entersExcluded, buildah's rule), and appears when
+   * something below it is re-included.
    */
   async walk(dir = '.', extra?: IgnoreRules): Promise<ContextEntry[]> {
     const start = cleanPath(dir);
@@ -212,7 +213,7 @@ export class BuildContext {
       const dropped = excluded || byExtra?.excluded === true;
       if (entry.type === 'directory') {
         const skip =
-          (excluded && this.ignore.canSkipBelow(entry.path)) ||
+          (excluded && !this.ignore.entersExcluded(entry.path)) ||
           (byExtra?.excluded === true && (extra.rules as IgnoreRules).canSkipBelow(rel));
         if (dropped && skip) continue;
         const at = out.length;

@@ -8,8 +8,9 @@
  * the completed steps' layers stay as cache, and everything else goes with
  * the garbage collection that follows.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { getSystemErrorMap } from 'node:util';
 import { HutchError, messageOf } from '../errors.js';
 import { digestOf, hexOf, type Digest } from '../image/digest.js';
 import { MediaType } from '../image/media.js';
@@ -19,48 +20,29 @@ import { createProgress, progressMode } from '../image/progress.js';
 import { normalizeTag } from '../image/store/refs.js';
 import type { ResolvedImage } from '../image/store/resolve.js';
 import type { ImageStore } from '../image/store/store.js';
-import { openRuntime } from '../run/container/lifecycle.js';
+import { openRuntime, type Runtime } from '../run/container/lifecycle.js';
+import { resolveMounts } from '../run/container/mount-options.js';
 import { reapEphemeralLeftovers } from '../run/container/ephemeral.js';
 import { checkEnforceable, defaultLimits } from '../run/cgroups/index.js';
 import { currentRequestHost, parseNetworkRequest } from '../run/network/index.js';
 import { currentLimits, resolveUlimits } from '../run/rlimits.js';
 import { selectRootfsDriver, storageDriverOf } from '../run/rootfs/probe.js';
 import { BuildCache } from './cache.js';
-import { loadContainerfile } from './containerfile/instruction-parser.js';
+import { loadContainerfiles } from './containerfile/instruction-parser.js';
 import type { Containerfile } from './containerfile/instructions.js';
 import { GlobalScope } from './containerfile/scope.js';
 import { planStages } from './containerfile/stages.js';
 import { BuildContext } from './context.js';
 import { FileHashIndex } from './hash-index.js';
+import { readBuildInputs, type BuildInputs } from './inputs.js';
 import type { BuildOptions } from './options.js';
 import { BuildOutput } from './output.js';
 import type { BuildSession, StageResult } from './build-session.js';
 import { readSecrets } from './secrets.js';
 import { squashState } from './squash.js';
-import { StageBuilder } from './stage.js';
+import { shortStepId, StageBuilder, stageLabel } from './stage.js';
 import { interrupted } from './steps/step.js';
 import { imageConfigOf, sha256, type ImageState } from './state.js';
-
-/** The Containerfile's text and the name errors give it. */
-function readContainerfile(options: BuildOptions): { text: string; name: string; path: string | undefined } {
-  if (options.file === '-') {
-    return { text: options.stdinText ?? readFileSync(0, 'utf8'), name: 'Containerfile', path: undefined };
-  }
-  let path = options.file;
-  if (path === undefined) {
-    path = ['Containerfile', 'Dockerfile'].map((n) => join(options.contextDir, n)).find((p) => existsSync(p));
-    if (path === undefined) {
-      throw new HutchError(`no Containerfile or Dockerfile in ${options.contextDir}`, {
-        hint: 'name the file with -f FILE (or -f - to read it from standard input)',
-      });
-    }
-  }
-  try {
-    return { text: readFileSync(path, 'utf8'), name: path, path };
-  } catch (error) {
-    throw new HutchError(`read ${path}: ${messageOf(error)}`, { hint: 'check the -f path' });
-  }
-}
 
 /** The image (manifest, config) of the final state, written and named; returns its id. */
 async function commitBuiltImage(
@@ -68,10 +50,14 @@ async function commitBuiltImage(
   state: ImageState,
   options: BuildOptions,
   created: string,
+  env: NodeJS.ProcessEnv,
 ): Promise<Digest> {
   const config = imageConfigOf(state, created);
   if (Object.keys(options.labels).length > 0) {
     config.config = { ...config.config, Labels: { ...config.config?.Labels, ...options.labels } };
+  }
+  if (options.env.length + options.unsetEnv.length > 0) {
+    config.config = { ...config.config, Env: imageEnv(config.config?.Env ?? [], options, env) };
   }
   const docker = options.format === 'docker';
   const configBody = Buffer.from(JSON.stringify(config));
@@ -98,18 +84,83 @@ async function commitBuiltImage(
   return id as Digest;
 }
 
+/**
+ * The final image's environment with --env (NAME=VALUE; NAME alone takes its
+ * value here; NAME- removes it) and --unsetenv applied: they win over the
+ * Containerfile's ENV, and RUN steps never see them (buildah's rule).
+ */
+export function imageEnv(
+  base: readonly string[],
+  options: Pick<BuildOptions, 'env' | 'unsetEnv'>,
+  env: NodeJS.ProcessEnv,
+): string[] {
+  const entries = new Map<string, string>();
+  for (const e of base) {
+    const eq = e.indexOf('=');
+    entries.set(eq < 0 ? e : e.slice(0, eq), eq < 0 ? '' : e.slice(eq + 1));
+  }
+  for (const e of options.env) {
+    const eq = e.indexOf('=');
+    if (eq > 0) entries.set(e.slice(0, eq), e.slice(eq + 1));
+    else if (eq < 0 && e.endsWith('-')) entries.delete(e.slice(0, -1));
+    else if (eq < 0) entries.set(e, env[e] ?? '');
+    else throw new HutchError(`invalid --env ${JSON.stringify(e)}`, { hint: 'write --env NAME=VALUE' });
+  }
+  for (const name of options.unsetEnv) entries.delete(name);
+  return [...entries].map(([k, v]) => `${k}=${v}`);
+}
+
+/** podman checks --authfile before anything else: `checking authfile: stat PATH: no such file or directory`. */
+function checkAuthFile(path: string): void {
+  try {
+    statSync(path);
+  } catch (error) {
+    const errno = (error as NodeJS.ErrnoException).errno;
+    const reason = (errno === undefined ? undefined : getSystemErrorMap().get(errno)?.[1]) ?? messageOf(error);
+    throw new HutchError(`checking authfile: stat ${path}: ${reason}`, {
+      hint: 'give the auth file hutch login wrote (or leave --authfile out)',
+    });
+  }
+}
+
 export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv = process.env): Promise<Digest> {
   for (const tag of options.tags) normalizeTag(tag);
-  const { text, name, path } = readContainerfile(options);
-  const cf: Containerfile = loadContainerfile(text, { file: name });
-  const context = await BuildContext.open(options.contextDir, path === undefined ? {} : { containerfile: path });
+  if (options.authFile !== undefined) checkAuthFile(options.authFile);
+  // The session may replace this process (execve) first: standard input is read after it.
+  const runtime = await openRuntime(env);
+  const inputs = await readBuildInputs({
+    contextDir: options.contextDir,
+    files: options.files,
+    stdin: options.stdin,
+    tmpDir: runtime.images.tmpDir,
+    userXattrs: !runtime.identity.root,
+    storageDir: runtime.paths.storage,
+    env,
+  });
+  try {
+    return await buildFrom(inputs, runtime, options, env);
+  } finally {
+    inputs.release();
+  }
+}
+
+async function buildFrom(
+  inputs: BuildInputs,
+  runtime: Runtime,
+  options: BuildOptions,
+  env: NodeJS.ProcessEnv,
+): Promise<Digest> {
+  const cf: Containerfile = loadContainerfiles(inputs.containerfiles.map((c) => ({ text: c.text, file: c.name })));
+  const first = inputs.containerfiles[0]?.path;
+  const context = await BuildContext.open(inputs.contextDir, {
+    ...(first === undefined ? {} : { containerfile: first }),
+    ...(options.ignoreFile === undefined ? {} : { ignoreFile: options.ignoreFile }),
+  });
   const host = hostPlatform();
   const target: Platform = options.platform === undefined ? host : parsePlatform(options.platform);
   const global = new GlobalScope(options.buildArgs, { build: host, target });
   const secrets = readSecrets(options.secrets, env);
   const plan = planStages(cf, global, options.target === undefined ? {} : { target: options.target });
-
-  const runtime = await openRuntime(env);
   const driver = await selectRootfsDriver(
     {
       identity: runtime.identity,
@@ -138,6 +189,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     currentRequestHost({ storage: runtime.paths.storage }),
   );
   const store = runtime.images;
+  const volumes = (await resolveMounts(options.volumes, runtime.paths.storage)).mounts;
   // --no-cache trusts nothing from earlier builds, not even the context's file hashes.
   const hashIndex = options.noCache
     ? undefined
@@ -159,7 +211,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
           {
             from: options.cacheFrom,
             to: options.cacheTo,
-            access: { tlsVerify: options.tlsVerify },
+            access: { tlsVerify: options.tlsVerify, credentials: options.credentials, authFile: options.authFile },
             platform: target,
             rootless: !runtime.identity.root,
             warn: (text) => output.warn(text),
@@ -181,6 +233,7 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     // Every RUN step gets podman's default pids limit where a cgroup can hold it.
     options: { ...options, limits: defaultLimits(options.limits) },
     ulimits,
+    volumes,
     cache: new BuildCache(store),
     remoteCache,
     output,
@@ -222,13 +275,21 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
       if (failed !== undefined) throw failed.reason;
     }
     let last = await (session.results.get(plan.target) as Promise<StageResult>);
-    if (options.squash !== 'none') last = { state: await squashState(session, last.state, options.squash === 'all') };
-    output.note(`COMMIT${options.tags.length > 0 ? ` ${options.tags.join(' ')}` : ''}`);
+    // Without --layers the build's new layers are one, as buildah commits its working container once.
+    const squash = options.squash === 'none' && !options.layers ? 'new' : options.squash;
+    if (squash !== 'none') last = { state: await squashState(session, last.state, squash === 'all') };
+    const label = stageLabel(session, plan.target);
+    output.note(
+      `${label === undefined ? '' : `[${label}] `}COMMIT${options.tags.length > 0 ? ` ${options.tags[0]}` : ''}`,
+    );
     // The last step's time: a build whose every step was cached makes the same image again.
     const created = last.state.history.at(-1)?.created ?? session.created();
-    const id = await commitBuiltImage(store, last.state, options, created);
-    output.done(undefined, hexOf(id).slice(0, 12));
-    for (const tag of options.tags) output.note(`Successfully tagged ${normalizeTag(tag)}`);
+    const id = await commitBuiltImage(store, last.state, options, created, env);
+    output.done(undefined, shortStepId(hexOf(id)));
+    // buildah names every name the image has: the tags given, then those it had already.
+    const tagged = options.tags.map((tag) => normalizeTag(tag));
+    for (const name of namesOf(store, id)) if (!tagged.includes(name)) tagged.push(name);
+    for (const name of tagged) output.note(`Successfully tagged ${name}`);
     const unused = global.unconsumed();
     if (unused.length > 0) output.warn(`one or more build args were not consumed: [${unused.join(' ')}]`);
     if (options.iidfile !== undefined) writeFileSync(options.iidfile, id);
@@ -247,6 +308,15 @@ export async function buildImage(options: BuildOptions, env: NodeJS.ProcessEnv =
     // Opportunistic: a collection that cannot run now (another writer holds the
     // store, a part of it cannot be read) is left to a later command.
     await store.collectGarbage({ wait: false }).catch(() => undefined);
+  }
+}
+
+/** The names the image has now; none when a concurrent command took them (or the image) away meanwhile. */
+function namesOf(store: ImageStore, id: Digest): string[] {
+  try {
+    return store.resolveImage(id).names;
+  } catch {
+    return [];
   }
 }
 
@@ -282,6 +352,8 @@ async function baseImage(
     {
       reference,
       tlsVerify: options.tlsVerify,
+      credentials: options.credentials,
+      authFile: options.authFile,
       platform,
       // Under the build's live view a pull prints plain lines, which scroll above it.
       progress: output.live

@@ -426,6 +426,20 @@ export class IgnoreRules {
   }
 
   /**
+   * Whether a COPY of the context enters the excluded directory `dir`, by the
+   * rule of buildah's copier (and of Docker's classic builder): only when the
+   * text of an exception starts with the directory's path. So `!a/keep*`
+   * re-includes below an excluded `a`, while an exception whose first
+   * element is a wildcard (`!?/keep*`) does not, though it still re-includes
+   * `a/keep` once `a` is entered for another exception.
+   * podman's system test of ignore files checks exactly that.
+   */
+  entersExcluded(dir: string): boolean {
+    const path = trimSlashes(cleanPath(dir));
+    return this.patterns.some((p) => p.exclusion && `${trimSlashes(p.pattern)}/`.startsWith(path));
+  }
+
+  /**
    * Whether a walk may skip everything below the excluded directory `dir`:
    * true unless some exception could re-include a path at or under it.
    */
@@ -434,6 +448,10 @@ export class IgnoreRules {
     const parts = cleanPath(dir).split('/');
     return !this.patterns.some((p) => p.exclusion && couldMatchUnder(p, parts));
   }
+}
+
+function trimSlashes(path: string): string {
+  return path.replace(/^\/+|\/+$/g, '');
 }
 
 /** `a/b/c` → [`a`, `a/b`]. */

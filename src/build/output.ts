@@ -1,8 +1,9 @@
 /**
  * What a build prints, as buildah does: `STEP n/m: INSTRUCTION` per step
- * (`[stage] STEP n/m:` when there are several stages), `--> Using cache KEY`
- * for a cached step, `--> ID` after a layer, RUN output as it comes. --quiet
- * prints nothing but the final image id.
+ * (`[i/k] STEP n/m:` when the file has several stages), `--> Using cache KEY`
+ * for a cached step, `--> ID` after a step, RUN output as it comes. --quiet
+ * prints nothing but the final image id. What each step ends with (nothing
+ * after FROM, nor after the last step of the image) is the caller's choice.
  *
  * On a terminal the same lines scroll by, with each step's time when it
  * ends, and below them a live view: one line per running step with a spinner
@@ -78,13 +79,20 @@ export class BuildOutput {
     this.line(`${prefix}STEP ${n}/${m}: ${text}`);
   }
 
-  /** The step of this stage is done: `--> what` (with its time on a terminal). */
-  done(stage: string | undefined, what: string): void {
+  /**
+   * The step of this stage is done: a `--> what` line for each of whats (the
+   * last with the step's time on a terminal), or none.
+   */
+  done(stage: string | undefined, ...whats: string[]): void {
     const since = this.started.get(stage ?? '');
     const time = this.live && since !== undefined ? ` (${seconds(this.now() - since)})` : '';
     this.flushPartials();
     this.running.delete(stage ?? '');
-    this.line(`--> ${what}${time}`);
+    whats.forEach((what, i) => this.line(`--> ${what}${i === whats.length - 1 ? time : ''}`));
+    if (whats.length === 0 && this.live) {
+      this.erase();
+      this.draw();
+    }
     if (this.running.size === 0) this.stopTicking();
   }
 

@@ -31,6 +31,31 @@ import { layerPaths, readLayeredFile } from './workspace.js';
 import { DEFAULT_PATH } from '../run/container/spec-builder.js';
 import { resolveUser, type ResolvedUser } from '../run/container/user.js';
 
+/** buildah's stage prefix, `[i/k]` (k: the stages up to the target), when the file has more than one. */
+export function stageLabel(session: BuildSession, index: number): string | undefined {
+  const count = session.plan.target + 1;
+  return count > 1 ? `${index + 1}/${count}` : undefined;
+}
+
+/** A step's id as buildah prints an image id after a step: 11 hex digits. */
+export function shortStepId(key: string): string {
+  return key.replace(/^sha256:/, '').slice(0, 11);
+}
+
+/**
+ * A failed step, in buildah's words with the place in the file after them:
+ * `building at STEP "RUN make": Containerfile:3:1: while running runtime:
+ * exit status 2`. Its exit status and hint are kept.
+ */
+function stepFailed(what: string, error: unknown): HutchError {
+  return new HutchError(`${what}: ${messageOf(error)}`, {
+    cause: error,
+    ...(error instanceof HutchError
+      ? { exitCode: error.exitCode, ...(error.hint === undefined ? {} : { hint: error.hint }) }
+      : {}),
+  });
+}
+
 export class StageBuilder implements StepContext {
   state!: ImageState;
   scope!: StageScope;
@@ -39,13 +64,14 @@ export class StageBuilder implements StepContext {
   private readonly label: string | undefined;
   private stepNumber = 0;
   private stepCount = 0;
+  /** The step running is the image's last: it prints no `--> ID`, the commit does. */
+  private finalStep = false;
 
   constructor(
     readonly session: BuildSession,
     private readonly stage: Stage,
   ) {
-    const many = session.plan.needed.length > 1;
-    this.label = many ? (stage.name ?? `${stage.index + 1}/${session.cf.stages.length}`) : undefined;
+    this.label = stageLabel(session, stage.index);
   }
 
   get file(): string {
@@ -56,6 +82,10 @@ export class StageBuilder implements StepContext {
     const { session, stage } = this;
     const base = session.plan.bases[stage.index];
     if (base === undefined) throw new Error(`no base for stage ${stage.index}`);
+    // FROM is told before its image is looked up (or pulled); the count grows by the base's
+    // ONBUILD triggers once they are known, as buildah counts.
+    this.stepCount = stage.instructions.length + 1;
+    this.announce(stage.from.node.original);
     let state: ImageState;
     if (base.kind === 'scratch') state = scratchState(session.targetPlatform, session.salt);
     else if (base.kind === 'stage') {
@@ -63,9 +93,13 @@ export class StageBuilder implements StepContext {
       if (result === undefined) throw new Error(`stage ${base.index} was not scheduled before stage ${stage.index}`);
       state = cloneState((await result).state);
     } else {
-      const image = await this.withPosition(stage.from.image.position, () =>
-        session.image(base.reference, base.platform),
-      );
+      let image;
+      try {
+        image = await session.image(base.reference, base.platform);
+      } catch (error) {
+        // buildah's words: the FROM image is the build container's.
+        throw stepFailed('creating build container', error);
+      }
       state = stateOfImage(image, session.salt);
     }
     // BuildKit's rule: a stage whose base sets no PATH gets the default one.
@@ -96,19 +130,23 @@ export class StageBuilder implements StepContext {
       ...stage.instructions.map((instruction) => ({ instruction, trigger: false })),
     ];
     this.stepCount = steps.length + 1;
-    this.announce(stage.from.node.original);
-    session.output.done(
-      this.label,
-      base.kind === 'image' ? base.reference : base.kind === 'scratch' ? 'scratch' : `stage ${base.index}`,
-    );
-    for (const { instruction, trigger } of steps) {
+    // The FROM line says nothing more: the base is no step of this build's.
+    session.output.done(this.label);
+    const target = stage.index === session.plan.target;
+    for (const [i, { instruction, trigger }] of steps.entries()) {
       if (session.signal.aborted) throw interrupted();
+      this.finalStep = target && i === steps.length - 1;
       this.announce(trigger ? `${instruction.node.original} (ONBUILD)` : instruction.node.original);
-      if (trigger && instruction.kind === 'COPY' && instruction.from !== undefined) {
-        throw new BuildfileError(this.file, stage.from.node.position, 'an ONBUILD COPY --from is not supported');
+      try {
+        if (trigger && instruction.kind === 'COPY' && instruction.from !== undefined) {
+          throw new BuildfileError(this.file, stage.from.node.position, 'an ONBUILD COPY --from is not supported');
+        }
+        const resolved = resolveInstruction(session.cf, instruction, this.scope);
+        await this.dispatch(resolved, instruction);
+      } catch (error) {
+        if (session.signal.aborted) throw interrupted();
+        throw stepFailed(`building at STEP ${JSON.stringify(instruction.node.original)}`, error);
       }
-      const resolved = resolveInstruction(session.cf, instruction, this.scope);
-      await this.dispatch(resolved, instruction);
     }
     return { state: this.state };
   }
@@ -136,10 +174,10 @@ export class StageBuilder implements StepContext {
     return layerPaths(this.session.store, this.state.layers);
   }
 
-  /** The cache entry of a step, unless --no-cache: the local cache's, else a --cache-from repository's. */
+  /** The cache entry of a step, unless --no-cache or --layers=false: the local cache's, else a --cache-from repository's. */
   async cached(key: string): Promise<CacheEntry | undefined> {
     const { session } = this;
-    if (session.options.noCache) return undefined;
+    if (session.options.noCache || !session.options.layers) return undefined;
     const local = session.cache.lookup(key);
     if (local !== undefined || session.remoteCache === undefined) return local;
     const remote = await session.remoteCache.lookup(key);
@@ -153,14 +191,31 @@ export class StageBuilder implements StepContext {
    * cached one keeps the time it was first made.
    */
   finishStep(key: string, createdBy: string, layer: LayerRef | undefined, hit: CacheEntry | undefined): void {
-    const created = hit?.created ?? this.session.created();
-    if (hit === undefined) this.session.cache.record(key, { layer, created });
-    this.session.remoteCache?.export(key, { layer, created });
+    const { session } = this;
+    const created = hit?.created ?? session.created();
+    // Without --layers no step is kept for later builds, as buildah keeps no intermediate image.
+    if (session.options.layers) {
+      if (hit === undefined) session.cache.record(key, { layer, created });
+      session.remoteCache?.export(key, { layer, created });
+    }
     if (layer !== undefined) this.state.layers.push(layer);
     this.state.history.push({ created, created_by: createdBy, ...(layer === undefined ? { empty_layer: true } : {}) });
     this.state.chainKey = key;
-    const what = hit !== undefined ? `Using cache ${key}` : layer === undefined ? 'config' : layer.diffId.slice(7, 19);
-    this.session.output.done(this.label, what);
+    this.stepDone(key, hit !== undefined);
+  }
+
+  /**
+   * buildah's lines after a step: `--> Using cache KEY` when cached, then
+   * `--> ID` (the step's key, as short as buildah's ids) unless it is the
+   * image's last step, which the commit ends; nothing without --layers.
+   */
+  private stepDone(key: string, cached: boolean): void {
+    const lines: string[] = [];
+    if (this.session.options.layers) {
+      if (cached) lines.push(`Using cache ${key}`);
+      if (!this.finalStep) lines.push(shortStepId(key));
+    }
+    this.session.output.done(this.label, ...lines);
   }
 
   /** A config-only step: a history entry without a layer. */
@@ -182,7 +237,7 @@ export class StageBuilder implements StepContext {
         );
       case 'ARG':
         this.state.chainKey = sha256(`${this.state.chainKey}\n${describe(resolved)}`);
-        this.session.output.done(this.label, 'config');
+        this.stepDone(this.state.chainKey, false);
         return;
       case 'LABEL':
         runtime.Labels = { ...runtime.Labels };

@@ -139,9 +139,15 @@ export function createTempFile(dir: string, prefix: string): TempEntry {
 export function createTempDir(dir: string, prefix: string): TempEntry {
   for (let attempt = 0; ; attempt++) {
     const path = mkdtempSync(join(dir, prefix));
-    const fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
-    if (ownsPath(fd, path)) return { path, fd, release: releaser(fd) };
-    closeSync(fd);
+    let fd: number | undefined;
+    try {
+      fd = openSync(path, constants.O_RDONLY | constants.O_DIRECTORY);
+    } catch (error) {
+      // A reaper took the new directory for a leftover before we could open it: a new name.
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+    }
+    if (fd !== undefined && ownsPath(fd, path)) return { path, fd, release: releaser(fd) };
+    if (fd !== undefined) closeSync(fd);
     if (attempt >= 10)
       throw new HutchError(`cannot keep a temp directory in ${dir}: it was removed at once, ten times`);
   }

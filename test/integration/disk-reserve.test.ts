@@ -327,7 +327,7 @@ describe.skipIf(skip)('the disk reserve: extraction stops before the disk fills'
     const { line, hint } = refused(['build', '-t', 'localhost/bomb:build', '-f', join(context, 'Bomb'), context]);
     expect(line).toMatch(
       new RegExp(
-        `^Error: ${join(context, 'Bomb')}:2:1: ADD bomb.tar.gz: stopped unpacking the archive after \\d+(\\.\\d)? MiB: ` +
+        `^Error: building at STEP "ADD bomb.tar.gz /": ${join(context, 'Bomb')}:2:1: ADD bomb.tar.gz: stopped unpacking the archive after \\d+(\\.\\d)? MiB: ` +
           `${SIZE} left on ${storage}, ${SIZE} above the reserve of ${SIZE}$`,
       ),
     );

@@ -85,6 +85,18 @@ describe('BuildOutput on a terminal', () => {
 
     output.done(undefined, 'abcdef123456');
     expect(screen.shown()).toEqual(['STEP 1/2: RUN make', 'compiling a.c', 'linking', '--> abcdef123456 (2.0s)']);
+    // A step that ends without a line (the image's last) leaves no view behind.
+    output.step(undefined, 2, 2, 'LABEL a=b');
+    tick(100);
+    expect(screen.shown().at(-1)).toMatch(/^\S STEP 2\/2: LABEL a=b {2}0\.1s$/);
+    output.done(undefined);
+    expect(screen.shown()).toEqual([
+      'STEP 1/2: RUN make',
+      'compiling a.c',
+      'linking',
+      '--> abcdef123456 (2.0s)',
+      'STEP 2/2: LABEL a=b',
+    ]);
     output.warn('something');
     output.close();
     expect(screen.shown()).toEqual([
@@ -92,6 +104,7 @@ describe('BuildOutput on a terminal', () => {
       'compiling a.c',
       'linking',
       '--> abcdef123456 (2.0s)',
+      'STEP 2/2: LABEL a=b',
       'WARN: something',
     ]);
   });
@@ -127,5 +140,26 @@ describe('BuildOutput on a terminal', () => {
     output.done(undefined, 'abc');
     output.close();
     expect(text).toBe('STEP 1/1: RUN true\n--> abc\n');
+  });
+
+  it("ends a step with buildah's lines: none after FROM, the cache line then the id, none for the last", () => {
+    let text = '';
+    const sink = new Writable({
+      write(chunk: Buffer | string, _encoding, callback) {
+        text += chunk.toString();
+        callback();
+      },
+    });
+    const output = new BuildOutput(sink, sink, 'plain', () => clock);
+    output.step('1/2', 1, 3, 'FROM busybox AS b');
+    output.done('1/2');
+    output.step('1/2', 2, 3, 'RUN true');
+    output.done('1/2', 'Using cache 0123456789abcdef', '0123456789a');
+    output.step('1/2', 3, 3, 'LABEL a=b');
+    output.done('1/2');
+    output.close();
+    expect(text).toBe(
+      '[1/2] STEP 1/3: FROM busybox AS b\n[1/2] STEP 2/3: RUN true\n--> Using cache 0123456789abcdef\n--> 0123456789a\n[1/2] STEP 3/3: LABEL a=b\n',
+    );
   });
 });

@@ -1,5 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { loadContainerfile, parseTrigger } from '../../src/build/containerfile/instruction-parser.js';
+import {
+  loadContainerfile,
+  loadContainerfiles,
+  parseTrigger,
+} from '../../src/build/containerfile/instruction-parser.js';
 import type { Instruction } from '../../src/build/containerfile/instructions.js';
 import { BuildfileError } from '../../src/build/containerfile/parser.js';
 
@@ -148,5 +152,37 @@ describe('instructions', () => {
     expect(error('FROM a\n  FOO bar\n')).toBe('Containerfile:2:3: unknown instruction: FOO (did you mean FROM?)');
     expect(error('FROM a\nfrobnicate\n')).toBe('Containerfile:2:1: unknown instruction: frobnicate');
     expect(error('ENV A=1\nFROM a\n')).toMatch(/^Containerfile:1:1: ENV before the first FROM/);
+  });
+});
+
+describe('several Containerfiles read as one (podman build -f A -f B)', () => {
+  it("the second file's instructions follow the first's; errors name their own file", () => {
+    const cf = loadContainerfiles([
+      { text: 'FROM scratch\nCOPY . /tmp\n', file: 'A' },
+      { text: 'FROM busybox AS two\nRUN true\n', file: 'B' },
+    ]);
+    expect(cf.file).toBe('A');
+    expect(cf.stages.map((s) => [s.from.image.text, s.name, s.instructions.map((i) => i.kind)])).toEqual([
+      ['scratch', undefined, ['COPY']],
+      ['busybox', 'two', ['RUN']],
+    ]);
+    // A second file without FROM continues the first file's last stage.
+    const joined = loadContainerfiles([
+      { text: 'FROM busybox\n', file: 'A' },
+      { text: 'RUN true\n', file: 'B' },
+    ]);
+    expect(joined.stages[0]?.instructions.map((i) => i.kind)).toEqual(['RUN']);
+    expect(() =>
+      loadContainerfiles([
+        { text: 'FROM busybox\n', file: 'A' },
+        { text: 'RUN true\nFROBNICATE\n', file: 'B' },
+      ]),
+    ).toThrow(/^B:2:1: unknown instruction: FROBNICATE/);
+    expect(() =>
+      loadContainerfiles([
+        { text: 'FROM busybox AS x\n', file: 'A' },
+        { text: 'FROM busybox AS x\n', file: 'B' },
+      ]),
+    ).toThrow(/^B:1:1: duplicate stage name "x"/);
   });
 });

@@ -108,6 +108,20 @@ describe('walk', () => {
   });
 });
 
+describe('walk with exceptions, as podman build copies a context', () => {
+  it('enters an excluded directory only for an exception that names a path in it', async () => {
+    // podman's system test "COPY with ignore": `!*/sub1*` re-includes subdir1/sub1, which is
+    // entered for `!subdir1/sub3*`, and not subdir2/sub1, which no exception names.
+    for (const name of ['test1', 'test2', 'subdir1/sub1', 'subdir1/sub2', 'subdir1/sub3', 'subdir2/sub1']) {
+      write(`ctx/${name}`);
+    }
+    write('ctx/.dockerignore', '# comment\ntest*\n!test2*\nsubdir1\nsubdir2\n!*/sub1*\n!subdir1/sub3*\n');
+    const ctx = await BuildContext.open(join(dir, 'ctx'));
+    const files = (await ctx.walk()).filter((e) => e.type === 'file').map((e) => e.path);
+    expect(files).toEqual(['.dockerignore', 'subdir1/sub1', 'subdir1/sub3', 'test2']);
+  });
+});
+
 describe('resolveSources', () => {
   it('a file, a directory by its content, the whole context', async () => {
     const ctx = await BuildContext.open(dir);

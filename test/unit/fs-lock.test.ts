@@ -2,9 +2,29 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HutchError } from '../../src/errors.js';
-import { acquireLock, claimIfAbandoned, createTempDir, createTempFile, tryLock } from '../../src/fs/lock.js';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
+
+// openSync goes to the real one; armed, it first removes a new directory of the prefix given, as a
+// reaper that claimed it between its mkdtemp and our open would.
+const reapBeforeOpen = { count: 0, prefix: '', reaped: [] as string[] };
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  return {
+    ...real,
+    openSync: (...args: Parameters<typeof real.openSync>) => {
+      const path = args[0];
+      if (reapBeforeOpen.count > 0 && typeof path === 'string' && path.startsWith(reapBeforeOpen.prefix)) {
+        reapBeforeOpen.count--;
+        reapBeforeOpen.reaped.push(path);
+        real.rmSync(path, { recursive: true });
+      }
+      return real.openSync(...args);
+    },
+  };
+});
+
+const { HutchError } = await import('../../src/errors.js');
+const { acquireLock, claimIfAbandoned, createTempDir, createTempFile, tryLock } = await import('../../src/fs/lock.js');
 
 let dir: string;
 beforeEach(() => {
@@ -97,6 +117,20 @@ describe('temp entries', () => {
     const claim = claimIfAbandoned(temp.path);
     expect(claim).toBeDefined();
     claim?.();
+  });
+
+  it('a temp dir is made again under a new name when a reaper removed it before it was opened', () => {
+    // Another command's reaper (a build's, the store's) takes a new, not yet flocked directory
+    // for a leftover: here it wins the race twice, between mkdtemp and open.
+    reapBeforeOpen.count = 2;
+    reapBeforeOpen.prefix = join(dir, 'step-');
+    const temp = createTempDir(dir, 'step-');
+    expect(reapBeforeOpen.count).toBe(0);
+    expect(reapBeforeOpen.reaped).toHaveLength(2);
+    expect(reapBeforeOpen.reaped).not.toContain(temp.path);
+    expect(existsSync(temp.path)).toBe(true);
+    expect(claimIfAbandoned(temp.path)).toBeUndefined();
+    temp.release();
   });
 
   it('a vanished entry is not claimed', () => {

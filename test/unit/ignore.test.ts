@@ -163,6 +163,18 @@ describe('IgnoreRules: Docker .dockerignore semantics', () => {
     expect(IgnoreRules.parse('docs\n!*/keep.md\n').canSkipBelow('docs')).toBe(false);
   });
 
+  it("a COPY enters an excluded directory only when an exception's text starts with its path (buildah)", () => {
+    const rules = IgnoreRules.parse('subdir1\nsubdir2\n!*/sub1*\n!subdir1/sub3*\n');
+    expect(rules.entersExcluded('subdir1')).toBe(true);
+    expect(rules.entersExcluded('subdir2')).toBe(false);
+    // A plain prefix of the text, as buildah compares it: `subdir` is a prefix of `subdir1/sub3*`.
+    expect(rules.entersExcluded('subdir')).toBe(true);
+    expect(IgnoreRules.parse('docs\n!docs/keep.md\n').entersExcluded('docs')).toBe(true);
+    expect(IgnoreRules.parse('docs\n!**/keep.md\n').entersExcluded('docs')).toBe(false);
+    expect(IgnoreRules.parse('docs\n').entersExcluded('docs')).toBe(false);
+    expect(IgnoreRules.parse('a\n!/a/b/\n').entersExcluded('a/')).toBe(true);
+  });
+
   it('match() with parent info gives the same answers as excludes()', () => {
     const rules = IgnoreRules.parse('docs\n!docs/keep.md\n**/*.txt\n!src/a.txt\n');
     const root = rules.match('.').info;

@@ -437,53 +437,77 @@ class Parser {
 }
 
 /** Parses instructions from a syntax tree. Throws BuildfileError. */
-export function parseInstructions(ast: ContainerfileAst): Containerfile {
-  const parser: Parser = new Parser(ast.file, ast.escape);
+/**
+ * Syntax trees to instructions. Several trees (podman's repeated -f) are read
+ * as one file, buildah's way: the second file's instructions follow the
+ * first's, each checked with its own file's name and escape character.
+ */
+export function parseInstructions(asts: ContainerfileAst | readonly ContainerfileAst[]): Containerfile {
+  const trees = Array.isArray(asts) ? (asts as readonly ContainerfileAst[]) : [asts as ContainerfileAst];
+  const first = trees[0];
+  if (first === undefined) throw new Error('parseInstructions: no Containerfile');
   const globalArgs: ArgInstruction[] = [];
   const stages: Stage[] = [];
   const names = new Map<string, Position>();
-  for (const node of ast.instructions) {
-    const instruction = parser.instruction(node);
-    if (instruction.kind === 'FROM') {
-      if (instruction.stageName !== undefined) {
-        const earlier = names.get(instruction.stageName);
-        if (earlier !== undefined) {
-          parser.fail(
-            node.position,
-            `duplicate stage name ${JSON.stringify(instruction.stageName)} (first on line ${earlier.line})`,
-          );
+  const warnings: Containerfile['warnings'] = [];
+  let parser: Parser = new Parser(first.file, first.escape);
+  let last: { parser: Parser; node: InstructionNode } | undefined;
+  for (const ast of trees) {
+    const fileParser: Parser = new Parser(ast.file, ast.escape);
+    parser = fileParser;
+    for (const node of ast.instructions) {
+      last = { parser: fileParser, node };
+      const instruction = fileParser.instruction(node);
+      if (instruction.kind === 'FROM') {
+        if (instruction.stageName !== undefined) {
+          const earlier = names.get(instruction.stageName);
+          if (earlier !== undefined) {
+            fileParser.fail(
+              node.position,
+              `duplicate stage name ${JSON.stringify(instruction.stageName)} (first on line ${earlier.line})`,
+            );
+          }
+          names.set(instruction.stageName, node.position);
         }
-        names.set(instruction.stageName, node.position);
-      }
-      stages.push({ index: stages.length, name: instruction.stageName, from: instruction, instructions: [] });
-      continue;
-    }
-    const stage = stages[stages.length - 1];
-    if (stage === undefined) {
-      if (instruction.kind === 'ARG') {
-        globalArgs.push(instruction);
+        stages.push({ index: stages.length, name: instruction.stageName, from: instruction, instructions: [] });
         continue;
       }
-      parser.fail(
-        node.position,
-        `${node.name} before the first FROM: only ARG may come before it (no build stage in current context)`,
-      );
+      const stage = stages[stages.length - 1];
+      if (stage === undefined) {
+        if (instruction.kind === 'ARG') {
+          globalArgs.push(instruction);
+          continue;
+        }
+        fileParser.fail(
+          node.position,
+          `${node.name} before the first FROM: only ARG may come before it (no build stage in current context)`,
+        );
+      }
+      stage.instructions.push(instruction);
     }
-    stage.instructions.push(instruction);
+    warnings.push(
+      ...[...ast.warnings, ...fileParser.warnings].sort(
+        (a, b) => a.position.line - b.position.line || a.position.column - b.position.column,
+      ),
+    );
   }
   if (stages.length === 0) {
-    const last = ast.instructions[ast.instructions.length - 1] as InstructionNode;
-    parser.fail(last.position, 'no FROM instruction: a Containerfile needs at least one build stage');
+    (last?.parser ?? parser).fail(
+      last?.node.position ?? { line: 1, column: 1 },
+      'no FROM instruction: a Containerfile needs at least one build stage',
+    );
   }
-  const warnings = [...ast.warnings, ...parser.warnings].sort(
-    (a, b) => a.position.line - b.position.line || a.position.column - b.position.column,
-  );
-  return { file: ast.file, escape: ast.escape, ast, globalArgs, stages, warnings };
+  return { file: first.file, escape: first.escape, ast: first, globalArgs, stages, warnings };
 }
 
 /** Reads a Containerfile: parse, then instructions. Throws BuildfileError. */
 export function loadContainerfile(source: string, options: { file?: string } = {}): Containerfile {
   return parseInstructions(parseContainerfile(source, options));
+}
+
+/** Reads several Containerfiles as one (podman build -f A -f B). Throws BuildfileError. */
+export function loadContainerfiles(sources: readonly { text: string; file: string }[]): Containerfile {
+  return parseInstructions(sources.map((s) => parseContainerfile(s.text, { file: s.file })));
 }
 
 /**

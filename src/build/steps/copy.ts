@@ -10,12 +10,14 @@
  * RESOLVE_IN_ROOT); missing directories are created 0755. New files and
  * directories belong to root unless --chown, or keep their owners when they
  * come from another stage, an image or an archive (buildah's rule); modes and
- * mtimes come from the source, or --chmod.
+ * mtimes come from the source, or --chmod. Files with several names among what
+ * one COPY reads are copied once and linked (Docker keeps hard links).
  */
 import {
   chmodSync,
   copyFileSync,
   lchownSync,
+  linkSync,
   lstatSync,
   lutimesSync,
   mkdirSync,
@@ -352,6 +354,8 @@ class RootWriter {
   private readonly dirs = new Map<string, string>();
   /** Directories whose mtime to set once everything below them is written (writing changes it). */
   private readonly touch: { host: string; mtime: Date }[] = [];
+  /** The first copy of each source file with several names, by `dev:ino`: its other names become hard links to it. */
+  private readonly links = new Map<string, string>();
 
   constructor(
     private readonly root: string,
@@ -422,10 +426,17 @@ class RootWriter {
       const { host, existing } = this.place(treePath);
       this.clear(host, existing, treePath);
       if (entry.type === 'file') {
+        // Hard links among what one COPY reads stay hard links, as in Docker.
+        const linked = entry.nlink > 1 && entry.inode !== '' ? this.links.get(entry.inode) : undefined;
+        if (linked !== undefined) {
+          linkSync(linked, host);
+          continue;
+        }
         copyFileSync(entry.absolute, host);
         lchownSync(host, owner.uid, owner.gid);
         chmodSync(host, mode);
         utimesSync(host, mtime, mtime);
+        if (entry.nlink > 1 && entry.inode !== '') this.links.set(entry.inode, host);
       } else if (entry.type === 'symlink') {
         symlinkSync(entry.linkTarget ?? '', host);
         lchownSync(host, owner.uid, owner.gid);

@@ -31,6 +31,23 @@ function runNetwork(stage: StepContext, resolved: Resolved<'RUN'>): NetworkReque
   return { ...stage.session.network, mode: wanted, options: {}, pastaArgs: [] };
 }
 
+/**
+ * What the build's flags change in what a RUN may do (capabilities, seccomp,
+ * no_new_privs, rlimits): a step run otherwise may have made other files.
+ * Nothing for the defaults, so their keys stay what they were.
+ */
+function privilegesKey(session: StepContext['session']): string[] {
+  const { capAdd, capDrop, security } = session.options;
+  const parts = {
+    ...(capAdd.length > 0 ? { capAdd } : {}),
+    ...(capDrop.length > 0 ? { capDrop } : {}),
+    ...(security.seccomp !== 'default' ? { seccomp: security.seccomp } : {}),
+    ...(security.noNewPrivileges !== undefined ? { noNewPrivileges: security.noNewPrivileges } : {}),
+    ...(session.ulimits.length > 0 ? { ulimits: session.ulimits } : {}),
+  };
+  return Object.keys(parts).length === 0 ? [] : [`privileges ${JSON.stringify(parts)}`];
+}
+
 /** The RUN step: its mounts prepared, its cache key, then the command run and its changes committed (or the cached layer). */
 export async function runStep(stage: StepContext, resolved: Resolved<'RUN'>): Promise<void> {
   const { session } = stage;
@@ -90,11 +107,14 @@ export async function runStep(stage: StepContext, resolved: Resolved<'RUN'>): Pr
         JSON.stringify(shell),
         network.mode,
         ...prepared.keyParts,
+        // -v mounts change what a step may read, not what it is: their places are in the key, not their content.
+        ...session.volumes.map((m) => `volume ${m.type === 'bind' ? m.source : ''}:${m.destination}`),
+        ...privilegesKey(session),
       ].join('\n'),
     );
     const hit = await stage.cached(key);
     if (hit?.layer !== undefined) return stage.finishStep(key, createdBy, hit.layer, hit);
-    const mounts: MountSpec[] = [...prepared.specs];
+    const mounts: MountSpec[] = [...session.volumes, ...prepared.specs];
     if (script !== undefined) {
       const host = join(workspace.dir, 'script');
       writeFileSync(host, script.content, { mode: script.mode });
@@ -127,13 +147,16 @@ export async function runStep(stage: StepContext, resolved: Resolved<'RUN'>): Pr
         network,
         limits: session.options.limits,
         rlimits: rlimitSpecs(session.ulimits),
+        capAdd: session.options.capAdd,
+        capDrop: session.options.capDrop,
+        security: session.options.security,
         paths: session.paths,
         stdout: session.output.runStdout,
         stderr: session.output.runStderr,
         signal: session.signal,
       });
     } catch (error) {
-      throw new BuildfileError(stage.file, position, `RUN: ${messageOf(error)}`, {
+      throw new BuildfileError(stage.file, position, `while running runtime: ${messageOf(error)}`, {
         cause: error,
         ...(error instanceof HutchError
           ? { exitCode: error.exitCode, ...(error.hint === undefined ? {} : { hint: error.hint }) }
@@ -142,13 +165,10 @@ export async function runStep(stage: StepContext, resolved: Resolved<'RUN'>): Pr
     }
     if (session.signal.aborted) throw interrupted();
     if (status !== 0) {
-      const summary = args.join(' ').replace(/\s+/g, ' ');
-      throw new BuildfileError(
-        stage.file,
-        position,
-        `RUN ${summary.length > 80 ? `${summary.slice(0, 77)}...` : summary}: exit status ${status}`,
-        { exitCode: status },
-      );
+      // buildah's words; the step's status becomes the build's exit status, as with podman.
+      throw new BuildfileError(stage.file, position, `while running runtime: exit status ${status}`, {
+        exitCode: status,
+      });
     }
     const mountPoints = [...MOUNT_POINTS, ...mountPointsOf(mounts)];
     workspace.removeMountPoints(mountPoints);

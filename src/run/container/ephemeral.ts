@@ -40,6 +40,7 @@ import { liveProcessStartTime } from '../../host/proc.js';
 import type { RootfsDriver, RootfsLayout } from '../rootfs/index.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
+import type { SecurityOptions } from '../security/security-options.js';
 import { containerPlan, setgroupsAllowed, writeEtcFilesIn } from './lifecycle.js';
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mount-defaults.js';
 import { ensureInRoot } from '../../fs/in-root.js';
@@ -67,6 +68,11 @@ export interface EphemeralOptions {
   limits?: Limits;
   /** setrlimit(2) in the command's process before it runs (--ulimit). */
   rlimits?: Rlimit[];
+  /** Capabilities added to and dropped from the default set (--cap-add, --cap-drop). */
+  capAdd?: string[];
+  capDrop?: string[];
+  /** --security-opt: the seccomp profile (the default one unless told) and no_new_privs (off unless told). */
+  security?: SecurityOptions;
   /** hutch's storage and runtime directories (the network helpers keep state there). */
   paths: { storage: string; runtime: string };
   /** The container's stdout and stderr go here as they come. */
@@ -102,7 +108,12 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
       cgroup = await createContainerCgroup(options.id, options.limits);
       writeOwner(dir, { cgroup });
     }
-    const capabilities = containerCapabilities({ uid: options.uid, capAdd: [], capDrop: [], privileged: false });
+    const capabilities = containerCapabilities({
+      uid: options.uid,
+      capAdd: options.capAdd ?? [],
+      capDrop: options.capDrop ?? [],
+      privileged: false,
+    });
     const spec: ContainerSpec = {
       id: options.id,
       rootfs: layout.target,
@@ -125,9 +136,9 @@ export async function runEphemeral(options: EphemeralOptions): Promise<number> {
         additionalGids: options.additionalGids,
         terminal: false,
         // Build steps may run setuid programs (su, sudo), as buildah's do.
-        noNewPrivileges: false,
+        noNewPrivileges: options.security?.noNewPrivileges ?? false,
         capabilities,
-        seccomp: seccompFor({ profile: 'default', capabilities }),
+        seccomp: seccompFor({ profile: options.security?.seccomp ?? 'default', capabilities }),
         rlimits: options.rlimits ?? [],
         umask: 0o022,
       },

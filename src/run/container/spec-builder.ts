@@ -9,6 +9,7 @@ import type { Identity } from '../../host/identity.js';
 import { rlimitSpecs } from '../rlimits.js';
 import { containerCapabilities } from '../security/capabilities.js';
 import { seccompFor } from '../security/seccomp/default.js';
+import { parseSecurityOpts } from '../security/security-options.js';
 import { defaultDevices, defaultMaskedPaths, defaultReadonlyPaths } from './mount-defaults.js';
 import { O_PATH, openInRoot, pathOfFd } from '../../fs/in-root.js';
 import type { ContainerSpec, IdMapping, MountSpec } from './spec.js';
@@ -160,21 +161,9 @@ export function buildSpec(inputs: SpecInputs): ContainerSpec {
     capDrop: options.capDrop,
     privileged: options.privileged,
   });
-  let profile: string = 'default';
-  let noNewPrivileges = true;
-  for (const opt of options.securityOpt) {
-    const [key, value] = opt.includes('=')
-      ? [opt.slice(0, opt.indexOf('=')), opt.slice(opt.indexOf('=') + 1)]
-      : [opt, ''];
-    if (key === 'seccomp') profile = value;
-    else if (key === 'no-new-privileges') noNewPrivileges = value === '' || value === 'true';
-    else if (key === 'label' || key === 'apparmor')
-      continue; // no SELinux or AppArmor confinement here
-    else
-      throw new HutchError(`unsupported --security-opt ${opt}`, {
-        hint: 'use seccomp=PROFILE.json|unconfined or no-new-privileges',
-      });
-  }
+  const security = parseSecurityOpts(options.securityOpt);
+  let profile = security.seccomp;
+  const noNewPrivileges = security.noNewPrivileges ?? true;
   if (options.privileged) profile = 'unconfined';
   const seccomp = seccompFor({ profile, capabilities });
   return {
