@@ -1,5 +1,10 @@
 /** Container records as the store keeps them (config.json and state.json), for pure tests of what reads them. */
-import type { Container, ContainerOptions, ContainerState } from '../../src/run/container/store.js';
+import {
+  createdState,
+  type Container,
+  type ContainerOptions,
+  type ContainerState,
+} from '../../src/run/container/store.js';
 
 export interface RecordOverrides {
   id?: string;
@@ -40,20 +45,7 @@ export function containerRecord(overrides: RecordOverrides = {}): Container {
     labels: {},
     ...overrides.options,
   };
-  const state: ContainerState = {
-    status: 'created',
-    pid: 0,
-    pidStartTime: 0,
-    monitorPid: 0,
-    startedAt: undefined,
-    finishedAt: undefined,
-    exitCode: undefined,
-    signal: undefined,
-    oomKilled: false,
-    error: undefined,
-    restartCount: 0,
-    ...overrides.state,
-  };
+  const state: ContainerState = { ...createdState(), ...overrides.state };
   return {
     config: {
       id: overrides.id ?? 'a'.repeat(64),

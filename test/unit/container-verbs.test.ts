@@ -4,6 +4,7 @@
  * commit's --change check and config.
  */
 import { describe, expect, it } from 'vitest';
+import { containerRecord } from '../helpers/container-records.js';
 import { applyChanges, committedConfig, mountPoints } from '../../src/run/container/commit.js';
 import { formatLogTimestamp, LogParser, parseLogTime } from '../../src/run/container/logs.js';
 import type { Container, ContainerOptions } from '../../src/run/container/store.js';
@@ -100,57 +101,7 @@ function container(
   options: Partial<ContainerOptions>,
   imageConfig: Container['config']['imageConfig'] = {},
 ): Container {
-  const base: ContainerOptions = {
-    command: undefined,
-    entrypoint: undefined,
-    env: [],
-    user: undefined,
-    groupAdd: [],
-    workdir: undefined,
-    hostname: undefined,
-    mounts: [],
-    createdVolumes: [],
-    readOnly: false,
-    init: false,
-    capAdd: [],
-    capDrop: [],
-    privileged: false,
-    securityOpt: [],
-    userns: undefined,
-    network: 'none',
-    tty: false,
-    interactive: false,
-    autoRemove: false,
-    stopSignal: undefined,
-    stopTimeout: undefined,
-    labels: {},
-  };
-  return {
-    config: {
-      id: 'a'.repeat(64),
-      name: 'c',
-      created: '2026-11-25T13:00:00Z',
-      image: { id: `sha256:${'b'.repeat(64)}`, name: 'busybox', manifest: `sha256:${'c'.repeat(64)}` },
-      imageConfig,
-      options: { ...base, ...options },
-      rootfsDriver: 'overlay',
-    },
-    state: {
-      status: 'created',
-      pid: 0,
-      pidStartTime: 0,
-      monitorPid: 0,
-      startedAt: undefined,
-      finishedAt: undefined,
-      exitCode: undefined,
-      signal: undefined,
-      oomKilled: false,
-      error: undefined,
-      restartCount: 0,
-    },
-    dir: '/nonexistent',
-    runtimeDir: '/nonexistent',
-  };
+  return containerRecord({ options: { network: 'none', ...options }, imageConfig });
 }
 
 describe('commit', () => {

@@ -335,19 +335,7 @@ export class ContainerStore {
     for (const sub of ['upper', 'work', 'merged', 'userdata'])
       mkdirSync(join(dir, sub), { recursive: true, mode: 0o755 });
     const full: ContainerConfig = { ...config, id, name, created: new Date().toISOString() };
-    const state: ContainerState = {
-      status: 'created',
-      pid: 0,
-      pidStartTime: 0,
-      monitorPid: 0,
-      startedAt: undefined,
-      finishedAt: undefined,
-      exitCode: undefined,
-      signal: undefined,
-      oomKilled: false,
-      error: undefined,
-      restartCount: 0,
-    };
+    const state = createdState();
     writeJson(join(dir, 'state.json'), state);
     // config.json last: a directory without it is an unfinished create, not a container.
     writeJson(join(dir, 'config.json'), full);
@@ -490,5 +478,22 @@ function reconcile(container: Container): ContainerState {
     signal: exit?.signal ?? undefined,
     finishedAt: exit?.finishedAt ?? state.finishedAt,
     error: exit === undefined ? 'the container exited while nothing watched it (its monitor was killed)' : state.error,
+  };
+}
+
+/** The state of a container that was created and never started. */
+export function createdState(): ContainerState {
+  return {
+    status: 'created',
+    pid: 0,
+    pidStartTime: 0,
+    monitorPid: 0,
+    startedAt: undefined,
+    finishedAt: undefined,
+    exitCode: undefined,
+    signal: undefined,
+    oomKilled: false,
+    error: undefined,
+    restartCount: 0,
   };
 }
