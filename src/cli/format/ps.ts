@@ -232,7 +232,6 @@ export const PS_FIELDS = [
 /** The namespace fields, under .Namespaces and beside the others (podman embeds the struct). */
 export const PS_NAMESPACE_FIELDS = ['Cgroup', 'IPC', 'MNT', 'NET', 'PIDNS', 'User', 'UTS'] as const;
 
-
 /** podman's psReporter sorts (sort.Sort over rows oldest first): ascending, ties kept in that order. */
 export function sortPs(entries: readonly PsEntry[], key: PsSortKey): PsEntry[] {
   const by: Record<PsSortKey, (e: PsEntry) => string | number> = {

@@ -308,10 +308,7 @@ export async function startContainer(runtime: Runtime, container: Container, opt
       container: current,
       identity,
       rootfs: merged,
-      mounts: [
-        ...copyUps.mounts,
-        ...(timezone === undefined ? [] : [localtimeMount(timezone, userdata)]),
-      ],
+      mounts: [...copyUps.mounts, ...(timezone === undefined ? [] : [localtimeMount(timezone, userdata)])],
       etcFiles: writeEtcFilesIn(userdata, hostname, etcContents(request, netCtx)),
       initBinary: paths.launcher,
       network: namespaceFor(request, netCtx),
