@@ -175,7 +175,7 @@ const atPause = counter(join(out, 'count'));
 pause(1500);
 const whilePaused = counter(join(out, 'count'));
 const inspectPaused = json(run('inspect', 'counter'));
-const psPaused = run('ps');
+const psPaused = run('ps', '-a');
 const execPaused = run('exec', 'counter', 'true');
 const unpaused = run('unpause', 'counter');
 pause(3000);

@@ -41,7 +41,8 @@ describe.skipIf(guest.skip)('resource limits in a user-mode-linux guest', () => 
     };
     const busybox = await busyboxRootfsTar();
     // Each job gets a session of its own on the guest's tmpfs (hostfs cannot take subordinate ids).
-    const session = `b=$(mktemp -d); export XDG_RUNTIME_DIR=$b XDG_DATA_HOME=$b/data`;
+    // HUTCH_HINTS: the hint lines are asserted, and stderr is a file here, not a terminal.
+    const session = `b=$(mktemp -d); export XDG_RUNTIME_DIR=$b XDG_DATA_HOME=$b/data HUTCH_HINTS=1`;
     const run = [
       'cd /run/guest',
       `(${session}; ${hutchBin} unshare node limits-runner.mjs refuse plain kill remove cpu io > limits.json 2> limits.err)`,

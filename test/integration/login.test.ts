@@ -174,7 +174,13 @@ describe.skipIf(built.skip || need.skip || other.skip)("hutch login where anothe
         encoding: 'utf8',
         input,
         cwd: '/',
-        env: { PATH: process.env.PATH, USER: process.env.USER, LOGNAME: process.env.LOGNAME, ...env },
+        env: {
+          PATH: process.env.PATH,
+          USER: process.env.USER,
+          LOGNAME: process.env.LOGNAME,
+          HUTCH_HINTS: process.env.HUTCH_HINTS,
+          ...env,
+        },
       },
     );
   };

@@ -168,8 +168,9 @@ describe.skipIf(need.skip)('networking with slirp4netns', () => {
       expect(lines[1]).toMatch(/^53\/udp -> 0\.0\.0\.0:\d+$/);
       const port = Number(lines[0]?.split(':')[1]);
       expect(await hostGet(port, '/hostname')).toBe(`${inspect('all', '{{.Id}}').slice(0, 12)}\n`);
+      // A Go map (nat.PortMap): json marshals its keys sorted, as podman prints it.
       expect(inspect('all', '{{json .HostConfig.PortBindings}}')).toBe(
-        '{"80/tcp":[{"HostIp":"","HostPort":""}],"53/udp":[{"HostIp":"","HostPort":""}]}',
+        '{"53/udp":[{"HostIp":"","HostPort":""}],"80/tcp":[{"HostIp":"","HostPort":""}]}',
       );
     } finally {
       ok(['rm', '-t', '0', '-f', 'all'], box);
